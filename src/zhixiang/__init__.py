@@ -1,0 +1,3 @@
+"""智享 Zhixiang: proactive digital government services."""
+
+__version__ = "0.1.0"

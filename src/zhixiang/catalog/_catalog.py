@@ -1,0 +1,110 @@
+"""Catalog model and loader; the catalog itself is data (one YAML file per entity kind)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+
+class FieldType(StrEnum):
+    BOOL = "bool"
+    INTEGER = "integer"
+    MONEY = "money"
+    RATIO = "ratio"
+    DATE = "date"
+    REGION = "region"
+    ENUM = "enum"
+    TEXT = "text"
+    IDENTIFIER = "identifier"
+
+
+class Sensitivity(StrEnum):
+    """Levels of the data-sharing rules: who may see a field, and whether it is masked."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    PERSONAL = "personal"
+    SENSITIVE_PERSONAL = "sensitive_personal"
+
+
+class CatalogError(ValueError):
+    """A catalog file that does not describe fields correctly."""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    type: FieldType
+    department: str
+    unit: str | None = None
+    sensitivity: Sensitivity = Sensitivity.INTERNAL
+    values: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The fields of one entity kind, found by English name or Chinese label."""
+
+    entity: str
+    key: str
+    fields: tuple[Field, ...]
+    _index: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for f in self.fields:
+            for alias in (f.name, f.label):
+                if alias in self._index and self._index[alias] is not f:
+                    raise CatalogError(f"{self.entity}: 字段名或中文名重复: {alias}")
+                self._index[alias] = f
+        if self.key not in self._index:
+            raise CatalogError(f"{self.entity}: 主键字段 {self.key} 不在字段表中")
+
+    def get(self, name_or_label: str) -> Field | None:
+        return self._index.get(name_or_label)
+
+    def __getitem__(self, name_or_label: str) -> Field:
+        found = self.get(name_or_label)
+        if found is None:
+            raise KeyError(name_or_label)
+        return found
+
+    def __contains__(self, name_or_label: object) -> bool:
+        return name_or_label in self._index
+
+
+def _parse(entity: str, doc: dict) -> Catalog:
+    fields = []
+    for i, raw in enumerate(doc.get("fields", []), start=1):
+        try:
+            fields.append(
+                Field(
+                    name=raw["name"],
+                    label=raw["label"],
+                    type=FieldType(raw["type"]),
+                    department=raw["department"],
+                    unit=raw.get("unit"),
+                    sensitivity=Sensitivity(raw.get("sensitivity", "internal")),
+                    values=tuple(raw.get("values", ())),
+                    description=raw.get("description", ""),
+                )
+            )
+        except (KeyError, ValueError) as exc:
+            raise CatalogError(f"{entity}: 第{i}个字段定义错误: {exc}") from exc
+    return Catalog(entity=entity, key=doc["key"], fields=tuple(fields))
+
+
+@cache
+def load_catalog(entity: str = "enterprise", path: Path | None = None) -> Catalog:
+    """Load the catalog of an entity kind from the bundled YAML (or from `path`)."""
+    if path is None:
+        text = resources.files(__package__).joinpath(f"{entity}.yaml").read_text("utf-8")
+    else:
+        text = path.read_text("utf-8")
+    return _parse(entity, yaml.safe_load(text))

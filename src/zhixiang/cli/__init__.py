@@ -1,0 +1,22 @@
+"""The `zhixiang` command: one sub-command group per capability, each defined beside its capability."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="zhixiang",
+    help="智享: 政策找人、免申即享、接诉即办 — the command line of the platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Start the web API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from zhixiang.api import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)

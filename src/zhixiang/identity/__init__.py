@@ -1,0 +1,22 @@
+"""Standard identifiers that join departments' data: 统一社会信用代码, 身份证号, 行政区划代码."""
+
+from zhixiang.identity._codes import (
+    CREDIT_CODE_ALPHABET,
+    IdentifierError,
+    credit_code_check_char,
+    normalize_identifier,
+    validate_credit_code,
+    validate_id_number,
+)
+from zhixiang.identity._regions import XIAMEN_DISTRICTS, region_prefix
+
+__all__ = [
+    "CREDIT_CODE_ALPHABET",
+    "XIAMEN_DISTRICTS",
+    "IdentifierError",
+    "credit_code_check_char",
+    "normalize_identifier",
+    "region_prefix",
+    "validate_credit_code",
+    "validate_id_number",
+]
