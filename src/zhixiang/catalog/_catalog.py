@@ -8,6 +8,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import pyarrow as pa
 import yaml
 
 
@@ -21,6 +22,20 @@ class FieldType(StrEnum):
     ENUM = "enum"
     TEXT = "text"
     IDENTIFIER = "identifier"
+
+
+# How each type is stored in entity tables: money exact to the 分, ratios as exact fractions (3% = 0.03).
+_ARROW_TYPES: dict[FieldType, pa.DataType] = {
+    FieldType.BOOL: pa.bool_(),
+    FieldType.INTEGER: pa.int64(),
+    FieldType.MONEY: pa.decimal128(18, 2),
+    FieldType.RATIO: pa.decimal128(12, 6),
+    FieldType.DATE: pa.date32(),
+    FieldType.REGION: pa.string(),
+    FieldType.ENUM: pa.string(),
+    FieldType.TEXT: pa.string(),
+    FieldType.IDENTIFIER: pa.string(),
+}
 
 
 class Sensitivity(StrEnum):
@@ -46,6 +61,10 @@ class Field:
     sensitivity: Sensitivity = Sensitivity.INTERNAL
     values: tuple[str, ...] = ()
     description: str = ""
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return _ARROW_TYPES[self.type]
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,10 @@ class Catalog:
 
     def __contains__(self, name_or_label: object) -> bool:
         return name_or_label in self._index
+
+    def arrow_schema(self) -> pa.Schema:
+        """The schema of this kind's entity table, columns named by English field names."""
+        return pa.schema([(f.name, f.arrow_type) for f in self.fields])
 
 
 def _parse(entity: str, doc: dict) -> Catalog:
