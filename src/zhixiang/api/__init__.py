@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from zhixiang import __version__
+from zhixiang.api import open311, requests
 from zhixiang.config import Settings, load_settings
 
 
@@ -13,6 +14,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     app = FastAPI(title="智享 Zhixiang", version=__version__)
     app.state.settings = settings
+
+    app.include_router(requests.router)
+    app.include_router(open311.router)
 
     @app.get("/health", tags=["system"])
     def health() -> dict[str, str]:

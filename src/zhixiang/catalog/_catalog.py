@@ -61,6 +61,7 @@ class Field:
     sensitivity: Sensitivity = Sensitivity.INTERNAL
     values: tuple[str, ...] = ()
     description: str = ""
+    mask: str | None = None  # how shared reads hide a personal value: id_number, name, phone, all
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -116,6 +117,7 @@ def _parse(entity: str, doc: dict) -> Catalog:
                     sensitivity=Sensitivity(raw.get("sensitivity", "internal")),
                     values=tuple(raw.get("values", ())),
                     description=raw.get("description", ""),
+                    mask=raw.get("mask"),
                 )
             )
         except (KeyError, ValueError) as exc:

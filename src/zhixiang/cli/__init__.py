@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from zhixiang.cli.requests import requests_app
+
 app = typer.Typer(
     name="zhixiang",
     help="智享: 政策找人、免申即享、接诉即办 — the command line of the platform.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(requests_app, name="requests")
 
 
 @app.command("serve")

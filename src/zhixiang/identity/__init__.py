@@ -8,15 +8,34 @@ from zhixiang.identity._codes import (
     validate_credit_code,
     validate_id_number,
 )
-from zhixiang.identity._regions import XIAMEN_DISTRICTS, region_prefix
+from zhixiang.identity._regions import (
+    XIAMEN_DISTRICTS,
+    Region,
+    RegionLevel,
+    lookup_region,
+    normalize_region_code,
+    region_code_of,
+    region_code_source,
+    region_code_table,
+    region_prefix,
+    validate_region_code,
+)
 
 __all__ = [
     "CREDIT_CODE_ALPHABET",
     "XIAMEN_DISTRICTS",
     "IdentifierError",
+    "Region",
+    "RegionLevel",
     "credit_code_check_char",
+    "lookup_region",
     "normalize_identifier",
+    "normalize_region_code",
+    "region_code_of",
+    "region_code_source",
+    "region_code_table",
     "region_prefix",
     "validate_credit_code",
     "validate_id_number",
+    "validate_region_code",
 ]

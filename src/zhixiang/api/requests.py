@@ -1,0 +1,157 @@
+"""接诉即办 REST API: intake, department queues, workflow actions, search and 三率.
+
+Thin: each route authenticates, calls the ticket store and returns its values; refusals from the
+store become their precise 4xx status here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from zhixiang.requests import (
+    Command,
+    Forbidden,
+    IntakeResult,
+    MetricsReport,
+    Principal,
+    RequestsError,
+    SearchFilters,
+    TicketDraft,
+    TicketStore,
+    TicketView,
+    open_store,
+)
+
+_lock = threading.Lock()
+
+
+class _RefusalRoute(APIRoute):
+    """Turns a store refusal into `{"detail": ..., "field": ...}` with the refusal's status code."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestsError as exc:
+                return JSONResponse({"detail": exc.message, "field": exc.field}, exc.status)
+
+        return route
+
+
+router = APIRouter(prefix="/requests", tags=["接诉即办"], route_class=_RefusalRoute)
+
+TicketId = Annotated[int, Path(ge=1, le=2**31 - 1, description="工单编号")]
+
+
+def get_store(request: Request) -> TicketStore:
+    """The app's ticket store, opened (and migrated) on first use from the app's settings."""
+    state = request.app.state
+    store = getattr(state, "requests_store", None)
+    if store is None:
+        with _lock:
+            store = getattr(state, "requests_store", None)
+            if store is None:
+                store = state.requests_store = open_store(state.settings.tickets_url)
+    return store
+
+
+Store = Annotated[TicketStore, Depends(get_store)]
+
+
+def principal(
+    store: Store, x_api_key: Annotated[str | None, Header(description="API 密钥")] = None
+) -> Principal:
+    return store.authenticate(x_api_key)
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+class MergeRequest(BaseModel):
+    into: int = Field(ge=1, le=2**31 - 1, description="主单编号")
+
+
+@router.post("/tickets", status_code=201, response_model=IntakeResult)
+def intake(
+    draft: TicketDraft,
+    store: Store,
+    caller: Caller,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(description="客户端生成的幂等键：重试原样重发不会产生第二张工单")
+    ] = None,
+) -> IntakeResult:
+    """受理: register a request; classified, routed and dispatched when the model is confident."""
+    result = store.intake(caller, draft, idempotency_key)
+    if not result.created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return result
+
+
+@router.get("/tickets", response_model=list[TicketView])
+def search(
+    filters: Annotated[SearchFilters, Query()], store: Store, caller: Caller
+) -> list[TicketView]:
+    """Search by text, status, category, department, region and time; departments see their own."""
+    return store.search(caller, filters)
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketView)
+def get_ticket(ticket_id: TicketId, store: Store, caller: Caller) -> TicketView:
+    """One ticket with its full history and follow-ups."""
+    return store.get(caller, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/actions", response_model=TicketView)
+def act(ticket_id: TicketId, command: Command, store: Store, caller: Caller) -> TicketView:
+    """派单/签收/办理/退单/改派/延期/督办/催办/办结/回访/重办/归档; illegal moves get 409."""
+    return store.act(caller, ticket_id, command)
+
+
+@router.post("/tickets/{ticket_id}/merge", response_model=TicketView)
+def merge(ticket_id: TicketId, body: MergeRequest, store: Store, caller: Caller) -> TicketView:
+    """并单: this ticket follows the primary's handling; it keeps its own reply and 回访."""
+    return store.merge(caller, ticket_id, body.into)
+
+
+@router.get("/queues/{department}", response_model=list[TicketView])
+def queue(department: str, store: Store, caller: Caller) -> list[TicketView]:
+    """A department's open tickets, soonest deadline first; `center` is the manual-dispatch queue."""
+    return store.queue(caller, department)
+
+
+@router.get("/metrics", response_model=MetricsReport)
+def metrics(
+    store: Store,
+    caller: Caller,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    department: str | None = None,
+) -> MetricsReport:
+    """三率 (响应率, 解决率, 满意率), 按时签收率, 按期办结率 and dispatch accuracy; default last 30 days."""
+    if caller.scope == "department":
+        if department not in (None, caller.department):
+            raise Forbidden("部门只能查看本部门的指标", "department")
+        department = caller.department
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=30)
+    return store.metrics(since, until, department)
+
+
+@router.post("/escalations", response_model=list[TicketView])
+def escalate(store: Store, caller: Caller) -> list[TicketView]:
+    """Run 超期升级 now (normally a timer runs `zhixiang requests escalate`); returns the moved tickets."""
+    if caller.scope != "intake":
+        raise Forbidden("只有热线中心可以执行超期升级", "api_key")
+    return store.escalate_overdue()

@@ -1,0 +1,459 @@
+"""Imports and entity tables: each import is a snapshot; the entity tables are rebuilt from the current
+snapshot of every source, field by field in the declared priority, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from zhixiang.catalog import load_catalog
+from zhixiang.datahub._mapping import ENTITIES, LINK_KINDS, Mapping
+from zhixiang.datahub._sources import ROW, ExtractError, read_extract
+from zhixiang.datahub._validate import Validated, link_column, validate_extract
+from zhixiang.datahub._warehouse import Warehouse, quote
+
+IMPORTS = "dh_imports"
+QUARANTINE = "dh_quarantine"
+CONFLICTS = "dh_conflicts"
+LINKS = "link"
+
+IMPORTS_SCHEMA = pa.schema(
+    [
+        ("import_id", pa.int64()),
+        ("source", pa.string()),
+        ("department", pa.string()),
+        ("entity", pa.string()),
+        ("priority", pa.int64()),
+        ("format", pa.string()),
+        ("location", pa.string()),
+        ("imported_at", pa.timestamp("us")),
+        ("extract_modified_at", pa.timestamp("us")),
+        ("status", pa.string()),
+        ("rows_read", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("snapshot", pa.string()),
+        ("fields", pa.string()),
+        ("message", pa.string()),
+        ("mapping", pa.string()),
+    ]
+)
+QUARANTINE_TABLE_SCHEMA = pa.schema(
+    [
+        ("import_id", pa.int64()),
+        ("source", pa.string()),
+        ("row_number", pa.int64()),
+        ("field", pa.string()),
+        ("reason", pa.string()),
+        ("value", pa.string()),
+        ("record", pa.string()),
+    ]
+)
+CONFLICTS_SCHEMA = pa.schema(
+    [
+        ("entity", pa.string()),
+        ("entity_key", pa.string()),
+        ("field", pa.string()),
+        ("chosen_source", pa.string()),
+        ("chosen_value", pa.string()),
+        ("other_source", pa.string()),
+        ("other_value", pa.string()),
+    ]
+)
+LINKS_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("from_entity", pa.string()),
+        ("from_key", pa.string()),
+        ("to_entity", pa.string()),
+        ("to_key", pa.string()),
+        ("source", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SourceImport:
+    """What happened to one source's extract."""
+
+    source: str
+    entity: str
+    import_id: int
+    status: str  # "loaded" or "rejected"
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    message: str = ""
+    quarantine: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """One import run: per source, and the conflicts found when the entity tables were rebuilt."""
+
+    sources: tuple[SourceImport, ...]
+    conflicts: dict[str, int] = field(default_factory=dict)
+    entity_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(s.rows_loaded for s in self.sources)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(s.rows_quarantined for s in self.sources)
+
+    @property
+    def rejected(self) -> tuple[SourceImport, ...]:
+        return tuple(s for s in self.sources if s.status == "rejected")
+
+
+def ensure_tables(wh: Warehouse) -> None:
+    """Create the data hub's bookkeeping tables and empty entity tables if they are not there yet."""
+    for name, schema in (
+        (IMPORTS, IMPORTS_SCHEMA),
+        (QUARANTINE, QUARANTINE_TABLE_SCHEMA),
+        (CONFLICTS, CONFLICTS_SCHEMA),
+        (LINKS, LINKS_SCHEMA),
+    ):
+        wh.create_table(name, schema)
+    for entity in ENTITIES:
+        wh.create_table(entity, load_catalog(entity).arrow_schema())
+
+
+def _modified_at(mapping: Mapping) -> dt.datetime | None:
+    if mapping.format == "sql":
+        return None
+    try:
+        return dt.datetime.fromtimestamp(Path(mapping.location).stat().st_mtime, dt.UTC).replace(
+            tzinfo=None
+        )
+    except OSError:
+        return None
+
+
+def import_sources(
+    wh: Warehouse, mappings: Sequence[Mapping], now: dt.datetime | None = None
+) -> ImportReport:
+    """Read, validate and load extracts; all snapshots and the rebuilt entity tables land in one
+    transaction, so a failure leaves the previous versions in place. An unreadable extract is
+    recorded as rejected (with a quarantine row saying why) and its previous version stays current."""
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    checked: list[tuple[Mapping, Validated | ExtractError]] = []
+    for mapping in mappings:
+        try:
+            checked.append((mapping, validate_extract(mapping, read_extract(mapping))))
+        except ExtractError as exc:
+            checked.append((mapping, exc))
+    results: list[SourceImport] = []
+    ensure_tables(wh)
+    with wh.transaction():
+        wh.lock(IMPORTS)
+        next_id = int(wh.rows(f"SELECT coalesce(max(import_id), 0) FROM {IMPORTS}")[0][0]) + 1
+        for offset, (mapping, outcome) in enumerate(checked):
+            results.append(_record(wh, mapping, outcome, next_id + offset, now))
+        entities = sorted({m.entity for m, o in checked if not isinstance(o, ExtractError)})
+        conflicts = {entity: rebuild_entity(wh, entity) for entity in entities}
+        if any(m.links for m, o in checked if not isinstance(o, ExtractError)):
+            rebuild_links(wh)
+        counts = {e: int(wh.rows(f"SELECT count(*) FROM {quote(e)}")[0][0]) for e in entities}
+    return ImportReport(sources=tuple(results), conflicts=conflicts, entity_rows=counts)
+
+
+def _record(
+    wh: Warehouse,
+    mapping: Mapping,
+    outcome: Validated | ExtractError,
+    import_id: int,
+    now: dt.datetime,
+) -> SourceImport:
+    modified = _modified_at(mapping)
+    if isinstance(outcome, ExtractError):
+        message = str(outcome)
+        _insert_import(wh, mapping, import_id, now, modified, "rejected", 0, 0, 0, None, message)
+        q = pa.table(
+            {
+                "import_id": [import_id],
+                "source": [mapping.source],
+                "row_number": pa.array([outcome.row], pa.int64()),
+                "field": ["*"],
+                "reason": [f"整个文件未导入: {message}"],
+                "value": pa.array([None], pa.string()),
+                "record": pa.array([None], pa.string()),
+            },
+            schema=QUARANTINE_TABLE_SCHEMA,
+        )
+        wh.append(QUARANTINE, q)
+        return SourceImport(
+            mapping.source, mapping.entity, import_id, "rejected", 0, 0, 0, message, tuple(q.to_pylist())
+        )
+    snapshot = f"dh_snapshot_{import_id}"
+    wh.write(snapshot, outcome.good)
+    quarantined = outcome.quarantine
+    n = quarantined.num_rows
+    q = pa.table(
+        {
+            "import_id": pa.array([import_id] * n, pa.int64()),
+            "source": pa.array([mapping.source] * n, pa.string()),
+            **{name: quarantined[name] for name in quarantined.column_names},
+        },
+        schema=QUARANTINE_TABLE_SCHEMA,
+    )
+    wh.append(QUARANTINE, q)
+    bad_rows = len(set(quarantined["row_number"].to_pylist()))
+    wh.execute(
+        f"UPDATE {IMPORTS} SET status = 'previous' WHERE source = ? AND status = 'current'",
+        [mapping.source],
+    )
+    _insert_import(
+        wh,
+        mapping,
+        import_id,
+        now,
+        modified,
+        "current",
+        outcome.rows_read,
+        outcome.good.num_rows,
+        bad_rows,
+        snapshot,
+        "",
+    )
+    return SourceImport(
+        mapping.source,
+        mapping.entity,
+        import_id,
+        "loaded",
+        outcome.rows_read,
+        outcome.good.num_rows,
+        bad_rows,
+        "",
+        tuple(q.slice(0, 50).to_pylist()),
+    )
+
+
+def _insert_import(
+    wh: Warehouse,
+    mapping: Mapping,
+    import_id: int,
+    now: dt.datetime,
+    modified: dt.datetime | None,
+    status: str,
+    rows_read: int,
+    rows_loaded: int,
+    rows_quarantined: int,
+    snapshot: str | None,
+    message: str,
+) -> None:
+    fields = ",".join([c.field for c in mapping.columns] + [link_column(x.kind) for x in mapping.links])
+    row = {
+        "import_id": import_id,
+        "source": mapping.source,
+        "department": mapping.department,
+        "entity": mapping.entity,
+        "priority": mapping.priority,
+        "format": mapping.format,
+        "location": _redact(mapping.location) if mapping.format == "sql" else mapping.location,
+        "imported_at": now,
+        "extract_modified_at": modified,
+        "status": status,
+        "rows_read": rows_read,
+        "rows_loaded": rows_loaded,
+        "rows_quarantined": rows_quarantined,
+        "snapshot": snapshot,
+        "fields": fields,
+        "message": message,
+        "mapping": mapping.text,
+    }
+    wh.append(IMPORTS, pa.Table.from_pylist([row], schema=IMPORTS_SCHEMA))
+
+
+def _redact(url: str) -> str:
+    """Never keep a database password in the bookkeeping tables."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+@dataclass(frozen=True)
+class _Current:
+    source: str
+    priority: int
+    snapshot: str
+    fields: tuple[str, ...]
+
+
+def current_sources(wh: Warehouse, entity: str) -> list[_Current]:
+    """The current snapshot of every source of an entity kind, highest priority (then newest) first."""
+    rows = wh.rows(
+        f"SELECT source, priority, snapshot, fields FROM {IMPORTS} "
+        "WHERE entity = ? AND status = 'current' ORDER BY priority DESC, imported_at DESC, import_id DESC",
+        [entity],
+    )
+    return [_Current(s, int(p), snap, tuple(f.split(","))) for s, p, snap, f in rows]
+
+
+def rebuild_entity(wh: Warehouse, entity: str) -> int:
+    """Rebuild an entity table from the current snapshots and record conflicting values; returns how many."""
+    catalog = load_catalog(entity)
+    key = catalog.key
+    sources = current_sources(wh, entity)
+    wh.drop_table(entity)
+    wh.create_table(entity, catalog.arrow_schema(), if_not_exists=False)
+    wh.execute(f"DELETE FROM {CONFLICTS} WHERE entity = ?", [entity])
+    if not sources:
+        return 0
+    alias = {s.source: f"s{i}" for i, s in enumerate(sources)}
+    keys = " UNION ".join(f"SELECT {quote(key)} AS k FROM {quote(s.snapshot)}" for s in sources)
+    joins = " ".join(
+        f"LEFT JOIN {quote(s.snapshot)} {alias[s.source]} ON {alias[s.source]}.{quote(key)} = keys.k"
+        for s in sources
+    )
+    selected = []
+    for f in catalog.fields:
+        if f.name == key:
+            selected.append("keys.k")
+            continue
+        providers = [f"{alias[s.source]}.{quote(f.name)}" for s in sources if f.name in s.fields]
+        if not providers:
+            selected.append("NULL")
+        elif len(providers) == 1:
+            selected.append(providers[0])
+        else:
+            selected.append(f"COALESCE({', '.join(providers)})")
+    columns = ", ".join(quote(f.name) for f in catalog.fields)
+    wh.execute(
+        f"INSERT INTO {quote(entity)} ({columns}) SELECT {', '.join(selected)} FROM ({keys}) keys {joins}"
+    )
+    conflicts = 0
+    for f in catalog.fields:
+        providers = [s for s in sources if f.name in s.fields and f.name != key]
+        if len(providers) < 2:
+            continue
+        col = quote(f.name)
+        chosen = " ".join(
+            f"WHEN {alias[s.source]}.{col} IS NOT NULL THEN '{s.source.replace(chr(39), chr(39) * 2)}'"
+            for s in providers
+        )
+        provider_joins = " ".join(
+            f"LEFT JOIN {quote(s.snapshot)} {alias[s.source]} ON {alias[s.source]}.{quote(key)} = e.{quote(key)}"
+            for s in providers
+        )
+        for other in providers:
+            o = alias[other.source]
+            wh.execute(
+                f"""INSERT INTO {CONFLICTS}
+                SELECT ?, e.{quote(key)}, ?, CASE {chosen} END, CAST(e.{col} AS VARCHAR), ?, CAST({o}.{col} AS VARCHAR)
+                FROM {quote(entity)} e {provider_joins}
+                WHERE {o}.{col} IS NOT NULL AND {o}.{col} <> e.{col}""",
+                [entity, f.name, other.source],
+            )
+        conflicts = int(
+            wh.rows(f"SELECT count(*) FROM {CONFLICTS} WHERE entity = ?", [entity])[0][0]
+        )
+    return conflicts
+
+
+def rebuild_links(wh: Warehouse) -> None:
+    """Rebuild the link table (person works at enterprise, owns or lives in a house, ...)."""
+    wh.drop_table(LINKS)
+    wh.create_table(LINKS, LINKS_SCHEMA, if_not_exists=False)
+    for entity in ENTITIES:
+        key = load_catalog(entity).key
+        for s in current_sources(wh, entity):
+            for kind, (source_entity, target) in LINK_KINDS.items():
+                col = link_column(kind)
+                if source_entity != entity or col not in s.fields:
+                    continue
+                wh.execute(
+                    f"""INSERT INTO {LINKS} SELECT ?, ?, {quote(key)}, ?, {quote(col)}, ?
+                    FROM {quote(s.snapshot)} WHERE {quote(col)} IS NOT NULL""",
+                    [kind, entity, target, s.source],
+                )
+
+
+def list_imports(wh: Warehouse, source: str | None = None, history: bool = False) -> pa.Table:
+    """Registered sources with their current import (and, with history, every earlier snapshot)."""
+    ensure_tables(wh)
+    where = [] if history else ["status IN ('current', 'rejected')"]
+    params: list[object] = []
+    if source:
+        where.append("source = ?")
+        params.append(source)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    table = wh.arrow(
+        f"""SELECT import_id, source, department, entity, priority, format, location, imported_at,
+        status, rows_read, rows_loaded, rows_quarantined, message FROM {IMPORTS} {clause}
+        ORDER BY source, import_id DESC""",
+        params,
+    )
+    if history:
+        return table
+    # A rejected import matters only while it is newer than the source's current one.
+    latest: dict[str, int] = {}
+    keep = []
+    for i, row in enumerate(table.to_pylist()):
+        if row["source"] not in latest:
+            latest[row["source"]] = row["import_id"]
+            keep.append(i)
+        elif row["status"] == "current":
+            keep.append(i)
+    return table.take(keep)
+
+
+def quarantine_rows(wh: Warehouse, source: str | None = None, limit: int | None = None) -> pa.Table:
+    """Quarantined cells of the latest import of each source (a re-import replaces them)."""
+    ensure_tables(wh)
+    params: list[object] = []
+    extra = ""
+    if source:
+        extra = "AND q.source = ?"
+        params.append(source)
+    sql = f"""SELECT q.source, q.import_id, q.row_number, q.field, q.reason, q.value, q.record
+        FROM {QUARANTINE} q
+        JOIN (SELECT source, max(import_id) AS import_id FROM {IMPORTS} GROUP BY source) latest
+          ON latest.source = q.source AND latest.import_id = q.import_id
+        WHERE 1 = 1 {extra} ORDER BY q.source, q.row_number, q.field"""
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return wh.arrow(sql, params)
+
+
+def conflict_rows(wh: Warehouse, entity: str | None = None, limit: int | None = None) -> pa.Table:
+    ensure_tables(wh)
+    sql = f"SELECT * FROM {CONFLICTS}" + (" WHERE entity = ?" if entity else "")
+    sql += " ORDER BY entity, entity_key, field"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return wh.arrow(sql, [entity] if entity else [])
+
+
+def snapshot_of(wh: Warehouse, source: str) -> tuple[str, str] | None:
+    """(snapshot table, entity) of a source's current import."""
+    rows = wh.rows(
+        f"SELECT snapshot, entity FROM {IMPORTS} WHERE source = ? AND status = 'current'", [source]
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+__all__ = [
+    "ROW",
+    "ImportReport",
+    "SourceImport",
+    "conflict_rows",
+    "current_sources",
+    "ensure_tables",
+    "import_sources",
+    "list_imports",
+    "quarantine_rows",
+    "rebuild_entity",
+    "rebuild_links",
+    "snapshot_of",
+]

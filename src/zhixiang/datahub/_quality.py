@@ -1,0 +1,129 @@
+"""Data quality per source and field: how full, how often invalid, what the values look like, how fresh."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from zhixiang.catalog import FieldType, load_catalog
+from zhixiang.datahub._hub import IMPORTS, QUARANTINE, ensure_tables
+from zhixiang.datahub._warehouse import Warehouse, quote
+
+_CATEGORICAL = (FieldType.BOOL, FieldType.ENUM, FieldType.REGION)
+_NUMERIC = (FieldType.MONEY, FieldType.RATIO, FieldType.INTEGER, FieldType.DATE)
+
+
+@dataclass(frozen=True)
+class FieldQuality:
+    field: str
+    label: str
+    filled: int
+    invalid: int
+    fill_rate: float  # of rows loaded, how many carry a value
+    invalid_rate: float  # of rows read, how many had an invalid value in this field
+    distribution: dict[str, object]
+
+
+@dataclass(frozen=True)
+class SourceQuality:
+    source: str
+    department: str
+    entity: str
+    import_id: int
+    imported_at: dt.datetime
+    extract_modified_at: dt.datetime | None
+    age_days: float
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    fields: tuple[FieldQuality, ...]
+
+
+def quality_report(
+    wh: Warehouse, source: str | None = None, now: dt.datetime | None = None
+) -> list[SourceQuality]:
+    """One report per current source (or for `source` only)."""
+    ensure_tables(wh)
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    params: list[object] = []
+    where = "status = 'current'"
+    if source:
+        where += " AND source = ?"
+        params.append(source)
+    imports = wh.rows(
+        f"""SELECT import_id, source, department, entity, imported_at, extract_modified_at, rows_read,
+        rows_loaded, rows_quarantined, snapshot, fields FROM {IMPORTS} WHERE {where} ORDER BY source""",
+        params,
+    )
+    reports = []
+    for (iid, src, dept, entity, at, modified, read, loaded, quarantined, snap, fields) in imports:
+        catalog = load_catalog(entity)
+        invalid = dict(
+            wh.rows(
+                f"SELECT field, count(DISTINCT row_number) FROM {QUARANTINE} WHERE import_id = ? GROUP BY field",
+                [iid],
+            )
+        )
+        names = [f for f in fields.split(",") if f in catalog]
+        counts = wh.rows(
+            f"SELECT {', '.join(f'count({quote(f)})' for f in names)} FROM {quote(snap)}"
+        )[0]
+        per_field = []
+        for name, filled in zip(names, counts, strict=True):
+            field = catalog[name]
+            bad = int(invalid.get(name, 0))
+            per_field.append(
+                FieldQuality(
+                    name,
+                    field.label,
+                    int(filled),
+                    bad,
+                    round(filled / loaded, 4) if loaded else 0.0,
+                    round(bad / read, 4) if read else 0.0,
+                    _distribution(wh, snap, name, field.type),
+                )
+            )
+        reference = modified or at
+        reports.append(
+            SourceQuality(
+                src,
+                dept,
+                entity,
+                int(iid),
+                at,
+                modified,
+                round((now - reference).total_seconds() / 86400, 2),
+                int(read),
+                int(loaded),
+                int(quarantined),
+                tuple(per_field),
+            )
+        )
+    return reports
+
+
+def _distribution(wh: Warehouse, snap: str, name: str, ftype: FieldType) -> dict[str, object]:
+    col = quote(name)
+    if ftype in _CATEGORICAL:
+        rows = wh.rows(
+            f"""SELECT CAST({col} AS VARCHAR) AS v, count(*) AS n FROM {quote(snap)}
+            WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8"""
+        )
+        return {"top": {str(v): int(n) for v, n in rows}}
+    if ftype in _NUMERIC:
+        lo, hi = wh.rows(f"SELECT min({col}), max({col}) FROM {quote(snap)}")[0]
+        result: dict[str, object] = {"min": _plain(lo), "max": _plain(hi)}
+        if ftype is not FieldType.DATE:
+            (mean,) = wh.rows(f"SELECT avg({col}) FROM {quote(snap)}")[0]
+            result["mean"] = _plain(mean)
+        return result
+    (distinct,) = wh.rows(f"SELECT count(DISTINCT {col}) FROM {quote(snap)}")[0]
+    return {"distinct": int(distinct)}
+
+
+def _plain(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return float(value) if not isinstance(value, int) else value

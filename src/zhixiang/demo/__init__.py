@@ -1,0 +1,14 @@
+"""Demo material: synthetic enterprises and policies modelled on real enterprise-support clauses."""
+
+from importlib import resources
+from pathlib import Path
+
+from zhixiang.demo._generate import generate_enterprises
+
+
+def demo_policies_dir() -> Path:
+    """The folder of bundled demo policies (one YAML file each)."""
+    return Path(str(resources.files(__package__).joinpath("policies")))
+
+
+__all__ = ["demo_policies_dir", "generate_enterprises"]

@@ -1,0 +1,223 @@
+"""Values crossing the capability's boundary: what comes in (drafts, commands) and what goes out (views)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Literal, Protocol
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from zhixiang.requests._workflow import Action, Status
+
+Channel = Literal["hotline", "web", "app", "wechat", "open311", "email"]
+Satisfaction = Literal["satisfied", "basically_satisfied", "unsatisfied"]
+SATISFACTION_LABELS = {
+    "satisfied": "满意",
+    "basically_satisfied": "基本满意",
+    "unsatisfied": "不满意",
+}
+
+#: Stored times are naive UTC; output says so explicitly.
+UtcDatetime = Annotated[
+    datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))
+]
+
+_CONTACT = re.compile(r"^(\+?[0-9][0-9\- ]{4,19}|[^@\s]{1,64}@[^@\s]{1,190})$")
+
+
+class Prediction(Protocol):
+    category: str
+    confidence: float
+
+
+class Classifier(Protocol):
+    """What the service needs from `zhixiang.classify`: predictions and a version to record."""
+
+    version: str
+
+    def predict(self, titles: list[str], bodies: list[str]) -> list[Prediction]: ...
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the hotline centre (intake scope) or one department."""
+
+    key_id: str
+    scope: Literal["intake", "department"]
+    department: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.scope}:{self.department or self.key_id}"
+
+
+SYSTEM = Principal(key_id="system", scope="intake")
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TicketDraft(_Input):
+    """A new request as received. Lengths and codes are checked against the rules by the store."""
+
+    title: str = Field(min_length=1, max_length=10_000, description="诉求标题")
+    body: str = Field(min_length=1, max_length=100_000, description="诉求内容")
+    channel: Channel = "hotline"
+    reporter_name: str | None = Field(None, max_length=64)
+    reporter_contact: str | None = Field(
+        None, max_length=64, description="手机/电话/邮箱，输出时脱敏"
+    )
+    confidential: bool = Field(False, description="诉求人要求保密：承办部门看不到联系方式")
+    address: str | None = Field(None, max_length=200)
+    region_code: str | None = Field(None, description="行政区划代码，6/9/12位")
+    grid_id: str | None = Field(None, max_length=32, pattern=r"^[0-9A-Za-z_\-]+$")
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    category: str | None = Field(None, description="一级分类；不填则由模型分类")
+    priority: str | None = Field(None, description="emergency / utility / general / complex")
+
+    @field_validator("reporter_contact")
+    @classmethod
+    def _contact(cls, value: str | None) -> str | None:
+        if value and not _CONTACT.match(value):
+            raise ValueError("联系方式应为电话号码或邮箱")
+        return value or None
+
+
+class Command(_Input):
+    """One workflow action on a ticket with the fields that action needs."""
+
+    action: Action
+    reason: str | None = Field(
+        None, max_length=2000, description="退单/延期/归档理由，督办/催办意见"
+    )
+    department: str | None = Field(None, description="派单/改派的承办部门")
+    category: str | None = Field(None, description="派单/改派时更正一级分类")
+    days: int | None = Field(None, ge=1, le=60, description="延期工作日数")
+    reply: str | None = Field(None, max_length=10_000, description="答复意见")
+    reached: bool | None = Field(None, description="回访是否联系上诉求人（有效回访）")
+    responded: bool | None = Field(None, description="承办单位是否联系/响应")
+    solved: bool | None = Field(None, description="问题是否解决")
+    satisfaction: Satisfaction | None = None
+
+
+class SearchFilters(_Input):
+    q: str | None = Field(None, max_length=100)
+    status: Status | None = None
+    category: str | None = None
+    department: str | None = None
+    region: str | None = Field(None, pattern=r"^\d{6}(\d{3}){0,2}$")
+    since: datetime | None = None
+    until: datetime | None = None
+    overdue: bool | None = None
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class EventView(BaseModel):
+    at: UtcDatetime
+    action: str
+    label: str
+    from_status: str | None
+    to_status: str
+    actor: str
+    department: str | None
+    note: str | None
+
+
+class FollowUpView(BaseModel):
+    at: UtcDatetime
+    reached: bool
+    responded: bool | None
+    solved: bool | None
+    satisfaction: str | None
+    comment: str | None
+
+
+class TicketView(BaseModel):
+    """A ticket as shown to a caller: contact masked, hidden entirely from departments if confidential."""
+
+    id: int
+    token: str
+    channel: str
+    title: str
+    body: str
+    reporter_name: str | None
+    reporter_contact: str | None
+    confidential: bool
+    address: str | None
+    region_code: str | None
+    grid_id: str | None
+    lat: float | None
+    lon: float | None
+    category: str | None
+    category_source: str | None
+    confidence: float | None
+    model_version: str | None
+    department: str | None
+    department_name: str | None
+    priority: str
+    status: Status
+    status_label: str
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    dispatched_at: UtcDatetime | None
+    sign_due_at: UtcDatetime | None
+    signed_at: UtcDatetime | None
+    due_at: UtcDatetime | None
+    resolved_at: UtcDatetime | None
+    archived_at: UtcDatetime | None
+    deadline_estimated: bool
+    overdue: bool
+    extensions: int
+    reminders: int
+    supervised: bool
+    escalation_level: str | None
+    escalation_region: str | None
+    reply: str | None
+    group_id: int | None
+    duplicate_of: int | None
+    history: list[EventView] = []
+    follow_ups: list[FollowUpView] = []
+
+
+class DuplicateView(BaseModel):
+    id: int
+    title: str
+    score: float
+
+
+class IntakeResult(BaseModel):
+    ticket: TicketView
+    created: bool
+    auto_dispatched: bool
+    duplicates: list[DuplicateView]
+
+
+class KeyView(BaseModel):
+    id: str
+    scope: str
+    department: str | None
+    label: str | None
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None
+
+
+def mask_contact(contact: str | None) -> str | None:
+    """138****5678 for phone numbers, z***@example.org for e-mail; never the whole contact."""
+    if not contact:
+        return None
+    if "@" in contact:
+        user, domain = contact.split("@", 1)
+        return f"{user[:1]}***@{domain}"
+    digits = re.sub(r"\D", "", contact)
+    if len(digits) >= 7:
+        return f"{digits[:3]}****{digits[-4:]}"
+    return "*" * len(digits)
+
+
+def mask_name(name: str | None) -> str | None:
+    return f"{name[0]}*" if name else None

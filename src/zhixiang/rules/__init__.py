@@ -1,0 +1,54 @@
+"""Policies written as rules over entity facts: the language, the policy files, and their compilation.
+
+Everything here is pure: compiling a policy yields an Ibis expression that any engine can run.
+"""
+
+from zhixiang.rules._compile import compile_policy
+from zhixiang.rules._format import format_money, format_value
+from zhixiang.rules._language import ExpressionError, Value, ValueType, literal_for_field
+from zhixiang.rules._policy import (
+    AMOUNT_ID,
+    Condition,
+    Location,
+    Policy,
+    PolicyProblem,
+    PolicyRejected,
+    PolicyTest,
+    parse_policy,
+    policy_files,
+)
+from zhixiang.rules._policyset import PolicySet, load_policies, run_policy_tests
+from zhixiang.rules._verdict import (
+    Comparison,
+    ConditionOutcome,
+    Verdict,
+    evaluate_policy,
+    final_amount,
+)
+
+__all__ = [
+    "AMOUNT_ID",
+    "Comparison",
+    "Condition",
+    "ConditionOutcome",
+    "ExpressionError",
+    "Location",
+    "Policy",
+    "PolicyProblem",
+    "PolicyRejected",
+    "PolicySet",
+    "PolicyTest",
+    "Value",
+    "ValueType",
+    "Verdict",
+    "compile_policy",
+    "evaluate_policy",
+    "final_amount",
+    "format_money",
+    "format_value",
+    "literal_for_field",
+    "load_policies",
+    "parse_policy",
+    "policy_files",
+    "run_policy_tests",
+]

@@ -1,0 +1,268 @@
+"""Compile a checked expression into an Ibis expression, so one policy runs on any engine Ibis reaches.
+
+The tree is engine-neutral; DuckDB, PostgreSQL or Spark is chosen by whoever executes the result.
+SQL NULL carries *unknown*, and SQL's three-valued AND/OR is the same Kleene logic as `_evaluate`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from zhixiang.rules._language import (
+    NUMERIC,
+    Arith,
+    BoolOp,
+    Call,
+    Compare,
+    FieldRef,
+    In,
+    Literal,
+    Neg,
+    Node,
+    Not,
+    ParamRef,
+    Value,
+    ValueType,
+)
+from zhixiang.rules._policy import AMOUNT_ID, Policy
+
+# Arithmetic runs in one exact working type; every product is brought back to it, rounding half up
+# at the 10th decimal exactly as `_evaluate` does, so engines and the calculator agree to the 分.
+WORKING = dt.Decimal(38, 10)
+
+
+def literal(value: Value) -> ir.Value:
+    """An Ibis literal typed so that no engine turns exact money into a float."""
+    if isinstance(value, bool):
+        return ibis.literal(value, type="boolean")
+    if isinstance(value, Decimal):
+        return ibis.literal(value, type=WORKING)
+    if isinstance(value, date):
+        return ibis.literal(value, type="date")
+    if value is None:
+        return ibis.null()
+    return ibis.literal(str(value), type="string")
+
+
+def _working(expr: ir.Value) -> ir.Value:
+    return expr if expr.type() == WORKING else expr.cast(WORKING)
+
+
+def _literal_like(value: Decimal, other: ir.Value) -> ir.Value:
+    """A numeric literal in the type of the column it is compared with, so the engine compares natively."""
+    otype = other.type()
+    if otype.is_integer() and value == value.to_integral_value():
+        return ibis.literal(int(value), type=otype)
+    if otype.is_decimal():
+        _, digits, exponent = value.normalize().as_tuple()
+        scale = max(0, -int(exponent))
+        whole = len(digits) - scale
+        if scale <= otype.scale and whole <= otype.precision - otype.scale:
+            return ibis.literal(value, type=otype)
+    return ibis.literal(value, type=WORKING)
+
+
+def _null_unless_all_known(args: list[ir.Value], result: ir.Value) -> ir.Value:
+    unknown = functools.reduce(lambda a, b: a | b, (a.isnull() for a in args))
+    return ibis.cases((unknown, ibis.null(result.type())), else_=result)
+
+
+class Compiler:
+    """Builds Ibis expressions over one entity table, with parameters fixed for one evaluation date."""
+
+    def __init__(self, table: ir.Table, params: Mapping[str, Value], as_of: date) -> None:
+        self.table = table
+        self.params = params
+        self.as_of = as_of
+
+    def __call__(self, node: Node) -> ir.Value:
+        match node:
+            case Literal(value=value):
+                return literal(value)
+            case FieldRef(field=field):
+                return self.table[field.name]
+            case ParamRef(name=name):
+                return literal(self.params[name])
+            case Neg(arg=arg):
+                return -self._numeric(arg) if arg.type in NUMERIC else -self(arg)
+            case Not(arg=arg):
+                # `x = FALSE` is NOT x in three-valued logic, and unlike NOT it cannot be mis-bracketed
+                # when an engine's SQL later wraps it in IS NULL.
+                return self(arg) == ibis.literal(False)
+            case BoolOp(op=op, items=items):
+                parts = [self(item) for item in items]
+                if op == "and":
+                    return functools.reduce(lambda a, b: a & b, parts)
+                return functools.reduce(lambda a, b: a | b, parts)
+            case Compare(op=op, left=left, right=right):
+                return _COMPARE[op](*self._comparable(left, right))
+            case In(value=value, items=items, negated=negated):
+                column = self(value)
+                options = [
+                    _literal_like(item.value, column) if isinstance(item.value, Decimal) else literal(item.value)
+                    for item in items
+                    if isinstance(item, Literal)
+                ]
+                return column.notin(options) if negated else column.isin(options)
+            case Arith():
+                return self._arith(node)
+            case Call():
+                return self._call(node)
+        raise TypeError(f"cannot compile {node!r}")  # pragma: no cover
+
+    def _constant(self, node: Node) -> Value:
+        if isinstance(node, Literal):
+            return node.value
+        if isinstance(node, ParamRef):
+            return self.params[node.name]
+        return None
+
+    def _comparable(self, left: Node, right: Node) -> tuple[ir.Value, ir.Value]:
+        if isinstance(constant := self._constant(right), Decimal):
+            column = self(left)
+            return column, _literal_like(constant, column)
+        if isinstance(constant := self._constant(left), Decimal):
+            column = self(right)
+            return _literal_like(constant, column), column
+        a, b = self(left), self(right)
+        if a.type().is_numeric() and b.type().is_numeric() and a.type() != b.type():
+            return _working(a), _working(b)
+        return a, b
+
+    def _numeric(self, node: Node) -> ir.Value:
+        return _working(self(node))
+
+    def _arith(self, node: Arith) -> ir.Value:
+        if node.type is not ValueType.DATE:
+            left, right = self._numeric(node.left), self._numeric(node.right)
+            if node.op == "+":
+                return left + right
+            if node.op == "-":
+                return left - right
+            if node.op == "*":
+                return (left * right).cast(WORKING)
+            # Engines divide decimals in floating point: round to 10 places, then back to exact.
+            safe = ibis.cases((right == 0, ibis.null(WORKING)), else_=right)
+            return (left / safe).round(10).cast(WORKING)
+        left = self(node.left)
+        if node.type is ValueType.DATE:
+            amount = int(self._constant(node.right))  # type: ignore[arg-type]
+            unit = "years" if node.right.type is ValueType.YEARS else "months"
+            delta = ibis.interval(**{unit: amount})
+        return left + delta if node.op == "+" else left - delta
+
+    def _call(self, node: Call) -> ir.Value:
+        func = node.func
+        if func == "today":
+            return literal(self.as_of)
+        args = [_working(a) if a.type().is_numeric() else a for a in (self(n) for n in node.args)]
+        if func == "if":
+            condition, yes, no = args
+            return ibis.cases(
+                (condition.isnull(), ibis.null(yes.type())), (condition, yes), else_=no
+            )
+        if func == "is_known":
+            return args[0].notnull()
+        if func in ("min", "max"):
+            pick = ibis.least if func == "min" else ibis.greatest
+            return _null_unless_all_known(args, pick(*args))
+        if func == "years_since":
+            d, today = args[0], self.as_of
+            later_in_year = (d.month() * 100 + d.day()) > (today.month * 100 + today.day)
+            return today.year - d.year() - later_in_year.cast("int64")
+        if func == "months_since":
+            d, today = args[0], self.as_of
+            return (
+                (today.year - d.year()) * 12
+                + today.month
+                - d.month()
+                - (d.day() > today.day).cast("int64")
+            )
+        if func in ("within", "starts_with"):
+            return args[0].startswith(args[1])
+        raise TypeError(f"unknown function {func}")  # pragma: no cover
+
+
+_COMPARE = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+}
+
+
+def compile_policy(
+    policy: Policy, table: ir.Table, as_of: date, *, key: str, with_ids: bool = True
+) -> ir.Table:
+    """One row per entity: status, failed/unknown conditions (bit masks and, if asked, ids), amount.
+
+    Bit i of a mask is condition i; the bit after the last condition is the benefit amount.
+    Conditions are computed once as columns, then everything else reads those columns.
+    """
+    compile_node = Compiler(table, policy.params_at(as_of), as_of)
+    names = [f"c{i}" for i in range(len(policy.conditions))]
+    stage: dict[str, ir.Value] = {"entity_id": table[key]}
+    stage |= {name: compile_node(c.node) for name, c in zip(names, policy.conditions, strict=True)}
+    if policy.benefit is not None:
+        stage["raw_amount"] = compile_node(policy.benefit.node)
+    staged = table.select(**stage)
+
+    outcomes = [staged[name] for name in names]
+    failed = [(o == ibis.literal(False)).fill_null(False) for o in outcomes]
+    unknown = [o.isnull() for o in outcomes]
+    n_failed = functools.reduce(lambda a, b: a + b, (f.cast("int64") for f in failed))
+    failed_mask = _mask(failed)
+    unknown_mask = _mask(unknown)
+    amount: ir.Value = ibis.null("decimal(18, 2)")
+    if policy.benefit is not None:
+        raw = staged["raw_amount"]
+        capped = raw
+        if policy.benefit.cap is not None:
+            cap = ibis.literal(policy.benefit.cap, type=WORKING)
+            capped = ibis.cases((raw > cap, cap), else_=raw)
+        paid = ibis.cases((capped < 0, ibis.literal(Decimal(0), type=WORKING)), else_=capped)
+        amount = paid.round(2).cast(dt.Decimal(18, 2))
+        amount_unknown = (n_failed == 0) & raw.isnull()
+        unknown = [*unknown, amount_unknown]
+        unknown_mask = unknown_mask + amount_unknown.cast("int64") * (1 << len(outcomes))
+    status = ibis.cases(
+        (n_failed > 0, "ineligible"), (unknown_mask > 0, "needs_information"), else_="eligible"
+    )
+    columns: dict[str, ir.Value] = {
+        "entity_id": staged["entity_id"],
+        "policy_id": ibis.literal(policy.id, type="string"),
+        "status": status,
+        "n_failed": n_failed,
+        "failed_mask": failed_mask,
+        "unknown_mask": unknown_mask,
+        "amount": ibis.cases((status == "eligible", amount), else_=ibis.null("decimal(18, 2)")),
+    }
+    if with_ids:
+        ids = [*policy.condition_ids(), AMOUNT_ID]
+        columns["failed"] = _ids(ids, failed)
+        columns["unknown"] = _ids(ids, unknown)
+    return staged.select(**columns)
+
+
+def _mask(flags: list[ir.BooleanValue]) -> ir.IntegerValue:
+    return functools.reduce(
+        lambda a, b: a + b, (f.cast("int64") * (1 << i) for i, f in enumerate(flags))
+    )
+
+
+def _ids(ids: list[str], flags: list[ir.BooleanValue]) -> ir.ArrayValue:
+    """The ids whose flag is true, as an array (engines skip the NULLs we leave for false flags)."""
+    items = [
+        ibis.cases((flag, ibis.literal(cid, type="string")), else_=ibis.null("string"))
+        for cid, flag in zip(ids, flags, strict=False)
+    ]
+    return ibis.array(items).filter(lambda x: x.notnull())

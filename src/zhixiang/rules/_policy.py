@@ -1,0 +1,453 @@
+"""Policies as data: one YAML file each, loaded with every problem located by file, line and column."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from zhixiang.catalog import Catalog, CatalogError, load_catalog
+from zhixiang.rules._language import (
+    ExpressionError,
+    Node,
+    Value,
+    ValueType,
+    check,
+    literal_for_field,
+    parse,
+    parse_literal,
+)
+
+STATUSES = {
+    "eligible": "eligible",
+    "符合": "eligible",
+    "ineligible": "ineligible",
+    "不符合": "ineligible",
+    "needs_information": "needs_information",
+    "待补充信息": "needs_information",
+}
+AMOUNT_ID = "amount"  # the pseudo-condition reported when the benefit needs a fact that is missing
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    """Why a policy file was rejected, and where."""
+
+    where: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class PolicyRejected(Exception):
+    def __init__(self, problems: list[PolicyProblem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Condition:
+    id: str
+    label: str
+    source: str
+    node: Node
+    where: Location
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A value that changes over time: each version applies from its start date on."""
+
+    name: str
+    type: ValueType
+    versions: tuple[tuple[date, Value], ...]
+
+    def value_at(self, as_of: date) -> Value:
+        current = [value for start, value in self.versions if start <= as_of]
+        return current[-1] if current else None
+
+
+@dataclass(frozen=True)
+class Benefit:
+    source: str
+    node: Node
+    cap: Decimal | None
+    where: Location
+
+
+@dataclass(frozen=True)
+class PolicyTest:
+    name: str
+    as_of: date
+    facts: Mapping[str, Value]
+    status: str
+    amount: Decimal | None
+    failed: tuple[str, ...] | None
+    unknown: tuple[str, ...] | None
+    where: Location
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    title: str
+    department: str
+    document: str
+    clause: str
+    entity: str
+    valid_from: date | None
+    valid_to: date | None
+    conditions: tuple[Condition, ...]
+    benefit: Benefit | None
+    parameters: Mapping[str, Parameter]
+    tests: tuple[PolicyTest, ...]
+    path: Path
+    summary: str = ""
+
+    def in_force(self, as_of: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= as_of) and (
+            self.valid_to is None or as_of <= self.valid_to
+        )
+
+    def params_at(self, as_of: date) -> dict[str, Value]:
+        return {name: p.value_at(as_of) for name, p in self.parameters.items()}
+
+    def condition_ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.conditions)
+
+
+# ---------------------------------------------------------------- YAML with positions
+
+_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass
+class _Y:
+    """A YAML node that knows where it stands in its file."""
+
+    node: yaml.Node
+    file: str
+
+    @property
+    def where(self) -> Location:
+        mark = self.node.start_mark
+        return Location(self.file, mark.line + 1, mark.column + 1)
+
+    def get(self, key: str) -> _Y | None:
+        if isinstance(self.node, yaml.MappingNode):
+            for k, v in self.node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == key:
+                    return _Y(v, self.file)
+        return None
+
+    def keys(self) -> list[str]:
+        if isinstance(self.node, yaml.MappingNode):
+            return [k.value for k, _ in self.node.value]
+        return []
+
+    def items(self) -> list[tuple[str, _Y]]:
+        if not isinstance(self.node, yaml.MappingNode):
+            raise _Bad(self.where, "这里应为键值对（映射）")
+        return [(k.value, _Y(v, self.file)) for k, v in self.node.value]
+
+    def seq(self) -> list[_Y]:
+        if not isinstance(self.node, yaml.SequenceNode):
+            raise _Bad(self.where, "这里应为列表（以 - 开头的多项）")
+        return [_Y(v, self.file) for v in self.node.value]
+
+    def text(self) -> str:
+        if not isinstance(self.node, yaml.ScalarNode):
+            raise _Bad(self.where, "这里应为单个值")
+        return str(self.node.value)
+
+    def value(self) -> object:
+        return _constructor.construct_object(self.node, deep=True)
+
+    def expression_location(self, column: int) -> Location:
+        """Where character `column` (1-based) of this scalar's text stands in the file."""
+        mark = self.node.start_mark
+        style = getattr(self.node, "style", None)
+        if style in ("|", ">"):
+            return Location(self.file, mark.line + 2, column)
+        offset = 1 if style in ('"', "'") else 0
+        return Location(self.file, mark.line + 1, mark.column + offset + column)
+
+
+class _Bad(Exception):
+    def __init__(self, where: Location, message: str) -> None:
+        super().__init__(message)
+        self.problem = PolicyProblem(where, message)
+
+
+def _required(doc: _Y, key: str, what: str) -> _Y:
+    found = doc.get(key)
+    if found is None or (isinstance(found.node, yaml.ScalarNode) and found.node.value == ""):
+        raise _Bad(doc.where, f"缺少必填项 {key}（{what}）")
+    return found
+
+
+def _date(y: _Y, what: str) -> date:
+    value = y.value()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise _Bad(y.where, f"{what}应为日期，如 2025-01-01，实为 {value!r}") from None
+
+
+# ---------------------------------------------------------------- loading
+
+
+@dataclass
+class _Scope:
+    catalog: Catalog
+    parameters: dict[str, Parameter] = field(default_factory=dict)
+
+    def parameter_type(self, name: str) -> ValueType | None:
+        p = self.parameters.get(name)
+        return p.type if p else None
+
+
+def _expression(y: _Y, scope: _Scope) -> tuple[str, Node]:
+    text = y.text()
+    try:
+        return text, check(parse(text), scope)
+    except ExpressionError as exc:
+        raise _Bad(
+            y.expression_location(exc.column), f"{exc.message}（表达式: {text.strip()}）"
+        ) from None
+
+
+def _parameters(doc: _Y, problems: list[PolicyProblem]) -> dict[str, Parameter]:
+    found: dict[str, Parameter] = {}
+    section = doc.get("parameters")
+    if section is None:
+        return found
+    for name, y in section.items():
+        try:
+            entries = y.seq() if isinstance(y.node, yaml.SequenceNode) else [y]
+            versions: list[tuple[date, Value]] = []
+            vtype: ValueType | None = None
+            for entry in entries:
+                if isinstance(entry.node, yaml.MappingNode):
+                    start = _date(_required(entry, "from", "起始日期"), "from ")
+                    raw = _required(entry, "value", "取值")
+                else:
+                    start, raw = date.min, entry
+                try:
+                    lit = parse_literal(raw.text())
+                except ExpressionError as exc:
+                    raise _Bad(
+                        raw.expression_location(exc.column), f"参数 {name}: {exc.message}"
+                    ) from None
+                if vtype is not None and lit.type != vtype:
+                    raise _Bad(raw.where, f"参数 {name} 各版本类型不一致: {vtype} 与 {lit.type}")
+                vtype = lit.type
+                versions.append((start, lit.value))
+            versions.sort(key=lambda v: v[0])
+            if len({v[0] for v in versions}) != len(versions):
+                raise _Bad(y.where, f"参数 {name} 有两个版本起始日期相同")
+            assert vtype is not None
+            found[name] = Parameter(name, vtype, tuple(versions))
+        except _Bad as bad:
+            problems.append(bad.problem)
+    return found
+
+
+def _conditions(doc: _Y, scope: _Scope, problems: list[PolicyProblem]) -> list[Condition]:
+    conditions: list[Condition] = []
+    seen: set[str] = set()
+    for y in _required(doc, "conditions", "适用条件").seq():
+        try:
+            cid = _required(y, "id", "条件编号").text()
+            if cid in seen or cid == AMOUNT_ID:
+                raise _Bad(y.where, f"条件编号重复或保留: {cid}")
+            seen.add(cid)
+            label = _required(y, "label", "条件的中文说明").text()
+            when = _required(y, "when", "条件表达式")
+            text, node = _expression(when, scope)
+            if node.type is not ValueType.BOOL:
+                raise _Bad(when.where, f"条件 {cid} 应为是/否判断，实为{node.type}")
+            conditions.append(Condition(cid, label, text, node, when.where))
+        except _Bad as bad:
+            problems.append(bad.problem)
+    if len(conditions) > 62:
+        problems.append(PolicyProblem(doc.where, "一项政策最多 62 个条件"))
+    return conditions
+
+
+def _benefit(doc: _Y, scope: _Scope) -> Benefit | None:
+    y = doc.get("benefit")
+    if y is None:
+        return None
+    amount = _required(y, "amount", "金额公式")
+    text, node = _expression(amount, scope)
+    if node.type is not ValueType.MONEY:
+        raise _Bad(amount.where, f"金额公式应得出金额（元），实为{node.type}")
+    cap: Decimal | None = None
+    cap_y = y.get("cap")
+    if cap_y is not None:
+        try:
+            lit = parse_literal(cap_y.text())
+        except ExpressionError as exc:
+            raise _Bad(cap_y.expression_location(exc.column), f"上限: {exc.message}") from None
+        if lit.type is not ValueType.MONEY:
+            raise _Bad(cap_y.where, f"上限应为金额（如 100万元），实为{lit.type}")
+        cap = lit.value  # type: ignore[assignment]
+    return Benefit(text, node, cap, amount.where)
+
+
+def _tests(
+    doc: _Y, catalog: Catalog, condition_ids: set[str], problems: list[PolicyProblem]
+) -> list[PolicyTest]:
+    tests: list[PolicyTest] = []
+    section = doc.get("tests")
+    if section is None:
+        return tests
+    for i, y in enumerate(section.seq(), start=1):
+        try:
+            name = y.get("name").text() if y.get("name") else f"用例{i}"
+            as_of = _date(_required(y, "as_of", "评估日期"), "as_of ")
+            facts: dict[str, Value] = {}
+            facts_y = y.get("facts")
+            for key, fy in facts_y.items() if facts_y else []:
+                f = catalog.get(key)
+                if f is None:
+                    raise _Bad(fy.where, f"用例 {name}: 未知字段 {key}")
+                raw = fy.value()
+                try:
+                    facts[f.name] = literal_for_field(f, fy.text() if isinstance(raw, str) else raw)
+                except ExpressionError as exc:
+                    raise _Bad(fy.where, f"用例 {name}: {exc.message}") from None
+            expect = _required(y, "expect", "预期结果")
+            status_y = _required(expect, "status", "eligible / ineligible / needs_information")
+            status = STATUSES.get(status_y.text())
+            if status is None:
+                raise _Bad(
+                    status_y.where,
+                    f"用例 {name}: 未知结论 {status_y.text()}，应为 {'/'.join(STATUSES)}",
+                )
+            amount = None
+            if expect.get("amount") is not None:
+                lit = parse_literal(expect.get("amount").text())
+                if lit.type is not ValueType.MONEY:
+                    raise _Bad(expect.get("amount").where, f"用例 {name}: 金额应带单位，如 20万元")
+                amount = lit.value
+            lists: dict[str, tuple[str, ...] | None] = {}
+            for key in ("failed", "unknown"):
+                ly = expect.get(key)
+                lists[key] = None
+                if ly is not None:
+                    ids = tuple(item.text() for item in ly.seq())
+                    bad = [c for c in ids if c not in condition_ids | {AMOUNT_ID}]
+                    if bad:
+                        raise _Bad(ly.where, f"用例 {name}: 未知条件编号 {', '.join(bad)}")
+                    lists[key] = ids
+            tests.append(
+                PolicyTest(
+                    name, as_of, facts, status, amount, lists["failed"], lists["unknown"], y.where
+                )  # type: ignore[arg-type]
+            )
+        except _Bad as bad:
+            problems.append(bad.problem)
+        except ExpressionError as exc:
+            problems.append(PolicyProblem(y.where, exc.message))
+    return tests
+
+
+def parse_policy(text: str, path: Path) -> Policy:
+    """Build a Policy from YAML text; raise PolicyRejected listing every problem found."""
+    file = str(path)
+    problems: list[PolicyProblem] = []
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise PolicyRejected(
+            [PolicyProblem(Location(file, line, col), f"YAML 语法错误: {exc.problem}")]
+        ) from None
+    if root is None or not isinstance(root, yaml.MappingNode):
+        raise PolicyRejected(
+            [PolicyProblem(Location(file, 1, 1), "政策文件应为键值对（id、title、conditions 等）")]
+        )
+    doc = _Y(root, file)
+    try:
+        pid = _required(doc, "id", "政策编号").text()
+        title = _required(doc, "title", "政策名称").text()
+        department = _required(doc, "department", "发布部门").text()
+        source = _required(doc, "source", "政策依据")
+        document = _required(source, "document", "政策文件").text()
+        clause = _required(source, "clause", "条款").text()
+        entity = doc.get("entity").text() if doc.get("entity") else "enterprise"
+        try:
+            catalog = load_catalog(entity)
+        except (FileNotFoundError, CatalogError):
+            raise _Bad(doc.get("entity").where, f"未知主体类型: {entity}") from None  # type: ignore[union-attr]
+        valid = doc.get("valid")
+        valid_from = (
+            _date(valid.get("from"), "valid.from ") if valid and valid.get("from") else None
+        )
+        valid_to = _date(valid.get("to"), "valid.to ") if valid and valid.get("to") else None
+        if valid_from and valid_to and valid_to < valid_from:
+            raise _Bad(valid.where, "有效期结束早于开始")  # type: ignore[union-attr]
+    except _Bad as bad:
+        raise PolicyRejected([bad.problem]) from None
+
+    scope = _Scope(catalog, _parameters(doc, problems))
+    conditions = _conditions(doc, scope, problems)
+    benefit = None
+    try:
+        benefit = _benefit(doc, scope)
+    except _Bad as bad:
+        problems.append(bad.problem)
+    tests = _tests(doc, catalog, {c.id for c in conditions}, problems)
+    for test in tests:
+        if (valid_from and test.as_of < valid_from) or (valid_to and test.as_of > valid_to):
+            problems.append(PolicyProblem(test.where, f"用例“{test.name}”的评估日期 {test.as_of} 不在政策有效期内"))
+    if problems:
+        raise PolicyRejected(problems)
+    summary = doc.get("summary").text() if doc.get("summary") else ""
+    return Policy(
+        id=pid,
+        title=title,
+        department=department,
+        document=document,
+        clause=clause,
+        entity=entity,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        conditions=tuple(conditions),
+        benefit=benefit,
+        parameters=scope.parameters,
+        tests=tuple(tests),
+        path=path,
+        summary=summary,
+    )
+
+
+def policy_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand directories into their *.yaml / *.yml files, sorted for a stable order."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]))
+        else:
+            files.append(p)
+    return files

@@ -1,0 +1,138 @@
+"""One entity against one policy: the verdict, each condition's outcome, and what is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from zhixiang.catalog import Field
+from zhixiang.rules._evaluate import Evaluator
+from zhixiang.rules._language import Compare, Node, Value, ValueType, field_refs, source_text
+from zhixiang.rules._policy import AMOUNT_ID, Policy
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison inside a condition, with the actual values on both sides."""
+
+    left: str
+    left_value: Value
+    type: ValueType | None
+    op: str
+    right: str
+    right_value: Value
+    result: bool | None
+
+
+@dataclass(frozen=True)
+class ConditionOutcome:
+    id: str
+    label: str
+    expression: str
+    result: bool | None
+    missing: tuple[Field, ...]
+    comparisons: tuple[Comparison, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    policy_id: str
+    status: str  # eligible | ineligible | needs_information
+    amount: Decimal | None
+    failed: tuple[str, ...]
+    unknown: tuple[str, ...]
+    conditions: tuple[ConditionOutcome, ...] = ()
+    missing_for_amount: tuple[Field, ...] = ()
+
+    @property
+    def near_miss(self) -> bool:
+        return len(self.failed) == 1
+
+
+def final_amount(raw: Value, cap: Decimal | None) -> Decimal | None:
+    """The benefit as paid: never negative, never above the cap, rounded to the 分 (half up)."""
+    if raw is None:
+        return None
+    assert isinstance(raw, Decimal)
+    value = min(raw, cap) if cap is not None else raw
+    return max(value, Decimal(0)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _comparisons(node: Node, source: str, evaluate: Evaluator) -> list[Comparison]:
+    found: list[Comparison] = []
+
+    def walk(n: object) -> None:
+        if isinstance(n, Compare):
+            left, right = evaluate(n.left), evaluate(n.right)
+            found.append(
+                Comparison(
+                    source_text(source, n.left),
+                    left,
+                    n.left.type,
+                    n.op,
+                    source_text(source, n.right),
+                    right,
+                    evaluate(n),
+                )
+            )
+            return
+        if isinstance(n, Node):
+            for value in vars(n).values():
+                walk(value)
+        elif isinstance(n, tuple):
+            for item in n:
+                walk(item)
+
+    walk(node)
+    return found
+
+
+def evaluate_policy(
+    policy: Policy, facts: Mapping[str, Value], as_of: date, *, explain: bool = False
+) -> Verdict:
+    """Evaluate `policy` for one entity whose facts are keyed by English field name."""
+    evaluate = Evaluator(facts, policy.params_at(as_of), as_of)
+    failed: list[str] = []
+    unknown: list[str] = []
+    outcomes: list[ConditionOutcome] = []
+    for condition in policy.conditions:
+        result = evaluate(condition.node)
+        if result is False:
+            failed.append(condition.id)
+        elif result is None:
+            unknown.append(condition.id)
+        if explain:
+            missing = tuple(f for f in field_refs(condition.node) if facts.get(f.name) is None)
+            outcomes.append(
+                ConditionOutcome(
+                    condition.id,
+                    condition.label,
+                    condition.source,
+                    result,  # type: ignore[arg-type]
+                    missing,
+                    tuple(_comparisons(condition.node, condition.source, evaluate)),
+                )
+            )
+    amount: Decimal | None = None
+    missing_for_amount: tuple[Field, ...] = ()
+    if policy.benefit is not None and not failed:
+        amount = final_amount(evaluate(policy.benefit.node), policy.benefit.cap)
+        if amount is None:
+            unknown.append(AMOUNT_ID)
+            missing_for_amount = tuple(
+                f for f in field_refs(policy.benefit.node) if facts.get(f.name) is None
+            )
+    status = "ineligible" if failed else "needs_information" if unknown else "eligible"
+    return Verdict(
+        policy.id,
+        status,
+        amount if status == "eligible" else None,
+        tuple(failed),
+        tuple(unknown),
+        tuple(outcomes),
+        missing_for_amount,
+    )
