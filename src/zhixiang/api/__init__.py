@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from zhixiang import __version__
-from zhixiang.api import open311, requests
+from zhixiang.api import data, open311, requests
 from zhixiang.config import Settings, load_settings
 
 
@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(requests.router)
     app.include_router(open311.router)
+    app.include_router(data.router)
 
     @app.get("/health", tags=["system"])
     def health() -> dict[str, str]:

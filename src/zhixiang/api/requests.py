@@ -126,9 +126,15 @@ def merge(ticket_id: TicketId, body: MergeRequest, store: Store, caller: Caller)
 
 
 @router.get("/queues/{department}", response_model=list[TicketView])
-def queue(department: str, store: Store, caller: Caller) -> list[TicketView]:
+def queue(
+    department: str,
+    store: Store,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[TicketView]:
     """A department's open tickets, soonest deadline first; `center` is the manual-dispatch queue."""
-    return store.queue(caller, department)
+    return store.queue(caller, department, limit, offset)
 
 
 @router.get("/metrics", response_model=MetricsReport)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from zhixiang.cli import demo, rules
+from zhixiang.cli.data import audit_app, data_app
 from zhixiang.cli.requests import requests_app
 
 app = typer.Typer(
@@ -12,7 +14,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(rules.policies_app, name="policies")
+app.command("match")(rules.match)
+app.command("explain")(rules.explain)
+app.command("demo")(demo.run_demo)
+app.command("generate")(demo.generate)
 app.add_typer(requests_app, name="requests")
+app.add_typer(data_app, name="data")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command("serve")

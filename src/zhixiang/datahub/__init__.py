@@ -1,5 +1,16 @@
-"""The data hub (数据按需共享): departments' extracts validated, joined into entity tables, shared by grant."""
+"""The data hub (数据按需共享): departments' extracts validated, joined into entity tables, shared by grant.
 
+Other capabilities import only from here. The rules engine reads the entity tables `enterprise`,
+`person`, `house` (and `link`) that `import_sources` writes into the warehouse.
+"""
+
+from zhixiang.datahub._audit import (
+    AuditRecord,
+    AuditVerification,
+    append_audit,
+    audit_records,
+    verify_audit,
+)
 from zhixiang.datahub._hub import (
     ImportReport,
     SourceImport,
@@ -11,6 +22,7 @@ from zhixiang.datahub._hub import (
 )
 from zhixiang.datahub._mapping import (
     LINK_KINDS,
+    MONEY_UNITS,
     ColumnMap,
     LinkMap,
     Mapping,
@@ -18,29 +30,63 @@ from zhixiang.datahub._mapping import (
     load_mapping,
     parse_mapping,
 )
+from zhixiang.datahub._quality import FieldQuality, SourceQuality, quality_report
+from zhixiang.datahub._sharing import (
+    AccessDenied,
+    CatalogEntry,
+    Grant,
+    GrantError,
+    SharedRead,
+    create_grant,
+    data_catalog,
+    list_grants,
+    mask_values,
+    read_entities,
+    revoke_grant,
+)
 from zhixiang.datahub._sources import ExtractError, read_extract
 from zhixiang.datahub._validate import validate_extract
 from zhixiang.datahub._warehouse import Warehouse, WarehouseError, open_warehouse
 
 __all__ = [
     "LINK_KINDS",
+    "MONEY_UNITS",
+    "AccessDenied",
+    "AuditRecord",
+    "AuditVerification",
+    "CatalogEntry",
     "ColumnMap",
     "ExtractError",
+    "FieldQuality",
+    "Grant",
+    "GrantError",
     "ImportReport",
     "LinkMap",
     "Mapping",
     "MappingError",
+    "SharedRead",
     "SourceImport",
+    "SourceQuality",
     "Warehouse",
     "WarehouseError",
+    "append_audit",
+    "audit_records",
     "conflict_rows",
+    "create_grant",
+    "data_catalog",
     "ensure_tables",
     "import_sources",
+    "list_grants",
     "list_imports",
     "load_mapping",
+    "mask_values",
     "open_warehouse",
     "parse_mapping",
+    "quality_report",
     "quarantine_rows",
+    "read_entities",
     "read_extract",
+    "revoke_grant",
     "validate_extract",
+    "verify_audit",
 ]

@@ -16,13 +16,22 @@ import pyarrow.compute as pc
 from zhixiang.catalog import load_catalog
 from zhixiang.identity import CREDIT_CODE_ALPHABET, XIAMEN_DISTRICTS
 
-_USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64)
+_USCC_WEIGHTS = np.array(
+    [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64
+)
 _ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _ALPHABET = np.frombuffer(CREDIT_CODE_ALPHABET.encode(), dtype=np.uint8)
 # GB 11714 values a character by its position in 0-9A-Z; our alphabet is a subset of that.
 _ORG_VALUE = np.array([int(ch, 36) for ch in CREDIT_CODE_ALPHABET], dtype=np.int64)
 
-_DISTRICT_WEIGHTS = {"350203": 0.25, "350206": 0.25, "350211": 0.15, "350205": 0.12, "350212": 0.12, "350213": 0.11}
+_DISTRICT_WEIGHTS = {
+    "350203": 0.25,
+    "350206": 0.25,
+    "350211": 0.15,
+    "350205": 0.12,
+    "350212": 0.12,
+    "350213": 0.11,
+}
 _INDUSTRIES = {  # GB/T 4754-2017 大类 and their share of enterprises
     "C13": 0.02, "C18": 0.03, "C26": 0.02, "C29": 0.03, "C33": 0.03, "C34": 0.03, "C35": 0.03,
     "C38": 0.03, "C39": 0.05, "C40": 0.02, "E48": 0.05, "F51": 0.16, "F52": 0.10, "G54": 0.04,
@@ -32,10 +41,26 @@ _INDUSTRIES = {  # GB/T 4754-2017 大类 and their share of enterprises
 _SCALES = ("大型", "中型", "小型", "微型")
 _SCALE_P = (0.03, 0.09, 0.28, 0.60)
 _NAME_HEADS = list("鑫华宏盛达泰嘉瑞恒信优创新源海鹭航禾晟和隆辉远昌凯")
-_NAME_TAILS = ["科技", "电子", "贸易", "实业", "智能", "软件", "信息", "机械", "新材料", "生物", "物流", "餐饮", "建设"]
+_NAME_TAILS = [
+    "科技",
+    "电子",
+    "贸易",
+    "实业",
+    "智能",
+    "软件",
+    "信息",
+    "机械",
+    "新材料",
+    "生物",
+    "物流",
+    "餐饮",
+    "建设",
+]
 
 
-def _pick(rng: np.random.Generator, options: dict[str, float] | tuple, n: int, p=None) -> np.ndarray:
+def _pick(
+    rng: np.random.Generator, options: dict[str, float] | tuple, n: int, p=None
+) -> np.ndarray:
     keys = list(options)
     probs = np.array(list(options.values()) if isinstance(options, dict) else p, dtype=float)
     return np.array(keys, dtype=object)[rng.choice(len(keys), size=n, p=probs / probs.sum())]
@@ -51,7 +76,9 @@ def _credit_codes(region: np.ndarray, rng: np.random.Generator) -> pa.Array:
         org[:, i] = serial % 31
         serial //= 31
     org_check = 11 - (_ORG_VALUE[org] @ _ORG_WEIGHTS) % 11
-    org_check_char = np.where(org_check == 10, ord("X"), np.where(org_check == 11, ord("0"), 48 + org_check))
+    org_check_char = np.where(
+        org_check == 10, ord("X"), np.where(org_check == 11, ord("0"), 48 + org_check)
+    )
     codes = np.empty((n, 18), dtype=np.uint8)
     codes[:, 0] = ord("9")
     codes[:, 1] = ord("1")
@@ -110,7 +137,9 @@ def generate_enterprises(count: int, seed: int = 0, reference: date | None = Non
     graduates = rng.poisson(np.maximum(0.2, employees / 60))
     ui_paid = insured * rng.uniform(300, 560, n)
 
-    does_rd = rng.random(n) < np.where(manufacturing | np.isin(industry, ["I64", "I65", "M73", "M75"]), 0.55, 0.15)
+    does_rd = rng.random(n) < np.where(
+        manufacturing | np.isin(industry, ["I64", "I65", "M73", "M75"]), 0.55, 0.15
+    )
     rd_ratio = np.where(does_rd, np.clip(rng.lognormal(np.log(0.03), 0.7, n), 0.001, 0.6), 0.0)
     rd_expense = np.round(revenue * rd_ratio, 2)
     rd_known = missing(0.04)
@@ -163,7 +192,9 @@ def generate_enterprises(count: int, seed: int = 0, reference: date | None = Non
         "above_scale": pa.array(above_scale),
         "above_scale_since": _dates(np.minimum(above_scale_days, age_days), reference, above_scale),
         "tax_paid": _money(revenue * rng.uniform(0.01, 0.06, n), missing(0.02)),
-        "tax_credit_rating": _pick(rng, ("A", "B", "M", "C", "D"), n, p=(0.30, 0.45, 0.15, 0.07, 0.03)),
+        "tax_credit_rating": _pick(
+            rng, ("A", "B", "M", "C", "D"), n, p=(0.30, 0.45, 0.15, 0.07, 0.03)
+        ),
         "tax_arrears": pa.array(rng.random(n) < 0.02),
         "serious_violation": pa.array(rng.random(n) < 0.01),
         "export_value": _money(export_value, missing(0.03)),
@@ -172,4 +203,3 @@ def generate_enterprises(count: int, seed: int = 0, reference: date | None = Non
     columns["tax_credit_rating"] = pa.array(columns["tax_credit_rating"], mask=~missing(0.02))
     schema = load_catalog("enterprise").arrow_schema()
     return pa.table([pa.array(columns[f.name]).cast(f.type) for f in schema], schema=schema)
-

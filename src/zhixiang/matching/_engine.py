@@ -66,7 +66,11 @@ def evaluations(
 ) -> list[ir.Table]:
     """One compiled result table per policy in force on `as_of` (nothing is executed here)."""
     key = load_catalog(policies[0].entity).key if policies else "id"
-    return [compile_policy(p, table, as_of, key=key, with_ids=with_ids) for p in policies if p.in_force(as_of)]
+    return [
+        compile_policy(p, table, as_of, key=key, with_ids=with_ids)
+        for p in policies
+        if p.in_force(as_of)
+    ]
 
 
 def summarize(results: ir.Table) -> ir.Table:
@@ -141,4 +145,9 @@ def near_misses(con: BaseBackend, policy_id: str | None = None, limit: int = 20)
     rows = matches.filter(matches.n_failed == 1)
     if policy_id:
         rows = rows.filter(rows.policy_id == policy_id)
-    return rows.select("entity_id", "policy_id", "failed", "unknown").limit(limit).to_pyarrow().to_pylist()
+    return (
+        rows.select("entity_id", "policy_id", "failed", "unknown")
+        .limit(limit)
+        .to_pyarrow()
+        .to_pylist()
+    )

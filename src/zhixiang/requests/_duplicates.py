@@ -23,7 +23,7 @@ def similarities(text: str, candidates: list[str]) -> list[float]:
     """Cosine similarity of `text` to each candidate, in 0..1."""
     if not candidates:
         return []
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True)
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
     matrix = vectorizer.fit_transform([text, *candidates])
     return [float(x) for x in linear_kernel(matrix[0:1], matrix[1:]).ravel()]
 

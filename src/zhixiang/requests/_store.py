@@ -663,7 +663,9 @@ class TicketStore:
         with self._session() as session:
             return [self._view(t, None, principal) for t in session.scalars(query)]
 
-    def queue(self, principal: Principal, department: str) -> list[TicketView]:
+    def queue(
+        self, principal: Principal, department: str, limit: int = 50, offset: int = 0
+    ) -> list[TicketView]:
         """A department's open work, soonest deadline first; `center` is the manual-dispatch queue."""
         if department not in self.rules.departments:
             raise NotFound(f"没有部门 {department!r}", "department")
@@ -681,7 +683,8 @@ class TicketStore:
                 .order_by(Ticket.due_at, Ticket.id)
             )
         with self._session() as session:
-            return [self._view(t, None, principal) for t in session.scalars(query.limit(500))]
+            rows = session.scalars(query.limit(limit).offset(offset))
+            return [self._view(t, None, principal) for t in rows]
 
     def metrics(
         self, since: datetime, until: datetime, department: str | None = None

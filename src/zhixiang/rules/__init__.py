@@ -4,8 +4,14 @@ Everything here is pure: compiling a policy yields an Ibis expression that any e
 """
 
 from zhixiang.rules._compile import compile_policy
-from zhixiang.rules._format import format_money, format_value
-from zhixiang.rules._language import ExpressionError, Value, ValueType, literal_for_field
+from zhixiang.rules._format import OPERATOR_LABELS, format_money, format_value
+from zhixiang.rules._language import (
+    FIELD_VALUE_TYPES,
+    ExpressionError,
+    Value,
+    ValueType,
+    literal_for_field,
+)
 from zhixiang.rules._policy import (
     AMOUNT_ID,
     Condition,
@@ -28,6 +34,8 @@ from zhixiang.rules._verdict import (
 
 __all__ = [
     "AMOUNT_ID",
+    "FIELD_VALUE_TYPES",
+    "OPERATOR_LABELS",
     "Comparison",
     "Condition",
     "ConditionOutcome",

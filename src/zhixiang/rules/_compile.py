@@ -106,7 +106,9 @@ class Compiler:
             case In(value=value, items=items, negated=negated):
                 column = self(value)
                 options = [
-                    _literal_like(item.value, column) if isinstance(item.value, Decimal) else literal(item.value)
+                    _literal_like(item.value, column)
+                    if isinstance(item.value, Decimal)
+                    else literal(item.value)
                     for item in items
                     if isinstance(item, Literal)
                 ]
@@ -176,14 +178,14 @@ class Compiler:
         if func == "years_since":
             d, today = args[0], self.as_of
             later_in_year = (d.month() * 100 + d.day()) > (today.month * 100 + today.day)
-            return today.year - d.year() - later_in_year.cast("int64")
+            return today.year - d.year() - later_in_year.ifelse(1, 0)
         if func == "months_since":
             d, today = args[0], self.as_of
             return (
                 (today.year - d.year()) * 12
                 + today.month
                 - d.month()
-                - (d.day() > today.day).cast("int64")
+                - (d.day() > today.day).ifelse(1, 0)
             )
         if func in ("within", "starts_with"):
             return args[0].startswith(args[1])
@@ -219,7 +221,7 @@ def compile_policy(
     outcomes = [staged[name] for name in names]
     failed = [(o == ibis.literal(False)).fill_null(False) for o in outcomes]
     unknown = [o.isnull() for o in outcomes]
-    n_failed = functools.reduce(lambda a, b: a + b, (f.cast("int64") for f in failed))
+    n_failed = functools.reduce(lambda a, b: a + b, (_as_int(f) for f in failed))
     failed_mask = _mask(failed)
     unknown_mask = _mask(unknown)
     amount: ir.Value = ibis.null("decimal(18, 2)")
@@ -233,7 +235,7 @@ def compile_policy(
         amount = paid.round(2).cast(dt.Decimal(18, 2))
         amount_unknown = (n_failed == 0) & raw.isnull()
         unknown = [*unknown, amount_unknown]
-        unknown_mask = unknown_mask + amount_unknown.cast("int64") * (1 << len(outcomes))
+        unknown_mask = unknown_mask + _as_int(amount_unknown) * (1 << len(outcomes))
     status = ibis.cases(
         (n_failed > 0, "ineligible"), (unknown_mask > 0, "needs_information"), else_="eligible"
     )
@@ -253,9 +255,14 @@ def compile_policy(
     return staged.select(**columns)
 
 
+def _as_int(flag: ir.BooleanValue) -> ir.IntegerValue:
+    """1 or 0 for a flag that is never NULL (PostgreSQL cannot cast boolean to bigint)."""
+    return flag.ifelse(1, 0).cast("int64")
+
+
 def _mask(flags: list[ir.BooleanValue]) -> ir.IntegerValue:
     return functools.reduce(
-        lambda a, b: a + b, (f.cast("int64") * (1 << i) for i, f in enumerate(flags))
+        lambda a, b: a + b, (_as_int(f) * (1 << i) for i, f in enumerate(flags))
     )
 
 

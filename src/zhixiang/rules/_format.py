@@ -13,7 +13,8 @@ def _trim(number: Decimal, places: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def format_value(value: Value, vtype: ValueType | None = None) -> str:
+def format_value(value: Value, vtype: ValueType | None = None, money_places: int = 6) -> str:
+    """Exact by default (万元 to six places is to the 分); summaries may ask for fewer places."""
     if value is None:
         return "未知"
     if isinstance(value, bool):
@@ -23,7 +24,7 @@ def format_value(value: Value, vtype: ValueType | None = None) -> str:
     if isinstance(value, Decimal):
         if vtype is ValueType.MONEY:
             if abs(value) >= 10_000:
-                return f"{_trim(value / 10_000, 6)}万元"
+                return f"{_trim(value / 10_000, money_places)}万元"
             return f"{_trim(value, 2)}元"
         if vtype is ValueType.RATIO:
             return f"{_trim(value * 100, 4)}%"
@@ -35,5 +36,8 @@ def format_value(value: Value, vtype: ValueType | None = None) -> str:
     return str(value)
 
 
-def format_money(value: Decimal | None) -> str:
-    return format_value(value, ValueType.MONEY)
+def format_money(value: Decimal | None, places: int = 6) -> str:
+    return format_value(value, ValueType.MONEY, places)
+
+
+OPERATOR_LABELS = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<"}

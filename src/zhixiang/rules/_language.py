@@ -215,7 +215,8 @@ class _ToTree(Transformer):
         node = children[0]
         for op, right in zip(children[1::2], children[2::2], strict=True):
             node = Arith(_join(node, right), _OP_ALIASES.get(str(op), str(op)), node, right)
-        return node
+        # The whole chain's span comes from the parser, so a leading "(" is not cut off.
+        return dataclasses.replace(node, span=_span(meta)) if len(children) > 1 else node
 
     def compare(self, meta, children):
         operands, ops = children[0::2], children[1::2]
@@ -223,7 +224,9 @@ class _ToTree(Transformer):
             Compare(_join(left, right), _OP_ALIASES.get(str(op), str(op)), left, right)
             for left, op, right in zip(operands, ops, operands[1:], strict=False)
         ]
-        return pairs[0] if len(pairs) == 1 else BoolOp(_span(meta), "and", tuple(pairs))
+        if len(pairs) == 1:
+            return dataclasses.replace(pairs[0], span=_span(meta))
+        return BoolOp(_span(meta), "and", tuple(pairs))
 
     def between(self, meta, children):
         value, low, high = children
@@ -326,7 +329,7 @@ _FUNCTIONS = {
     "months_since": "距今整月数",
     "within": "位于行政区划内 within(字段, 区划代码或名称)",
     "today": "评估日",
-    "starts_with": "以某前缀开头 starts_with(字段, \"C\")",
+    "starts_with": '以某前缀开头 starts_with(字段, "C")',
     "is_known": "是否已知",
 }
 
@@ -477,9 +480,13 @@ class _Checker:
         if func == "starts_with":
             need(2)
             if types[0] not in (ValueType.TEXT, ValueType.REGION):
-                raise ExpressionError(f"starts_with 的第一个参数须为文本，这里是{types[0]}", _col(args[0]))
+                raise ExpressionError(
+                    f"starts_with 的第一个参数须为文本，这里是{types[0]}", _col(args[0])
+                )
             if not (isinstance(args[1], Literal) and isinstance(args[1].value, str)):
-                raise ExpressionError('starts_with 的第二个参数须为带引号的文本，如 "C"', _col(args[1]))
+                raise ExpressionError(
+                    'starts_with 的第二个参数须为带引号的文本，如 "C"', _col(args[1])
+                )
             return dataclasses.replace(node, args=args, type=ValueType.BOOL)
         # within(region field, region code or name)
         need(2)

@@ -273,7 +273,12 @@ def _parameters(doc: _Y, problems: list[PolicyProblem]) -> dict[str, Parameter]:
 def _conditions(doc: _Y, scope: _Scope, problems: list[PolicyProblem]) -> list[Condition]:
     conditions: list[Condition] = []
     seen: set[str] = set()
-    for y in _required(doc, "conditions", "适用条件").seq():
+    try:
+        items = _required(doc, "conditions", "适用条件").seq()
+    except _Bad as bad:
+        problems.append(bad.problem)
+        return conditions
+    for y in items:
         try:
             cid = _required(y, "id", "条件编号").text()
             if cid in seen or cid == AMOUNT_ID:
@@ -420,7 +425,11 @@ def parse_policy(text: str, path: Path) -> Policy:
     tests = _tests(doc, catalog, {c.id for c in conditions}, problems)
     for test in tests:
         if (valid_from and test.as_of < valid_from) or (valid_to and test.as_of > valid_to):
-            problems.append(PolicyProblem(test.where, f"用例“{test.name}”的评估日期 {test.as_of} 不在政策有效期内"))
+            problems.append(
+                PolicyProblem(
+                    test.where, f"用例“{test.name}”的评估日期 {test.as_of} 不在政策有效期内"
+                )
+            )
     if problems:
         raise PolicyRejected(problems)
     summary = doc.get("summary").text() if doc.get("summary") else ""

@@ -36,6 +36,7 @@ class ConditionOutcome:
     result: bool | None
     missing: tuple[Field, ...]
     comparisons: tuple[Comparison, ...]
+    facts: tuple[tuple[Field, Value], ...]  # every field the condition reads, with its value
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def evaluate_policy(
         elif result is None:
             unknown.append(condition.id)
         if explain:
-            missing = tuple(f for f in field_refs(condition.node) if facts.get(f.name) is None)
+            used = field_refs(condition.node)
+            missing = tuple(f for f in used if facts.get(f.name) is None)
             outcomes.append(
                 ConditionOutcome(
                     condition.id,
@@ -115,6 +117,7 @@ def evaluate_policy(
                     result,  # type: ignore[arg-type]
                     missing,
                     tuple(_comparisons(condition.node, condition.source, evaluate)),
+                    tuple((f, facts.get(f.name)) for f in used),
                 )
             )
     amount: Decimal | None = None

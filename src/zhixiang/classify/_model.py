@@ -1,0 +1,267 @@
+"""The complaint classifier: train, predict with calibrated confidences, save and load."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+import sklearn
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+
+from zhixiang.classify._features import char_ngrams, strip_for_saving
+
+MODEL_FORMAT = 1
+SHIPPED_MODEL = Path(__file__).with_name("classifier-v1.joblib")
+CALIBRATION_FOLDS = 5
+MIN_EXAMPLES_PER_CLASS = 2
+MODEL_DESCRIPTION = (
+    "字符 1–3 元 TF-IDF（留言主题、留言详情各一组特征）+ LinearSVC(C=1, class_weight=balanced)，"
+    "置信度用交叉验证决策值上拟合的温度缩放校准"
+)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One message's predicted 一级分类 and the calibrated probability that it is right."""
+
+    category: str
+    confidence: float
+
+
+def build_pipeline(n_examples: int) -> Pipeline:
+    """The model the shipped classifier is built from; CV and training share this one definition.
+
+    Title and body get separate vocabularies because the short 留言主题 carries most of the signal
+    and would be drowned in a long 留言详情 if concatenated (+0.1 macro-F1 in CV, see docs/classify.md).
+    """
+    min_df = 2 if n_examples >= 100 else 1  # on tiny sets hapax pruning would empty the vocabulary
+    features = ColumnTransformer([("title", char_ngrams(min_df), 0), ("body", char_ngrams(min_df), 1)])
+    svm = LinearSVC(C=1.0, class_weight="balanced", random_state=0)
+    return Pipeline([("features", features), ("svm", svm)])
+
+
+def as_columns(titles: Sequence[str | None], bodies: Sequence[str | None]) -> np.ndarray:
+    """Two text columns (title, body) in the shape `build_pipeline` expects."""
+    if len(titles) != len(bodies):
+        raise ValueError(f"标题 {len(titles)} 条而正文 {len(bodies)} 条：两者必须一一对应")
+    rows = np.empty((len(titles), 2), dtype=object)
+    rows[:, 0] = [t or "" for t in titles]
+    rows[:, 1] = [b or "" for b in bodies]
+    return rows
+
+
+class Classifier:
+    """A fitted classifier in inference form: two vectorizers, one weight matrix, one temperature.
+
+    Prediction is done by hand (sparse · dense, softmax) rather than through the sklearn pipeline so that
+    the ticket service's one-message calls stay well under a millisecond.
+    """
+
+    def __init__(
+        self,
+        *,
+        labels: Sequence[str],
+        title_vectorizer: TfidfVectorizer,
+        body_vectorizer: TfidfVectorizer,
+        weights: np.ndarray,
+        intercept: np.ndarray,
+        temperature: float,
+        metadata: dict[str, Any],
+    ) -> None:
+        self.labels: tuple[str, ...] = tuple(labels)
+        self._title_vectorizer = title_vectorizer
+        self._body_vectorizer = body_vectorizer
+        n_title = len(title_vectorizer.vocabulary_)
+        self._title_weights = np.ascontiguousarray(weights[:, :n_title].T, dtype=np.float32)
+        self._body_weights = np.ascontiguousarray(weights[:, n_title:].T, dtype=np.float32)
+        self._intercept = np.asarray(intercept, dtype=np.float32)
+        self._temperature = float(temperature)
+        self.metadata: dict[str, Any] = metadata
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+    def probabilities(
+        self, titles: Sequence[str | None], bodies: Sequence[str | None]
+    ) -> np.ndarray:
+        """Calibrated class probabilities, one row per message, columns in `labels` order."""
+        columns = as_columns(titles, bodies)
+        if len(columns) == 0:
+            return np.zeros((0, len(self.labels)))
+        title_x: sp.csr_matrix = self._title_vectorizer.transform(columns[:, 0])
+        body_x: sp.csr_matrix = self._body_vectorizer.transform(columns[:, 1])
+        scores = title_x @ self._title_weights + body_x @ self._body_weights + self._intercept
+        return softmax(np.asarray(scores, dtype=np.float64) / self._temperature, axis=1)
+
+    def predict(self, titles: Sequence[str | None], bodies: Sequence[str | None]) -> list[Prediction]:
+        """The most probable 一级分类 of each message with its calibrated probability."""
+        proba = self.probabilities(titles, bodies)
+        best = proba.argmax(axis=1)
+        return [
+            Prediction(category=self.labels[i], confidence=float(proba[row, i]))
+            for row, i in enumerate(best)
+        ]
+
+    def save(self, path: Path) -> None:
+        """Write the model (joblib) and, beside it, its metadata as JSON for people to read."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": MODEL_FORMAT,
+            "labels": list(self.labels),
+            "title_vectorizer": self._title_vectorizer,
+            "body_vectorizer": self._body_vectorizer,
+            "weights": np.hstack([self._title_weights.T, self._body_weights.T]),
+            "intercept": self._intercept,
+            "temperature": self._temperature,
+            "metadata": self.metadata,
+        }
+        joblib.dump(payload, path, compress=3)
+        path.with_suffix(".json").write_text(
+            json.dumps(self.metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+
+    def __repr__(self) -> str:
+        return f"Classifier(version={self.version!r}, labels={list(self.labels)!r})"
+
+
+def train_model(
+    titles: Sequence[str | None],
+    bodies: Sequence[str | None],
+    labels: Sequence[str],
+    *,
+    source: str = "调用方提供的数据",
+    evaluation: dict[str, Any] | None = None,
+) -> Classifier:
+    """Fit the classifier and calibrate its confidences on out-of-fold decision scores.
+
+    `source` and `evaluation` (cross-validated figures, if the caller computed them) go into the
+    model's metadata so a saved file says what it was trained on and how good it was.
+    """
+    columns = as_columns(titles, bodies)
+    if len(labels) != len(columns):
+        raise ValueError(f"{len(columns)} 条留言却有 {len(labels)} 个类别标签：两者必须一一对应")
+    counts = Counter(labels)
+    if len(counts) < 2:
+        raise ValueError(f"训练至少需要 2 个类别，实际只有 {sorted(counts)}")
+    rare = sorted(label for label, n in counts.items() if n < MIN_EXAMPLES_PER_CLASS)
+    if rare:
+        raise ValueError(
+            f"这些类别的样本少于 {MIN_EXAMPLES_PER_CLASS} 条，无法校准置信度：{rare}；请补充样本或去掉这些类别"
+        )
+    y = np.asarray(labels, dtype=object)
+    pipeline = build_pipeline(len(y))
+    folds = min(CALIBRATION_FOLDS, min(counts.values()))
+    out_of_fold = cross_val_predict(
+        pipeline,
+        columns,
+        y,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=0),
+        method="decision_function",
+    )
+    pipeline.fit(columns, y)
+    classes = [str(c) for c in pipeline.classes_]
+    truth = np.searchsorted(pipeline.classes_, y)
+    temperature = _fit_temperature(_two_columns(out_of_fold), truth)
+
+    features: ColumnTransformer = pipeline.named_steps["features"]
+    svm: LinearSVC = pipeline.named_steps["svm"]
+    weights, intercept = svm.coef_, svm.intercept_
+    if len(classes) == 2:  # LinearSVC keeps one row for two classes; score = [0, s] gives the same softmax
+        weights = np.vstack([np.zeros_like(weights), weights])
+        intercept = np.array([0.0, intercept[0]])
+    digest = _data_digest(columns, y)
+    created = datetime.now(UTC)
+    metadata = {
+        "format": MODEL_FORMAT,
+        "version": f"charsvm-{created:%Y%m%d}-{digest[:8]}",
+        "created": created.isoformat(timespec="seconds"),
+        "model": MODEL_DESCRIPTION,
+        "labels": classes,
+        "training_data": {
+            "source": source,
+            "messages": len(y),
+            "sha256": digest,
+            "class_counts": {c: counts[c] for c in classes},
+        },
+        "calibration": {"method": "temperature", "temperature": temperature, "folds": folds},
+        "evaluation": evaluation,
+        "libraries": {
+            "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+        },
+    }
+    return Classifier(
+        labels=classes,
+        title_vectorizer=strip_for_saving(features.named_transformers_["title"]),
+        body_vectorizer=strip_for_saving(features.named_transformers_["body"]),
+        weights=weights,
+        intercept=intercept,
+        temperature=temperature,
+        metadata=metadata,
+    )
+
+
+def load_model(path: Path | None = None) -> Classifier:
+    """Load a saved classifier; without a path, the one shipped inside the package.
+
+    A model file is a pickle: load only files you (or this project) wrote.
+    """
+    path = Path(path) if path is not None else SHIPPED_MODEL
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: 分类模型文件不存在")
+    try:
+        payload = joblib.load(path)
+    except Exception as exc:
+        raise ValueError(f"{path}: 不是可读取的分类模型文件（{type(exc).__name__}: {exc}）") from exc
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(f"{path}: 模型格式应为 {MODEL_FORMAT}，实际为 {found!r}")
+    return Classifier(
+        labels=payload["labels"],
+        title_vectorizer=payload["title_vectorizer"],
+        body_vectorizer=payload["body_vectorizer"],
+        weights=payload["weights"],
+        intercept=payload["intercept"],
+        temperature=payload["temperature"],
+        metadata=payload["metadata"],
+    )
+
+
+def _two_columns(scores: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.zeros_like(scores), scores]) if scores.ndim == 1 else scores
+
+
+def _fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Temperature scaling keeps the arg-max (so accuracy is unchanged) and fixes over/under-confidence."""
+
+    def nll(log_t: float) -> float:
+        return float(-log_softmax(scores / np.exp(log_t), axis=1)[np.arange(len(truth)), truth].mean())
+
+    result = minimize_scalar(nll, bounds=(-6.0, 4.0), method="bounded")
+    return float(np.exp(result.x))
+
+
+def _data_digest(columns: np.ndarray, labels: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for (title, body), label in zip(columns, labels, strict=True):
+        digest.update("\x1f".join([title, body, str(label)]).encode() + b"\x1e")
+    return digest.hexdigest()
