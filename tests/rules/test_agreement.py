@@ -33,14 +33,18 @@ _ratio = st.one_of(
     st.sampled_from(["0", "0.02", "0.029999", "0.03", "0.2"]).map(Decimal),
     st.decimals(min_value=0, max_value=1, places=6, allow_nan=False, allow_infinity=False),
 )
-_date = st.one_of(st.none(), st.dates(date(1990, 1, 1), date(2026, 12, 31)), st.just(AS_OF - timedelta(days=365)))
+_date = st.one_of(
+    st.none(), st.dates(date(1990, 1, 1), date(2026, 12, 31)), st.just(AS_OF - timedelta(days=365))
+)
 STRATEGIES = {
     FieldType.MONEY: _money,
     FieldType.RATIO: _ratio,
     FieldType.INTEGER: st.one_of(st.none(), st.integers(0, 60)),
     FieldType.BOOL: st.one_of(st.none(), st.booleans()),
     FieldType.DATE: _date,
-    FieldType.REGION: st.one_of(st.none(), st.sampled_from(["350203", "350211", "350102", "350211001"])),
+    FieldType.REGION: st.one_of(
+        st.none(), st.sampled_from(["350203", "350211", "350102", "350211001"])
+    ),
 }
 
 
@@ -59,7 +63,9 @@ entity = st.fixed_dictionaries({f.name: _field_strategy(f) for f in CATALOG.fiel
 
 def _check_agreement(rows: list[dict], con) -> None:  # noqa: ANN001
     schema = CATALOG.arrow_schema()
-    table = con.create_table("enterprise", pa.Table.from_pylist(rows, schema=schema), overwrite=True)
+    table = con.create_table(
+        "enterprise", pa.Table.from_pylist(rows, schema=schema), overwrite=True
+    )
     union = ibis.union(*evaluations(POLICIES, table, AS_OF))
     batch = {(r["entity_id"], r["policy_id"]): r for r in con.to_pyarrow(union).to_pylist()}
     for row in rows:
@@ -67,7 +73,10 @@ def _check_agreement(rows: list[dict], con) -> None:  # noqa: ANN001
         for policy in POLICIES:
             verdict = evaluate_policy(policy, facts, AS_OF)
             got = batch[(row["credit_code"], policy.id)]
-            assert (got["status"], got["amount"]) == (verdict.status, verdict.amount), (policy.id, row)
+            assert (got["status"], got["amount"]) == (verdict.status, verdict.amount), (
+                policy.id,
+                row,
+            )
             assert sorted(got["failed"]) == sorted(verdict.failed), (policy.id, row)
             assert sorted(got["unknown"]) == sorted(verdict.unknown), (policy.id, row)
             assert got["n_failed"] == len(verdict.failed)
@@ -78,7 +87,9 @@ def duckdb_con():
     return ibis.duckdb.connect()
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(entity, min_size=1, max_size=25))
 def test_batch_and_calculator_agree_on_random_entities(duckdb_con, entities: list[dict]) -> None:
     rows = [dict(e, credit_code=f"E{i:04d}") for i, e in enumerate(entities)]
@@ -98,11 +109,21 @@ def test_postgresql_gives_the_same_results_as_duckdb(postgres_url: str) -> None:
     name = f"enterprise_agreement_{id(rows)}"
     pg.create_table(name, rows, overwrite=True)
     try:
+
         def outcomes(con, table) -> set[tuple]:  # noqa: ANN001
             found = set()
             for expr in evaluations(POLICIES, table, AS_OF):
                 for r in con.to_pyarrow(expr).to_pylist():
-                    found.add((r["entity_id"], r["policy_id"], r["status"], r["amount"], tuple(sorted(r["failed"])), tuple(sorted(r["unknown"]))))
+                    found.add(
+                        (
+                            r["entity_id"],
+                            r["policy_id"],
+                            r["status"],
+                            r["amount"],
+                            tuple(sorted(r["failed"])),
+                            tuple(sorted(r["unknown"])),
+                        )
+                    )
             return found
 
         in_duckdb = outcomes(duck, duck.create_table("enterprise", rows))

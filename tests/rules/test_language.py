@@ -72,7 +72,10 @@ def test_chained_ranges_and_between_and_chinese_keywords() -> None:
     assert evaluate("2000万元 <= 营业收入 < 4亿元", facts) is True
     assert evaluate("营业收入 between 2000万元 and 3000万元", facts) is True
     assert evaluate("营业收入 介于 1万元 且 2万元", facts) is False
-    assert evaluate('企业规模 属于 ["小型", "微型"] 且 非 高新技术企业', facts | {"high_tech": False}) is True
+    assert (
+        evaluate('企业规模 属于 ["小型", "微型"] 且 非 高新技术企业', facts | {"high_tech": False})
+        is True
+    )
     assert evaluate('企业规模 not in ["小型"]', facts) is False
     assert evaluate("营业收入 ≥ 门槛", facts) is True
 
@@ -87,7 +90,7 @@ def test_dates_regions_and_functions() -> None:
     assert evaluate("within(注册地, 350200)", facts) is True
     assert evaluate('within(注册地, "思明区")', facts) is False
     assert evaluate('starts_with(行业代码, "C")', facts) is True
-    assert evaluate('if(高新技术企业, 100万元, 30万元)', {"high_tech": False}) == Decimal("300000")
+    assert evaluate("if(高新技术企业, 100万元, 30万元)", {"high_tech": False}) == Decimal("300000")
 
 
 def test_division_is_exact_to_ten_places_and_by_zero_is_unknown() -> None:

@@ -26,9 +26,17 @@ def test_every_demo_policy_loads_and_passes_its_own_tests() -> None:
     assert policy_set.tests_run >= 24
 
 
-def test_a_bad_file_is_reported_with_line_and_column_and_the_others_still_load(tmp_path: Path) -> None:
+def test_a_bad_file_is_reported_with_line_and_column_and_the_others_still_load(
+    tmp_path: Path,
+) -> None:
     write(tmp_path, "a-good.yaml", GOOD)
-    write(tmp_path, "b-bad.yaml", GOOD.replace("id: export-award", "id: bad").replace("出口额 >= 500万元", "出口额 >= 500万吨"))
+    write(
+        tmp_path,
+        "b-bad.yaml",
+        GOOD.replace("id: export-award", "id: bad").replace(
+            "出口额 >= 500万元", "出口额 >= 500万吨"
+        ),
+    )
     policy_set = load_policies([tmp_path])
     assert [p.id for p in policy_set.policies] == ["export-award"]
     (problem,) = policy_set.problems
@@ -56,7 +64,14 @@ def test_unknown_field_and_type_mismatch_are_both_reported(tmp_path: Path) -> No
 
 
 def test_a_failing_test_case_rejects_the_policy(tmp_path: Path) -> None:
-    write(tmp_path, "wrong.yaml", GOOD.replace("expect: {status: eligible, amount: 10万元}", "expect: {status: eligible, amount: 11万元}"))
+    write(
+        tmp_path,
+        "wrong.yaml",
+        GOOD.replace(
+            "expect: {status: eligible, amount: 10万元}",
+            "expect: {status: eligible, amount: 11万元}",
+        ),
+    )
     policy_set = load_policies([tmp_path])
     assert policy_set.policies == []
     (problem,) = policy_set.problems
@@ -66,7 +81,11 @@ def test_a_failing_test_case_rejects_the_policy(tmp_path: Path) -> None:
 def test_missing_required_keys_and_duplicate_ids(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", GOOD)
     write(tmp_path, "b.yaml", GOOD)
-    write(tmp_path, "c.yaml", "id: c\ntitle: 无条件\ndepartment: 某局\nsource: {document: 文件, clause: 第一条}\n")
+    write(
+        tmp_path,
+        "c.yaml",
+        "id: c\ntitle: 无条件\ndepartment: 某局\nsource: {document: 文件, clause: 第一条}\n",
+    )
     problems = problems_of(tmp_path)
     assert any("政策编号 export-award 与" in p for p in problems)
     assert any("c.yaml" in p and "缺少必填项 conditions" in p for p in problems)

@@ -77,34 +77,39 @@ class _Rule:
 
     value: str
     error: str
+    extra: str = "NULL"  # a helper over the parsed value (a check character), computed once
 
 
 def identifier_rule(field_name: str, r: str, v: str) -> _Rule:
     """Rules for standard identifiers, chosen by the catalog field (or link target key) name."""
     n = _normalized(r)
     if field_name == "credit_code":
+        x = v.replace("v_", "x_", 1)
         return _Rule(
             n,
             f"""CASE WHEN {v} IS NULL THEN NULL
             WHEN length({v}) <> 18 THEN '统一社会信用代码应为18位，实为' || length({v}) || '位'
             WHEN NOT regexp_full_match({v}, '[0-9]{{8}}[0-9A-HJ-NPQRTUWXY]{{10}}')
                 THEN '统一社会信用代码含非法字符（前8位应为数字，不得含 I、O、Z、S、V）'
-            WHEN substr({v}, 18, 1) <> {_credit_check(v)}
-                THEN '统一社会信用代码校验位错误: 应为 ' || {_credit_check(v)} || '，实为 ' || substr({v}, 18, 1)
+            WHEN substr({v}, 18, 1) <> {x}
+                THEN '统一社会信用代码校验位错误: 应为 ' || {x} || '，实为 ' || substr({v}, 18, 1)
             END""",
+            f"CASE WHEN regexp_full_match({v}, '[0-9]{{8}}[0-9A-HJ-NPQRTUWXY]{{10}}') THEN {_credit_check(v)} END",
         )
     if field_name == "id_number":
         birth = f"try_strptime(substr({v}, 7, 8), '%Y%m%d')"
+        x = v.replace("v_", "x_", 1)
         return _Rule(
             n,
             f"""CASE WHEN {v} IS NULL THEN NULL
             WHEN length({v}) <> 18 THEN '身份证号应为18位，实为' || length({v}) || '位'
             WHEN NOT regexp_full_match({v}, '[0-9]{{17}}[0-9X]') THEN '身份证号前17位应为数字，末位为数字或X'
-            WHEN substr({v}, 18, 1) <> {_id_check(v)}
-                THEN '身份证号校验位错误: 应为 ' || {_id_check(v)} || '，实为 ' || substr({v}, 18, 1)
+            WHEN substr({v}, 18, 1) <> {x}
+                THEN '身份证号校验位错误: 应为 ' || {x} || '，实为 ' || substr({v}, 18, 1)
             WHEN {birth} IS NULL THEN '身份证号中的出生日期不存在: ' || substr({v}, 7, 8)
             WHEN {birth} > current_date THEN '身份证号中的出生日期晚于今天: ' || substr({v}, 7, 8)
             END""",
+            f"CASE WHEN regexp_full_match({v}, '[0-9]{{17}}[0-9X]') THEN {_id_check(v)} END",
         )
     if field_name == "phone":
         return _Rule(
@@ -281,17 +286,23 @@ def validate_extract(mapping: Mapping, extract: Extract, threads: int | None = N
             if s == key_slot:
                 error = f"CASE WHEN r_{s} IS NULL THEN '缺少主键（{key_label}）' ELSE {error} END"
             checks.append(f"{error} AS e_{s}")
-        con.execute(
-            f"""CREATE TEMP TABLE _checked AS
-            WITH c AS (SELECT {ROW}, {clean} FROM _raw),
-                 p AS (SELECT *, {parsed} FROM c)
-            SELECT *, {", ".join(checks)} FROM p"""
-        )
+        # Stages are materialised: DuckDB would otherwise inline each parsed value into every check.
+        extras = ", ".join(f"{rules[s].extra} AS x_{s}" for s, *_ in slots)
+        con.execute(f"CREATE TEMP TABLE _clean AS SELECT {ROW}, {clean} FROM _raw")
+        con.execute(f"CREATE TEMP TABLE _parsed AS SELECT *, {parsed} FROM _clean")
+        con.execute("DROP TABLE _clean")
+        con.execute(f"CREATE TEMP TABLE _extra AS SELECT *, {extras} FROM _parsed")
+        con.execute("DROP TABLE _parsed")
+        con.execute(f"CREATE TEMP TABLE _checked AS SELECT *, {', '.join(checks)} FROM _extra")
+        con.execute("DROP TABLE _extra")
         # Duplicate keys within one extract: every copy is quarantined, naming the other rows.
         con.execute(
             f"""CREATE TEMP TABLE _dups AS
-            SELECT v_{key_slot} AS k, count(*) AS n, string_agg(CAST({ROW} AS VARCHAR), '、' ORDER BY {ROW}) AS rows
-            FROM _checked WHERE e_{key_slot} IS NULL GROUP BY 1 HAVING count(*) > 1"""
+            WITH d AS (SELECT v_{key_slot} AS k FROM _checked WHERE e_{key_slot} IS NULL
+                       GROUP BY 1 HAVING count(*) > 1)
+            SELECT c.v_{key_slot} AS k, count(*) AS n,
+                   string_agg(CAST(c.{ROW} AS VARCHAR), '、' ORDER BY c.{ROW}) AS rows
+            FROM _checked c JOIN d ON c.v_{key_slot} = d.k GROUP BY 1"""
         )
         names = {s: (f.name if cm is not None else f"link:{_link_kind(mapping, s)}") for s, f, cm, _c in slots}
         errors = " UNION ALL ".join(
