@@ -143,7 +143,7 @@ def main() -> None:
     store.migrate()
     intake_key = store.create_key("intake", label="bench")[0]
     dept_key = store.create_key("department", "city-hrss", label="bench")[0]
-    store.engine.dispose()
+    store.close()
 
     port = _free_port()
     env = {**os.environ, "ZHIXIANG_HOME": str(home), "ZHIXIANG_TICKETS_DB": url}

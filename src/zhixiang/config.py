@@ -14,6 +14,7 @@ class Settings:
     home: Path
     warehouse_url: str
     tickets_url: str
+    policies_dir: Path | None = None  # None: the bundled demo policies
 
     @property
     def results_dir(self) -> Path:
@@ -25,8 +26,14 @@ class Settings:
 
 
 def load_settings() -> Settings:
-    """Read ZHIXIANG_HOME, ZHIXIANG_WAREHOUSE and ZHIXIANG_TICKETS_DB; default to files under ./var."""
+    """Read ZHIXIANG_HOME, _WAREHOUSE, _TICKETS_DB and _POLICIES; default to files under ./var."""
     home = Path(os.environ.get("ZHIXIANG_HOME", "var")).resolve()
     warehouse = os.environ.get("ZHIXIANG_WAREHOUSE", f"duckdb://{home / 'zhixiang.duckdb'}")
     tickets = os.environ.get("ZHIXIANG_TICKETS_DB", f"sqlite:///{home / 'tickets.db'}")
-    return Settings(home=home, warehouse_url=warehouse, tickets_url=tickets)
+    policies = os.environ.get("ZHIXIANG_POLICIES")
+    return Settings(
+        home=home,
+        warehouse_url=warehouse,
+        tickets_url=tickets,
+        policies_dir=Path(policies).resolve() if policies else None,
+    )

@@ -26,7 +26,7 @@ def client(home: Path) -> Iterator[TestClient]:
     app.state.intake_key = store.create_key("intake")[0]
     with TestClient(app) as client:
         yield client
-    store.engine.dispose()
+    store.close()
 
 
 def _post(client: TestClient, fmt: str = "json", headers: dict | None = None, **fields: str):

@@ -51,7 +51,7 @@ def env(home: Path) -> Iterator[Env]:
     ]
     with TestClient(app) as client:
         yield Env(client, store, *({"X-API-Key": k} for k in keys))
-    store.engine.dispose()
+    store.close()
 
 
 def _ticket(env: Env, **changes: object) -> int:

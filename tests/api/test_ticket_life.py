@@ -21,7 +21,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TicketStor
         store = TicketStore(f"sqlite:///{tmp_path / 'tickets.db'}")
         store.migrate()
         yield store
-        store.engine.dispose()
+        store.close()
         return
     base = request.getfixturevalue("postgres_url")
     schema = f"zx_requests_{uuid.uuid4().hex[:12]}"
@@ -32,7 +32,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TicketStor
         store.migrate()
         yield store
     finally:
-        store.engine.dispose()
+        store.close()
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 

@@ -39,7 +39,7 @@ def store(tmp_path: Path, clock: Clock) -> Iterator[TicketStore]:
     store = TicketStore(f"sqlite:///{tmp_path / 'tickets.db'}", clock=clock)
     store.migrate()
     yield store
-    store.engine.dispose()
+    store.close()
 
 
 CENTER = Principal("c", "intake")

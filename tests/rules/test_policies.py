@@ -75,7 +75,7 @@ def test_a_failing_test_case_rejects_the_policy(tmp_path: Path) -> None:
     policy_set = load_policies([tmp_path])
     assert policy_set.policies == []
     (problem,) = policy_set.problems
-    assert "用例“出口2000万元”未通过: 金额应为 110000元，实为 100000.00元" in problem.message
+    assert "用例“出口2000万元”未通过: 金额应为 11万元，实为 10万元" in problem.message
 
 
 def test_missing_required_keys_and_duplicate_ids(tmp_path: Path) -> None:

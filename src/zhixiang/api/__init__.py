@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
-from zhixiang.api import data, open311, requests
+from zhixiang.api import data, open311, policies, requests
 from zhixiang.config import Settings, load_settings
+from zhixiang.requests import RequestsError
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -15,9 +17,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="智享 Zhixiang", version=__version__)
     app.state.settings = settings
 
+    @app.exception_handler(RequestsError)
+    async def refused(_: Request, exc: RequestsError) -> JSONResponse:
+        """A refusal (bad key, wrong department, bad input) is the caller's 4xx, never a 500."""
+        return JSONResponse({"detail": exc.message, "field": exc.field}, exc.status)
+
     app.include_router(requests.router)
     app.include_router(open311.router)
     app.include_router(data.router)
+    app.include_router(policies.router)
 
     @app.get("/health", tags=["system"])
     def health() -> dict[str, str]:

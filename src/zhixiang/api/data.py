@@ -95,7 +95,10 @@ def sources(caller: Caller, wh: WarehouseDep, history: bool = False) -> list[dic
 
 @router.get("/quarantine")
 def quarantine(
-    caller: Caller, wh: WarehouseDep, source: str | None = None, limit: Annotated[int, Query(le=10_000)] = 500
+    caller: Caller,
+    wh: WarehouseDep,
+    source: str | None = None,
+    limit: Annotated[int, Query(le=10_000)] = 500,
 ) -> list[dict]:
     return _rows(quarantine_rows(wh, source, limit))
 
@@ -132,7 +135,9 @@ def grants(caller: Caller, wh: WarehouseDep, grantee: str | None = None) -> list
 
 @router.post("/grants", status_code=201)
 def add_grant(body: GrantRequest, caller: Caller, wh: WarehouseDep) -> dict:
-    grant = create_grant(wh, **body.model_dump(), granted_by=f"api:{caller.key_id}:{reader_of(caller)}")
+    grant = create_grant(
+        wh, **body.model_dump(), granted_by=f"api:{caller.key_id}:{reader_of(caller)}"
+    )
     return asdict(grant)
 
 
@@ -179,5 +184,7 @@ def audit_verify(caller: Caller, wh: WarehouseDep) -> dict:
 
 
 @router.get("/audit/log")
-def audit_log(caller: Caller, wh: WarehouseDep, limit: Annotated[int, Query(le=1000)] = 50) -> list[dict]:
+def audit_log(
+    caller: Caller, wh: WarehouseDep, limit: Annotated[int, Query(le=1000)] = 50
+) -> list[dict]:
     return _rows(audit_records(wh, limit))

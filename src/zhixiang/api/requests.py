@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
 from zhixiang.requests import (
     Command,
@@ -77,6 +77,17 @@ def principal(
 Caller = Annotated[Principal, Depends(principal)]
 
 
+_TICKETS = TypeAdapter(list[TicketView])
+
+
+def _json(
+    value: BaseModel | bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """Serialize once, with pydantic's own encoder (the hot paths skip FastAPI's re-validation)."""
+    body = value if isinstance(value, bytes) else value.model_dump_json().encode()
+    return Response(body, status, headers, media_type="application/json")
+
+
 class MergeRequest(BaseModel):
     into: int = Field(ge=1, le=2**31 - 1, description="主单编号")
 
@@ -86,17 +97,14 @@ def intake(
     draft: TicketDraft,
     store: Store,
     caller: Caller,
-    response: Response,
     idempotency_key: Annotated[
         str | None, Header(description="客户端生成的幂等键：重试原样重发不会产生第二张工单")
     ] = None,
-) -> IntakeResult:
+) -> Response:
     """受理: register a request; classified, routed and dispatched when the model is confident."""
     result = store.intake(caller, draft, idempotency_key)
-    if not result.created:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    return result
+    replayed = {} if result.created else {"Idempotent-Replayed": "true"}
+    return _json(result, 201 if result.created else 200, replayed)
 
 
 @router.get("/tickets", response_model=list[TicketView])
@@ -132,9 +140,9 @@ def queue(
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[TicketView]:
+) -> Response:
     """A department's open tickets, soonest deadline first; `center` is the manual-dispatch queue."""
-    return store.queue(caller, department, limit, offset)
+    return _json(_TICKETS.dump_json(store.queue(caller, department, limit, offset)))
 
 
 @router.get("/metrics", response_model=MetricsReport)

@@ -42,7 +42,9 @@ class Scores:
             "rounds": len(self.macro_f1),
             "macro_f1": _mean_std(self.macro_f1),
             "accuracy": _mean_std(self.accuracy),
-            "expected_calibration_error": _mean_std(self.calibration_error),
+            "expected_calibration_error": _mean_std(self.calibration_error)
+            if self.calibration_error
+            else None,
             "per_class_f1": {c: _mean_std(v) for c, v in self.per_class_f1.items()},
         }
 
@@ -192,7 +194,10 @@ def format_scores(scores: Scores, title: str) -> str:
     if scores.calibration_error:
         lines.append(f"  calibration (ECE)   {show(scores.calibration_error)}")
     lines.append("  per-class F1:")
-    lines += [f"    {label:<10}\t{show(scores.per_class_f1[label])}" for label in scores.labels]
+    lines += [
+        f"    {label}{' ' * (16 - 2 * len(label))}{show(scores.per_class_f1[label])}"
+        for label in scores.labels
+    ]
     return "\n".join(lines)
 
 
@@ -205,7 +210,9 @@ def _score_classifier(
     return _round(y[test], predicted, proba.max(axis=1))
 
 
-def _round(truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray | None) -> dict[str, Any]:
+def _round(
+    truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray | None
+) -> dict[str, Any]:
     names = sorted(set(truth) | set(predicted))
     per_class = f1_score(truth, predicted, labels=names, average=None, zero_division=0.0)
     return {
@@ -218,7 +225,9 @@ def _round(truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray | No
     }
 
 
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> float:
     """Mean |confidence − accuracy| over equal-width confidence bins, weighted by bin size."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)

@@ -55,4 +55,3 @@ def strip_for_saving(vectorizer: TfidfVectorizer) -> TfidfVectorizer:
     if hasattr(vectorizer, "stop_words_"):
         del vectorizer.stop_words_
     return vectorizer
-

@@ -51,7 +51,9 @@ def build_pipeline(n_examples: int) -> Pipeline:
     and would be drowned in a long 留言详情 if concatenated (+0.1 macro-F1 in CV, see docs/classify.md).
     """
     min_df = 2 if n_examples >= 100 else 1  # on tiny sets hapax pruning would empty the vocabulary
-    features = ColumnTransformer([("title", char_ngrams(min_df), 0), ("body", char_ngrams(min_df), 1)])
+    features = ColumnTransformer(
+        [("title", char_ngrams(min_df), 0), ("body", char_ngrams(min_df), 1)]
+    )
     svm = LinearSVC(C=1.0, class_weight="balanced", random_state=0)
     return Pipeline([("features", features), ("svm", svm)])
 
@@ -110,7 +112,9 @@ class Classifier:
         scores = title_x @ self._title_weights + body_x @ self._body_weights + self._intercept
         return softmax(np.asarray(scores, dtype=np.float64) / self._temperature, axis=1)
 
-    def predict(self, titles: Sequence[str | None], bodies: Sequence[str | None]) -> list[Prediction]:
+    def predict(
+        self, titles: Sequence[str | None], bodies: Sequence[str | None]
+    ) -> list[Prediction]:
         """The most probable 一级分类 of each message with its calibrated probability."""
         proba = self.probabilities(titles, bodies)
         best = proba.argmax(axis=1)
@@ -184,7 +188,9 @@ def train_model(
     features: ColumnTransformer = pipeline.named_steps["features"]
     svm: LinearSVC = pipeline.named_steps["svm"]
     weights, intercept = svm.coef_, svm.intercept_
-    if len(classes) == 2:  # LinearSVC keeps one row for two classes; score = [0, s] gives the same softmax
+    if (
+        len(classes) == 2
+    ):  # LinearSVC keeps one row for two classes; score = [0, s] gives the same softmax
         weights = np.vstack([np.zeros_like(weights), weights])
         intercept = np.array([0.0, intercept[0]])
     digest = _data_digest(columns, y)
@@ -231,7 +237,9 @@ def load_model(path: Path | None = None) -> Classifier:
     try:
         payload = joblib.load(path)
     except Exception as exc:
-        raise ValueError(f"{path}: 不是可读取的分类模型文件（{type(exc).__name__}: {exc}）") from exc
+        raise ValueError(
+            f"{path}: 不是可读取的分类模型文件（{type(exc).__name__}: {exc}）"
+        ) from exc
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path}: 模型格式应为 {MODEL_FORMAT}，实际为 {found!r}")
@@ -254,7 +262,9 @@ def _fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
     """Temperature scaling keeps the arg-max (so accuracy is unchanged) and fixes over/under-confidence."""
 
     def nll(log_t: float) -> float:
-        return float(-log_softmax(scores / np.exp(log_t), axis=1)[np.arange(len(truth)), truth].mean())
+        return float(
+            -log_softmax(scores / np.exp(log_t), axis=1)[np.arange(len(truth)), truth].mean()
+        )
 
     result = minimize_scalar(nll, bounds=(-6.0, 4.0), method="bounded")
     return float(np.exp(result.x))

@@ -46,9 +46,7 @@ def evaluate(
     typer.echo(f"划分: 分层 {folds} 折 × {repeats} 次重复, seed={seed}\n")
 
     started = time.perf_counter()
-    candidates = compare_candidates(
-        titles, bodies, labels, folds=folds, repeats=repeats, seed=seed
-    )
+    candidates = compare_candidates(titles, bodies, labels, folds=folds, repeats=repeats, seed=seed)
     typer.echo(f"候选模型 macro-F1 (mean ± std over {folds * repeats} folds, arg-max, 未校准):")
     ranked = sorted(candidates.items(), key=lambda item: -np.mean(item[1]))
     for name, scores in ranked:
@@ -59,7 +57,9 @@ def evaluate(
     typer.echo(f"  CV 最佳: {best}（{verdict}）\n")
 
     cv = cross_validate(titles, bodies, labels, folds=folds, repeats=repeats, seed=seed)
-    typer.echo(format_scores(cv, f"交付模型完整训练流程（含校准）的交叉验证, {folds} 折 × {repeats}:"))
+    typer.echo(
+        format_scores(cv, f"交付模型完整训练流程（含校准）的交叉验证, {folds} 折 × {repeats}:")
+    )
     model, majority = holdout(titles, bodies, labels, test_size=0.2, seed=seed)
     typer.echo("")
     typer.echo(format_scores(model, f"分层留出 20% 测试集 (seed={seed}):"))
@@ -68,7 +68,9 @@ def evaluate(
     if json_out is not None:
         figures = {
             "data": str(path),
-            "candidates": {n: {"mean": np.mean(s), "std": np.std(s)} for n, s in candidates.items()},
+            "candidates": {
+                n: {"mean": np.mean(s), "std": np.std(s)} for n, s in candidates.items()
+            },
             "cross_validation": cv.as_dict(),
             "holdout": model.as_dict(),
             "holdout_majority_baseline": majority.as_dict(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import linear_kernel
 
@@ -24,8 +25,10 @@ def similarities(text: str, candidates: list[str]) -> list[float]:
     if not candidates:
         return []
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
-    matrix = vectorizer.fit_transform([text, *candidates])
-    return [float(x) for x in linear_kernel(matrix[0:1], matrix[1:]).ravel()]
+    # Inputs are plain strings we built; sklearn's checks cost more than the maths at this size.
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        matrix = vectorizer.fit_transform([text, *candidates])
+        return [float(x) for x in linear_kernel(matrix[0:1], matrix[1:]).ravel()]
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

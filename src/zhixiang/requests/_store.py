@@ -10,8 +10,11 @@ import hashlib
 import logging
 import os
 import secrets
+import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -72,14 +75,19 @@ from zhixiang.requests._workflow import (
 MIGRATIONS = Path(__file__).with_name("migrations")
 log = logging.getLogger(__name__)
 DISPATCH_CENTER = "center"
+KEY_CACHE_SECONDS = 5.0
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; plain postgresql:// URLs use psycopg 3, SQLite gets WAL and a busy wait."""
+def make_engine(url: str, immediate: bool = False) -> Engine:
+    """An engine for `url`; plain postgresql:// URLs use psycopg 3, SQLite gets WAL and a busy wait.
+
+    `immediate` makes SQLite take the write lock when a transaction begins, so a read-then-write
+    transaction waits its turn instead of failing with "database is locked" halfway through.
+    """
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
@@ -95,6 +103,11 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, says BEGIN
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection) -> None:  # type: ignore[no-untyped-def]
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -141,10 +154,29 @@ class TicketStore:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = make_engine(url)
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._writer = make_engine(url, immediate=True) if sqlite else self.engine
+        # One writer at a time inside this process: SQLite would otherwise make threads sleep-poll.
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if sqlite else nullcontext()
+        )
         self.rules = rules or load_rules()
         self.classifier = classifier
         self.clock = clock
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self._writer, expire_on_commit=False)
+        self._keys: dict[str, tuple[Principal, float]] = {}
+
+    def close(self) -> None:
+        """Release the connection pools."""
+        self.engine.dispose()
+        self._writer.dispose()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """A write transaction, committed on success and rolled back on any refusal."""
+        with self._write_lock, self._write.begin() as session:
+            yield session
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -182,7 +214,7 @@ class TicketStore:
             label=label,
             created_at=self.clock(),
         )
-        with self._session.begin() as session:
+        with self._writing() as session:
             session.add(row)
         return secret, _key_view(row)
 
@@ -193,21 +225,30 @@ class TicketStore:
             ]
 
     def revoke_key(self, key_id: str) -> KeyView:
-        with self._session.begin() as session:
+        with self._writing() as session:
             row = session.get(ApiKey, key_id)
             if row is None:
                 raise NotFound(f"没有编号为 {key_id} 的密钥", "key_id")
             row.revoked_at = row.revoked_at or self.clock()
+            self._keys.clear()
             return _key_view(row)
 
     def authenticate(self, secret: str | None) -> Principal:
+        """The key's principal; remembered for KEY_CACHE_SECONDS, so a revocation made by another
+        process takes effect within that time (at once in this one)."""
         if not secret:
             raise Unauthenticated("需要 API 密钥（请求头 X-API-Key）", "api_key")
+        digest, now = _hash(secret), time.monotonic()
+        cached = self._keys.get(digest)
+        if cached and cached[1] > now:
+            return cached[0]
         with self._session() as session:
-            row = session.scalar(select(ApiKey).where(ApiKey.secret_hash == _hash(secret)))
+            row = session.scalar(select(ApiKey).where(ApiKey.secret_hash == digest))
         if row is None or row.revoked_at is not None:
             raise Unauthenticated("API 密钥无效或已吊销", "api_key")
-        return Principal(key_id=row.id, scope=row.scope, department=row.department)  # type: ignore[arg-type]
+        principal = Principal(key_id=row.id, scope=row.scope, department=row.department)  # type: ignore[arg-type]
+        self._keys[digest] = (principal, now + KEY_CACHE_SECONDS)
+        return principal
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -272,7 +313,7 @@ class TicketStore:
             fingerprint=fingerprint,
         )
         try:
-            with self._session.begin() as session:
+            with self._writing() as session:
                 duplicates = self._duplicates(session, ticket)
                 ticket.duplicate_of = duplicates[0].id if duplicates else None
                 session.add(ticket)
@@ -412,7 +453,7 @@ class TicketStore:
     def act(self, principal: Principal, ticket_id: int, cmd: Command) -> TicketView:
         """Take one workflow action; handling actions on a merge group's primary move the group."""
         rule = TRANSITIONS[cmd.action]
-        with self._session.begin() as session:
+        with self._writing() as session:
             ticket = self._load(session, ticket_id, for_update=True)
             self._authorize(principal, ticket, rule.role)
             if ticket.group_id is not None and rule.shared:
@@ -542,7 +583,7 @@ class TicketStore:
 
     def merge(self, principal: Principal, ticket_id: int, into: int) -> TicketView:
         """并单: `ticket_id` follows `into` for handling; each keeps its reporter, reply and 回访."""
-        with self._session.begin() as session:
+        with self._writing() as session:
             ticket = self._load(session, ticket_id, for_update=True)
             primary = self._load(session, into, for_update=True)
             self._authorize(principal, ticket, Role.INTAKE)
@@ -591,7 +632,7 @@ class TicketStore:
         now = self.clock()
         every = self.rules.escalation.every.time_limit()
         changed = []
-        with self._session.begin() as session:
+        with self._writing() as session:
             overdue = session.scalars(
                 select(Ticket).where(
                     Ticket.status.in_([s.value for s in HANDLING]),

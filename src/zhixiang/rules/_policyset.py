@@ -14,6 +14,7 @@ from zhixiang.rules._policy import (
     parse_policy,
     policy_files,
 )
+from zhixiang.rules._format import format_money
 from zhixiang.rules._verdict import evaluate_policy
 
 
@@ -29,10 +30,6 @@ class PolicySet:
         return next((p for p in self.policies if p.id == policy_id), None)
 
 
-def _yuan(value: object) -> str:
-    return "无" if value is None else f"{value}元"
-
-
 def run_policy_tests(policy: Policy) -> list[PolicyProblem]:
     """Run the test cases written in a policy file; each failure names the case and what differed."""
     problems: list[PolicyProblem] = []
@@ -42,7 +39,7 @@ def run_policy_tests(policy: Policy) -> list[PolicyProblem]:
         if verdict.status != test.status:
             differences.append(f"结论应为 {test.status}，实为 {verdict.status}")
         if test.amount is not None and verdict.amount != test.amount:
-            differences.append(f"金额应为 {_yuan(test.amount)}，实为 {_yuan(verdict.amount)}")
+            differences.append(f"金额应为 {format_money(test.amount)}，实为 {format_money(verdict.amount)}")
         if test.failed is not None and set(verdict.failed) != set(test.failed):
             differences.append(f"未满足条件应为 {list(test.failed)}，实为 {list(verdict.failed)}")
         if test.unknown is not None and set(verdict.unknown) != set(test.unknown):

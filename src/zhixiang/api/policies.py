@@ -1,0 +1,120 @@
+"""政策找人 API: the policies in force, the public policy calculator, and one enterprise's account.
+
+Thin: policies are loaded once per app; each route calls `zhixiang.matching` and returns its values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from zhixiang.api.requests import principal
+from zhixiang.catalog import load_catalog
+from zhixiang.demo import demo_policies_dir
+from zhixiang.identity import IdentifierError, validate_credit_code
+from zhixiang.matching import SUMMARY, Calculator, connect
+from zhixiang.requests import Principal
+from zhixiang.rules import ExpressionError, PolicySet, Value, literal_for_field, load_policies
+
+router = APIRouter(prefix="/policies", tags=["政策找人"])
+Caller = Annotated[Principal, Depends(principal)]
+_lock = threading.Lock()
+
+
+def get_policies(request: Request) -> PolicySet:
+    """The checked policies, loaded on first use from ZHIXIANG_POLICIES or the bundled demo set."""
+    state = request.app.state
+    if getattr(state, "policy_set", None) is None:
+        with _lock:
+            if getattr(state, "policy_set", None) is None:
+                folder = state.settings.policies_dir or demo_policies_dir()
+                state.policy_set = load_policies([folder])
+    return state.policy_set
+
+
+Policies = Annotated[PolicySet, Depends(get_policies)]
+
+
+class CalculatorInput(BaseModel):
+    facts: dict[str, Any] = Field(
+        max_length=200,
+        description='企业事实，键为字段中文名或英文名，金额带单位，如 {"营业收入": "3000万元", "高新技术企业": true}',
+    )
+    as_of: dt.date | None = Field(default=None, description="评估日期，默认今天")
+
+
+@router.get("")
+def list_policies(policy_set: Policies) -> list[dict]:
+    """Every policy that passed its checks, with its source clause and validity."""
+    return [
+        {
+            "policy_id": p.id,
+            "title": p.title,
+            "summary": p.summary,
+            "department": p.department,
+            "source": f"{p.document} {p.clause}",
+            "valid_from": p.valid_from,
+            "valid_to": p.valid_to,
+            "conditions": [
+                {"id": c.id, "label": c.label, "expression": c.source} for c in p.conditions
+            ],
+            "benefit": None
+            if p.benefit is None
+            else {"amount": p.benefit.source, "cap": p.benefit.cap},
+        }
+        for p in policy_set.policies
+    ]
+
+
+@router.post("/calculate")
+def calculate(body: CalculatorInput, policy_set: Policies) -> dict:
+    """政策计算器 for facts typed in by an enterprise; nothing is stored or looked up."""
+    catalog = load_catalog("enterprise")
+    facts: dict[str, Value] = {}
+    for key, raw in body.facts.items():
+        field = catalog.get(key)
+        if field is None:
+            raise HTTPException(422, f"未知字段: {key}")
+        try:
+            facts[field.name] = literal_for_field(field, raw)
+        except ExpressionError as exc:
+            raise HTTPException(422, exc.message) from None
+    report = Calculator(policy_set.policies).evaluate(facts, body.as_of or dt.date.today())
+    return report.to_dict()
+
+
+@router.get("/enterprises/{credit_code}")
+def explain(
+    credit_code: str,
+    request: Request,
+    policy_set: Policies,
+    caller: Caller,
+    as_of: dt.date | None = None,
+) -> dict:
+    """One enterprise's account from the shared data: needs an API key, the facts are not public."""
+    try:
+        code = validate_credit_code(credit_code)
+    except IdentifierError as exc:
+        raise HTTPException(422, str(exc)) from None
+    con = connect(request.app.state.settings.warehouse_url)
+    if "enterprise" not in con.list_tables():
+        raise HTTPException(404, "数据仓库中没有企业表")
+    report = Calculator(policy_set.policies, con.table("enterprise")).explain(
+        code, as_of or dt.date.today()
+    )
+    if report is None:
+        raise HTTPException(404, f"没有统一社会信用代码为 {code} 的企业")
+    return report.to_dict()
+
+
+@router.get("/summary")
+def summary(request: Request, caller: Caller) -> list[dict]:
+    """Per-policy counts of the last batch run."""
+    con = connect(request.app.state.settings.warehouse_url)
+    if SUMMARY not in con.list_tables():
+        raise HTTPException(404, "尚未运行批量匹配（zhixiang match）")
+    return con.table(SUMMARY).to_pyarrow().to_pylist()

@@ -1,0 +1,108 @@
+"""`zhixiang requests classify` and `zhixiang requests train`: label a message CSV, retrain the model.
+
+Plain functions with Typer annotations; the requests command group registers them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from zhixiang.classify import (
+    CONFIDENCE,
+    PREDICTED,
+    MessageFileError,
+    default_training_data,
+    load_model,
+    read_messages,
+    train_model,
+)
+
+
+def classify(
+    input: Annotated[Path, typer.Option("--input", help="含 留言主题、留言详情 两列的 CSV")],
+    output: Annotated[Path, typer.Option("--output", help="写出的 CSV（原列 + 预测分类、置信度）")],
+    model: Annotated[
+        Path | None, typer.Option("--model", help="模型文件；默认随软件包发布的模型")
+    ] = None,
+) -> None:
+    """Add 预测分类 and 置信度 (0–1) to every row of a message CSV, so anyone can score the model."""
+    try:
+        messages = read_messages(input)
+        classifier = load_model(model)
+    except (MessageFileError, OSError, ValueError) as exc:
+        _fail(str(exc))
+    predictions = classifier.predict(messages.titles, messages.bodies)
+    frame = messages.frame.copy()
+    frame[PREDICTED] = [p.category for p in predictions]
+    frame[CONFIDENCE] = [round(p.confidence, 4) for p in predictions]
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(output, index=False, encoding="utf-8-sig")
+    except OSError as exc:
+        _fail(f"{output}: 无法写入（{exc.strerror or exc}）")
+    counts = Counter(p.category for p in predictions)
+    typer.echo(f"模型 {classifier.version}: {len(predictions)} 条留言已分类，写入 {output}")
+    for category, n in counts.most_common():
+        typer.echo(f"  {category}: {n}")
+
+
+def train(
+    data: Annotated[Path, typer.Option("--data", help="带 一级分类 的留言 CSV")] = (
+        default_training_data()
+    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", help="模型保存位置；默认 $ZHIXIANG_HOME/models/classifier-<版本>.joblib"
+        ),
+    ] = None,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="分层交叉验证的折数")] = 5,
+) -> None:
+    """Cross-validate, then train on all rows and save a versioned model with its figures."""
+    try:
+        messages = read_messages(data, labelled=True)
+    except MessageFileError as exc:
+        _fail(str(exc))
+    assert messages.labels is not None
+    smallest = min(Counter(messages.labels).values())
+    if not 2 <= folds <= smallest:
+        _fail(
+            f"{data}: --folds={folds} 不可用：最小的类别只有 {smallest} 条，折数须在 2 到 {smallest} 之间"
+        )
+
+    from zhixiang.classify._evaluation import cross_validate, format_scores
+
+    typer.echo(f"{data}: {len(messages.labels)} 条留言, {len(set(messages.labels))} 个一级分类")
+    scores = cross_validate(messages.titles, messages.bodies, messages.labels, folds=folds)
+    typer.echo(format_scores(scores, f"分层 {folds} 折交叉验证 (mean ± std over folds):"))
+    evaluation = {"method": f"stratified {folds}-fold CV, seed 0", **scores.as_dict()}
+    try:
+        classifier = train_model(
+            messages.titles,
+            messages.bodies,
+            messages.labels,
+            source=f"{data.name}（{len(messages.labels)} 条）",
+            evaluation=evaluation,
+        )
+    except ValueError as exc:
+        _fail(f"{data}: {exc}")
+    if output is None:
+        from zhixiang.config import load_settings
+
+        output = load_settings().home / "models" / f"classifier-{classifier.version}.joblib"
+    try:
+        classifier.save(output)
+    except OSError as exc:
+        _fail(f"{output}: 无法写入（{exc.strerror or exc}）")
+    typer.echo(
+        f"模型 {classifier.version} 已保存到 {output}（元数据 {output.with_suffix('.json')}）"
+    )
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"错误: {message}", err=True)
+    raise typer.Exit(2)
