@@ -40,7 +40,7 @@ from dateutil.relativedelta import relativedelta
 
 from zhixiang.demo import demo_policies_dir, generate_enterprises
 from zhixiang.matching import Calculator, connect, evaluations, summarize
-from zhixiang.rules import Policy, load_policies, parse_policy, policy_files
+from zhixiang.rules import Policy, load_policies, parse_policy
 
 AS_OF = date(2026, 6, 30)
 EPOCH = date(1970, 1, 1)
@@ -105,11 +105,15 @@ def negate(t: Tri) -> Tri:
 
 
 def all_of(*ts: Tri) -> Tri:
-    return functools.reduce(operator.and_, (t[0] for t in ts)), functools.reduce(operator.or_, (t[1] for t in ts))
+    return functools.reduce(operator.and_, (t[0] for t in ts)), functools.reduce(
+        operator.or_, (t[1] for t in ts)
+    )
 
 
 def any_of(*ts: Tri) -> Tri:
-    return functools.reduce(operator.or_, (t[0] for t in ts)), functools.reduce(operator.and_, (t[1] for t in ts))
+    return functools.reduce(operator.or_, (t[0] for t in ts)), functools.reduce(
+        operator.and_, (t[1] for t in ts)
+    )
 
 
 class Facts(Protocol):
@@ -119,7 +123,9 @@ class Facts(Protocol):
 
     def value(self, name: str) -> np.ndarray: ...
     def known(self, name: str) -> np.ndarray: ...
-    def category(self, name: str, accept: Callable[[str], bool]) -> tuple[np.ndarray, np.ndarray]: ...
+    def category(
+        self, name: str, accept: Callable[[str], bool]
+    ) -> tuple[np.ndarray, np.ndarray]: ...
     def money(self, yuan: int | str) -> Any: ...
     def ratio(self, percent: int | str) -> Any: ...
     def day(self, d: date) -> Any: ...
@@ -173,7 +179,11 @@ def _in_xiamen(f: Facts) -> Tri:
 def _years_under(f: Facts, name: str, years: int) -> Tri:
     """years_since(date) < years, i.e. (y, m, d) > (as_of.year - years, as_of.month, as_of.day)."""
     a = f.as_of  # type: ignore[attr-defined]
-    cutoff = date(a.year - years, a.month, a.day) if (a.month, a.day) != (2, 29) else date(a.year - years, 3, 1)
+    cutoff = (
+        date(a.year - years, a.month, a.day)
+        if (a.month, a.day) != (2, 29)
+        else date(a.year - years, 3, 1)
+    )
     op = gt if (a.month, a.day) != (2, 29) else ge
     return compare(f, name, op, f.day(cutoff))
 
@@ -281,7 +291,9 @@ HAND_POLICIES: tuple[HandPolicy, ...] = (
         "jimei-manufacturing-upgrade",
         {
             "in_jimei": lambda f: category(f, "region_code", lambda s: s.startswith("350211")),
-            "industry": lambda f: category(f, "industry_code", lambda s: s in ("C34", "C35", "C38", "C39", "C40")),
+            "industry": lambda f: category(
+                f, "industry_code", lambda s: s in ("C34", "C35", "C38", "C39", "C40")
+            ),
             "above_scale": lambda f: flag(f, "above_scale"),
             "rd_ratio": lambda f: compare(f, "rd_ratio", ge, f.ratio(2)),
         },
@@ -295,16 +307,24 @@ HAND_POLICIES: tuple[HandPolicy, ...] = (
             "no_violation": lambda f: negate(flag(f, "serious_violation")),
         },
         lambda f: (
-            f.pay(f.value("unemployment_insurance_paid") * np.where(_scale_is(f, "大型")[0], 30, 60), 100, None),
+            f.pay(
+                f.value("unemployment_insurance_paid") * np.where(_scale_is(f, "大型")[0], 30, 60),
+                100,
+                None,
+            ),
             _known(f, "unemployment_insurance_paid", "scale"),
         ),
     ),
     HandPolicy(
         "rd-expense-subsidy",
         {
-            "rd_expense": lambda f: compare(f, "rd_expense", ge, f.money(f.param("rd_expense_threshold"))),
+            "rd_expense": lambda f: compare(
+                f, "rd_expense", ge, f.money(f.param("rd_expense_threshold"))
+            ),
             "rd_ratio": lambda f: compare(f, "rd_ratio", ge, f.ratio(3)),
-            "tax_credit": lambda f: category(f, "tax_credit_rating", lambda s: s in ("A", "B", "M")),
+            "tax_credit": lambda f: category(
+                f, "tax_credit_rating", lambda s: s in ("A", "B", "M")
+            ),
             "no_arrears": lambda f: negate(flag(f, "tax_arrears")),
         },
         lambda f: (f.pay(f.value("rd_expense") * 10, 100, 2_000_000), f.known("rd_expense")),
@@ -365,7 +385,13 @@ class NumpyFacts:
 
     def __init__(self, columns: Mapping[str, np.ndarray], known: Mapping[str, np.ndarray],
                  dictionaries: Mapping[str, list[str]], n: int, as_of: date) -> None:  # fmt: skip
-        self.columns, self.knowns, self.dictionaries, self.n, self.as_of = columns, known, dictionaries, n, as_of
+        self.columns, self.knowns, self.dictionaries, self.n, self.as_of = (
+            columns,
+            known,
+            dictionaries,
+            n,
+            as_of,
+        )
 
     @classmethod
     def from_arrow(cls, table: pa.Table, names: Iterable[str], as_of: date) -> NumpyFacts:
@@ -384,9 +410,9 @@ class NumpyFacts:
             elif pa.types.is_date(col.type):
                 columns[name] = col.cast(pa.int32()).fill_null(0).to_numpy()
             else:
-                columns[name] = col.fill_null(False if pa.types.is_boolean(col.type) else 0).to_numpy(
-                    zero_copy_only=False
-                )
+                columns[name] = col.fill_null(
+                    False if pa.types.is_boolean(col.type) else 0
+                ).to_numpy(zero_copy_only=False)
         return cls(columns, known, dictionaries, len(table), as_of)
 
     def value(self, name: str) -> np.ndarray:
@@ -423,7 +449,9 @@ class NumpyFacts:
 
 def _unscaled(col: pa.Array) -> np.ndarray:
     """The unscaled integers of a decimal128 column (low 64 bits; our values fit), nulls as 0."""
-    words = np.frombuffer(col.buffers()[1], dtype=np.int64)[2 * col.offset : 2 * (col.offset + len(col))]
+    words = np.frombuffer(col.buffers()[1], dtype=np.int64)[
+        2 * col.offset : 2 * (col.offset + len(col))
+    ]
     values = words[::2].copy()
     values[~col.is_valid().to_numpy(zero_copy_only=False)] = 0
     return values
@@ -448,7 +476,9 @@ def tri_code(t: Tri) -> np.ndarray:
     return np.where(t[0], 1, np.where(t[1], 0, 2)).astype(np.int32)
 
 
-def combine(codes: Sequence[np.ndarray], amount: tuple[np.ndarray, np.ndarray] | None, n: int) -> PolicyArrays:
+def combine(
+    codes: Sequence[np.ndarray], amount: tuple[np.ndarray, np.ndarray] | None, n: int
+) -> PolicyArrays:
     """Status, failure count, masks and paid amount from per-condition outcome codes."""
     failed = [c == 0 for c in codes]
     unknown = [c == 2 for c in codes]
@@ -516,7 +546,11 @@ class OpenFiscaModel:
         self.enums: dict[str, type] = {}
 
         def add(name: str, value_type: type, formula: Callable | None = None, **extra: Any) -> None:
-            body: dict[str, Any] = {"value_type": value_type, "entity": entity, "definition_period": DateUnit.DAY}
+            body: dict[str, Any] = {
+                "value_type": value_type,
+                "entity": entity,
+                "definition_period": DateUnit.DAY,
+            }
             body |= extra
             if formula is not None:
                 body["formula"] = formula
@@ -546,7 +580,9 @@ class OpenFiscaModel:
             if p.benefit is not None:
                 add(f"{pid}__benefit", float, self._benefit_formula(p.benefit, 0))
                 add(f"{pid}__benefit_known", bool, self._benefit_formula(p.benefit, 1))
-            for name, value_type, formula in _policy_formulas(pid, cond_vars, p.benefit is not None):
+            for name, value_type, formula in _policy_formulas(
+                pid, cond_vars, p.benefit is not None
+            ):
                 add(name, value_type, formula)
 
     def _facts(self, e: Any, period: Any, parameters: Any) -> OpenFiscaFacts:
@@ -565,7 +601,9 @@ class OpenFiscaModel:
         return formula
 
 
-def _policy_formulas(pid: str, cond_vars: list[str], has_benefit: bool) -> list[tuple[str, type, Callable]]:
+def _policy_formulas(
+    pid: str, cond_vars: list[str], has_benefit: bool
+) -> list[tuple[str, type, Callable]]:
     """One OpenFisca variable per derived quantity of a policy, each reading the condition variables."""
 
     def failed(e: Any, period: Any) -> list[np.ndarray]:
@@ -580,7 +618,9 @@ def _policy_formulas(pid: str, cond_vars: list[str], has_benefit: bool) -> list[
     def unknown_mask(e: Any, period: Any) -> np.ndarray:
         mask = sum((e(v, period) == 2).astype(np.int32) << i for i, v in enumerate(cond_vars))
         if has_benefit:
-            amount_unknown = (e(f"{pid}__n_failed", period) == 0) & ~e(f"{pid}__benefit_known", period)
+            amount_unknown = (e(f"{pid}__n_failed", period) == 0) & ~e(
+                f"{pid}__benefit_known", period
+            )
             mask = mask | (amount_unknown.astype(np.int32) << len(cond_vars))
         return mask
 
@@ -694,7 +734,9 @@ def _float_total(amounts: np.ndarray) -> Decimal:
 
 def run_engine(policies: Sequence[Policy], table: ibis.Table, as_of: date) -> dict[str, Counts]:
     """Per-policy counts from `summarize` over the union of compiled evaluations (masks included)."""
-    result = summarize(ibis.union(*evaluations(policies, table, as_of, with_ids=False))).to_pyarrow()
+    result = summarize(
+        ibis.union(*evaluations(policies, table, as_of, with_ids=False))
+    ).to_pyarrow()
     return {
         row["policy_id"]: Counts(
             int(row["eligible"] or 0),
@@ -718,16 +760,21 @@ def replicate(policies: Sequence[Policy], total: int) -> list[Policy]:
         for pid, path in files.items():
             if len(out) >= total:
                 break
+            scale = functools.partial(_scaled, factor=factor)
             lines = []
             for line in path.read_text("utf-8").split("\n"):
                 if line.lstrip().startswith("when:"):
-                    line = quantity.sub(lambda m: f"{(Decimal(m[1]) * factor).normalize():f}{m[2]}", line)
+                    line = quantity.sub(scale, line)
                 elif line.startswith("id:"):
                     line = f"id: {pid}-v{k:03d}"
                 lines.append(line)
             out.append(parse_policy("\n".join(lines).split("\ntests:")[0] + "\n", path))
         k += 1
     return out
+
+
+def _scaled(m: re.Match[str], factor: Decimal) -> str:
+    return f"{(Decimal(m[1]) * factor).normalize():f}{m[2]}"
 
 
 # ---------------------------------------------------------------- comparison
@@ -780,7 +827,9 @@ def diagnose(f: NumpyFacts, sim: Any, policies: Sequence[HandPolicy], pids: set[
             theirs = sim.calculate(f"{pid}__benefit", period)
             off = np.abs(exact / 100 - theirs.astype(np.float64)) >= 0.005
             if off.any():
-                lines.append(f"  {p.id}.amount: {int(off.sum()):,} entities' amounts differ by ≥ 0.01 元 (float32)")
+                lines.append(
+                    f"  {p.id}.amount: {int(off.sum()):,} entities' amounts differ by ≥ 0.01 元 (float32)"
+                )
     return lines
 
 
@@ -801,7 +850,9 @@ def bench_size(
     n: int, policies: Sequence[Policy], args: argparse.Namespace, *, calculator: bool, big: bool
 ) -> dict[str, Any]:
     hand = [h for h in HAND_POLICIES if h.id in {p.id for p in policies}]
-    say(f"\n=== {n:,} enterprises × {len(policies)} policies = {n * len(policies):,} entity-policy evaluations")
+    say(
+        f"\n=== {n:,} enterprises × {len(policies)} policies = {n * len(policies):,} entity-policy evaluations"
+    )
     table, t = timed(lambda: generate_enterprises(n, seed=args.seed, reference=AS_OF))
     say(f"generate: {t:.1f} s ({table.nbytes / 1024**3:.2f} GiB arrow)")
 
@@ -813,17 +864,23 @@ def bench_size(
     _, t = timed(lambda: con.create_table("enterprise", table))
     threads = con.raw_sql("SELECT current_setting('threads')").fetchone()[0]
     say(f"DuckDB load: {t:.1f} s (threads={threads})")
-    codes = table["credit_code"].take(np.random.default_rng(1).integers(0, n, args.lookups)).to_pylist()
-    del table
+    codes = (
+        table["credit_code"].take(np.random.default_rng(1).integers(0, n, args.lookups)).to_pylist()
+    )
+    table = None
     gc.collect()
     et = con.table("enterprise")
     evals = n * len(policies)
 
     results: dict[str, Any] = {"n": n}
     engine_counts, t_engine = timed(lambda: run_engine(policies, et, AS_OF))
-    say(f"engine (Ibis → DuckDB, summarize over union, masks computed): {t_engine:7.2f} s  {rate(evals, t_engine)}")
+    say(
+        f"engine (Ibis → DuckDB, summarize over union, masks computed): {t_engine:7.2f} s  {rate(evals, t_engine)}"
+    )
     numpy_counts, t_numpy = timed(lambda: run_numpy(facts, hand))
-    say(f"hand-written NumPy (exact, three-valued):                    {t_numpy:7.2f} s  {rate(evals, t_numpy)}")
+    say(
+        f"hand-written NumPy (exact, three-valued):                    {t_numpy:7.2f} s  {rate(evals, t_numpy)}"
+    )
 
     model, t_model = timed(lambda: OpenFiscaModel(hand, facts))
     inputs, t_inputs = timed(lambda: openfisca_inputs(facts))
@@ -852,10 +909,14 @@ def bench_size(
         for line in diagnose(facts, sim, hand, pids):
             say(line)
     say("per-policy counts (engine):")
-    say(f"  {'policy':30s} {'eligible':>9s} {'needs_info':>10s} {'ineligible':>10s} {'near_miss':>9s} {'total_amount':>18s}")
+    say(
+        f"  {'policy':30s} {'eligible':>9s} {'needs_info':>10s} {'ineligible':>10s} {'near_miss':>9s} {'total_amount':>18s}"
+    )
     for pid, c in sorted(engine_counts.items()):
-        say(f"  {pid:30s} {c.eligible:9d} {c.needs_information:10d} {c.ineligible:10d} {c.near_miss:9d} {c.total_amount:18,}")
-    del sim, inputs, model, facts
+        say(
+            f"  {pid:30s} {c.eligible:9d} {c.needs_information:10d} {c.ineligible:10d} {c.near_miss:9d} {c.total_amount:18,}"
+        )
+    sim = inputs = model = facts = None
     gc.collect()
     results |= {"engine": t_engine, "numpy": t_numpy, "openfisca": t_of}
 
@@ -879,7 +940,9 @@ def bench_size(
 
     if big:
         many = replicate(policies, args.policies)
-        say(f"engine, {n:,} enterprises × {len(many)} policies ({n * len(many):,} evaluations) to per-policy counts …")
+        say(
+            f"engine, {n:,} enterprises × {len(many)} policies ({n * len(many):,} evaluations) to per-policy counts …"
+        )
         counts, t_big = timed(lambda: run_engine(many, et, AS_OF))
         assert len(counts) == len(many)
         say(f"  {t_big:.1f} s  {rate(n * len(many), t_big)} (target < 60 s)")
@@ -893,8 +956,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000", help="comma-separated entity counts")
     parser.add_argument("--quick", action="store_true", help="smoke test: 100,000 enterprises only")
-    parser.add_argument("--policies", type=int, default=200, help="policies for the large run (default 200)")
-    parser.add_argument("--lookups", type=int, default=2000, help="calculator lookups (default 2000)")
+    parser.add_argument(
+        "--policies", type=int, default=200, help="policies for the large run (default 200)"
+    )
+    parser.add_argument(
+        "--lookups", type=int, default=2000, help="calculator lookups (default 2000)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     sizes = [100_000] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",")]
@@ -906,7 +973,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" numpy {np.__version__}, openfisca-core {metadata.version('openfisca-core')}"
     )
     calc_size = min(sizes, key=lambda s: abs(s - 1_000_000))
-    summary = [bench_size(n, policies, args, calculator=n == calc_size, big=n == max(sizes)) for n in sizes]
+    summary = [
+        bench_size(n, policies, args, calculator=n == calc_size, big=n == max(sizes)) for n in sizes
+    ]
 
     say("\n=== summary")
     for r in summary:
@@ -916,10 +985,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" engine/NumPy time {r['engine'] / r['numpy']:.2f}× (≤ 2× {'met' if r['engine'] <= 2 * r['numpy'] else 'NOT met'})"
         )  # fmt: skip
         if "big" in r:
-            say(f"{r['n']:>11,} × {args.policies} policies: {r['big']:.1f} s (< 60 s {'met' if r['big'] < 60 else 'NOT met'})")
+            say(
+                f"{r['n']:>11,} × {args.policies} policies: {r['big']:.1f} s (< 60 s {'met' if r['big'] < 60 else 'NOT met'})"
+            )
         if "calculator_p99_ms" in r:
             p99 = r["calculator_p99_ms"]
-            say(f"{r['n']:>11,}: calculator p99 {p99:.1f} ms (< 50 ms {'met' if p99 < 50 else 'NOT met'})")
+            say(
+                f"{r['n']:>11,}: calculator p99 {p99:.1f} ms (< 50 ms {'met' if p99 < 50 else 'NOT met'})"
+            )
     return 0
 
 

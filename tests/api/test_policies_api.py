@@ -16,7 +16,7 @@ def test_calculator_and_enterprise_account(home: Path) -> None:
     table = generate_enterprises(300, seed=2)
     connect(settings.warehouse_url).create_table("enterprise", table, overwrite=True)
     secret, _ = open_store(settings.tickets_url, with_classifier=False).create_key(
-        "department", "市科技局"
+        "department", "city-commerce"
     )
     client = TestClient(create_app(settings))
 

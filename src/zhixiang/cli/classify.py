@@ -85,7 +85,7 @@ def train(
             messages.titles,
             messages.bodies,
             messages.labels,
-            source=f"{data.name}（{len(messages.labels)} 条）",
+            source=f"{data.parent.name}/{data.name}（{len(messages.labels)} 条）",
             evaluation=evaluation,
         )
     except ValueError as exc:
