@@ -823,12 +823,12 @@ def diagnose(f: NumpyFacts, sim: Any, policies: Sequence[HandPolicy], pids: set[
                     f" OpenFisca {['failed', 'met', 'unknown'][theirs[i]]})"
                 )
         if p.benefit is not None:
-            exact, _ = p.benefit(f)
-            theirs = sim.calculate(f"{pid}__benefit", period)
-            off = np.abs(exact / 100 - theirs.astype(np.float64)) >= 0.005
+            exact = combine([tri_code(c(f)) for c in p.conditions.values()], p.benefit(f), f.n)
+            theirs = sim.calculate(f"{pid}__amount", period)
+            off = np.abs(exact.amount / 100 - theirs.astype(np.float64)) >= 0.005
             if off.any():
                 lines.append(
-                    f"  {p.id}.amount: {int(off.sum()):,} entities' amounts differ by ≥ 0.01 元 (float32)"
+                    f"  {p.id}.amount: {int(off.sum()):,} eligible entities' amounts differ by ≥ 0.01 元 (float32)"
                 )
     return lines
 

@@ -67,3 +67,22 @@ def test_calculator_explains_actual_values_and_missing_facts() -> None:
         "注册地",
         "严重违法失信",
     }
+
+
+def test_invalid_rows_are_reported_not_silently_used() -> None:
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    rows = generate_enterprises(50, reference=AS_OF).to_pylist()
+    rows[0]["scale"] = "超大型"
+    rows[1]["revenue"] = Decimal("-1.00")
+    rows[2]["credit_code"] = rows[3]["credit_code"]
+    con = connect("duckdb://")
+    con.create_table(
+        "enterprise", pa.Table.from_pylist(rows, schema=generate_enterprises(1).schema)
+    )
+    run = run_matching(con, load_policies([demo_policies_dir()]).policies, AS_OF)
+    assert "1 行企业规模取值不在 大型、中型、小型、微型 中" in run.data_problems
+    assert "1 行统一社会信用代码重复" in run.data_problems
+    assert "1 行营业收入为负数" in run.data_problems

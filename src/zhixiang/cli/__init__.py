@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from zhixiang.cli import classify as classify_cli
 from zhixiang.cli import demo, rules
 from zhixiang.cli.data import audit_app, data_app
 from zhixiang.cli.requests import requests_app
@@ -19,6 +20,8 @@ app.command("match")(rules.match)
 app.command("explain")(rules.explain)
 app.command("demo")(demo.run_demo)
 app.command("generate")(demo.generate)
+requests_app.command("classify")(classify_cli.classify)
+requests_app.command("train")(classify_cli.train)
 app.add_typer(requests_app, name="requests")
 app.add_typer(data_app, name="data")
 app.add_typer(audit_app, name="audit")

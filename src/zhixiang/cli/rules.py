@@ -118,6 +118,8 @@ def print_run(run: MatchRun) -> None:
     console.print(table)
     if run.skipped:
         console.print(f"未在有效期内、已跳过: {', '.join(run.skipped)}")
+    for problem in run.data_problems:
+        console.print(f"[yellow]数据问题: {problem}（这些行照常评估，请在数据中台核查）[/yellow]")
 
 
 def match(

@@ -134,7 +134,9 @@ def identifier_rule(field_name: str, r: str, v: str) -> _Rule:
 
 def _number(r: str, scale: int) -> str:
     # DECIMAL(18, s) parses an order of magnitude faster than wider decimals (no 128-bit path).
-    return f"TRY_CAST(regexp_replace({r}, '[,，¥￥元%\\s]', '', 'g') AS DECIMAL(18,{scale}))"
+    plain = f"TRY_CAST({r} AS DECIMAL(18,{scale}))"
+    cleaned = f"TRY_CAST(regexp_replace({r}, '[,，¥￥元%\\s]', '', 'g') AS DECIMAL(18,{scale}))"
+    return f"COALESCE({plain}, {cleaned})"
 
 
 def field_rule(field: Field, column: ColumnMap | None, r: str, v: str) -> _Rule:
@@ -291,15 +293,23 @@ def validate_extract(mapping: Mapping, extract: Extract, threads: int | None = N
             if s == key_slot:
                 error = f"CASE WHEN r_{s} IS NULL THEN '缺少主键（{key_label}）' ELSE {error} END"
             checks.append(f"{error} AS e_{s}")
-        # Stages are materialised: DuckDB would otherwise inline each parsed value into every check.
+        # Two materialised stages: DuckDB would otherwise re-evaluate each parsed value in every check.
         extras = ", ".join(f"{rules[s].extra} AS x_{s}" for s, *_ in slots)
-        con.execute(f"CREATE TEMP TABLE _clean AS SELECT {ROW}, {clean} FROM _raw")
-        con.execute(f"CREATE TEMP TABLE _parsed AS SELECT *, {parsed} FROM _clean")
-        con.execute("DROP TABLE _clean")
-        con.execute(f"CREATE TEMP TABLE _extra AS SELECT *, {extras} FROM _parsed")
+        columns = {
+            s: ident(f.name if cm is not None else link_column(_link_kind(mapping, s)))
+            for s, f, cm, _c in slots
+        }
+        stored = ", ".join(f"{_stored(f, f'v_{s}')} AS {columns[s]}" for s, f, _cm, _c in slots)
+        con.execute(
+            f"CREATE TEMP TABLE _parsed AS SELECT {ROW}, *, {parsed} "
+            f"FROM (SELECT {ROW}, {clean} FROM _raw)"
+        )
+        r_and_v = ", ".join(f"r_{s}, v_{s}" for s, *_ in slots)
+        con.execute(
+            f"""CREATE TEMP TABLE _checked AS SELECT {ROW}, {r_and_v}, {", ".join(checks)}, {stored}
+            FROM (SELECT *, {extras} FROM _parsed)"""
+        )
         con.execute("DROP TABLE _parsed")
-        con.execute(f"CREATE TEMP TABLE _checked AS SELECT *, {', '.join(checks)} FROM _extra")
-        con.execute("DROP TABLE _extra")
         # Duplicate keys within one extract: every copy is quarantined, naming the other rows.
         con.execute(
             f"""CREATE TEMP TABLE _dups AS
@@ -325,13 +335,10 @@ def validate_extract(mapping: Mapping, extract: Extract, threads: int | None = N
                 CAST(to_json(r) AS VARCHAR) AS record
             FROM _bad b JOIN _raw r ON r.{ROW} = b.row_number ORDER BY 1, 2"""
         ).to_arrow_table()
-        selected = [
-            f"{_stored(f, f'v_{s}')} AS {ident(f.name if cm is not None else link_column(_link_kind(mapping, s)))}"
-            for s, f, cm, _c in slots
-        ]
+        clean_rows = " AND ".join(f"e_{s} IS NULL" for s, *_ in slots)
         good = con.sql(
-            f"""SELECT {", ".join(selected)}, {ROW} FROM _checked
-            WHERE {ROW} NOT IN (SELECT row_number FROM _bad) ORDER BY {ROW}"""
+            f"""SELECT {", ".join(columns.values())}, {ROW} FROM _checked c
+            WHERE {clean_rows} AND NOT EXISTS (SELECT 1 FROM _dups d WHERE d.k = c.v_{key_slot})"""
         ).to_arrow_table()
     finally:
         con.close()

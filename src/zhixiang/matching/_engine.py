@@ -55,6 +55,7 @@ class MatchRun:
     entities: int
     policies: list[PolicyCounts] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # policies not in force on as_of
+    data_problems: list[str] = field(default_factory=list)
     parquet: Path | None = None
 
     def to_json(self) -> str:
@@ -71,6 +72,43 @@ def evaluations(
         for p in policies
         if p.in_force(as_of)
     ]
+
+
+def data_problems(table: ir.Table, entity: str = "enterprise") -> list[str]:
+    """Rows whose values the catalog does not allow: reported before matching, never silently used."""
+    catalog = load_catalog(entity)
+    checks: dict[str, tuple[str, ir.BooleanValue]] = {}
+    key = table[catalog.key]
+    checks["key_missing"] = (f"{catalog[catalog.key].label}为空", key.isnull())
+    for f in catalog.fields:
+        if f.name not in table.columns:
+            continue
+        column = table[f.name]
+        if f.values:
+            checks[f"bad_{f.name}"] = (
+                f"{f.label}取值不在 {'、'.join(f.values)} 中",
+                column.notnull() & column.notin(list(f.values)),
+            )
+        elif f.type.value in ("money", "integer"):
+            checks[f"neg_{f.name}"] = (f"{f.label}为负数", column < 0)
+    counts = (
+        table.aggregate(
+            rows=table.count(),
+            distinct_keys=key.nunique(),
+            **{name: flag.ifelse(1, 0).sum() for name, (_, flag) in checks.items()},
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    problems = [
+        f"{counts[name]:,} 行{label}" for name, (label, _) in checks.items() if counts[name]
+    ]
+    non_null_keys = counts["rows"] - counts["key_missing"]
+    if counts["distinct_keys"] < non_null_keys:
+        problems.append(
+            f"{non_null_keys - counts['distinct_keys']:,} 行{catalog[catalog.key].label}重复"
+        )
+    return problems
 
 
 def summarize(results: ir.Table) -> ir.Table:
@@ -104,6 +142,8 @@ def run_matching(
     in_force = [p for p in policies if p.in_force(as_of)]
     run = MatchRun(run_id, as_of, int(table.count().execute()))
     run.skipped = [p.id for p in policies if not p.in_force(as_of)]
+    if policies:
+        run.data_problems = data_problems(table, policies[0].entity)
     created = False
     for policy, expr in zip(in_force, evaluations(in_force, table, as_of), strict=True):
         if created:

@@ -1,0 +1,68 @@
+"""Classification throughput of the shipped model on one CPU core, over real citizen messages.
+
+    .venv/bin/python benchmarks/classify_bench.py [--tickets 20000] [--model PATH]
+
+Prints tickets/s for batches (the `classify` CLI, re-scoring) and for one ticket per call (how the
+ticket service classifies at intake), plus p50/p99 latency of a single call. Target: ≥ 2,000 tickets/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+from threadpoolctl import threadpool_limits
+
+from zhixiang.classify import default_training_data, load_model, read_messages
+
+TARGET = 2_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=20_000, help="tickets per batch run")
+    parser.add_argument("--singles", type=int, default=5_000, help="one-ticket calls to time")
+    parser.add_argument("--model", type=Path, default=None, help="model file (default: shipped)")
+    parser.add_argument("--data", type=Path, default=None, help="message CSV (default: taidi2020)")
+    args = parser.parse_args()
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    messages = read_messages(args.data or default_training_data())
+    repeat = -(-args.tickets // len(messages.titles))
+    titles = (messages.titles * repeat)[: args.tickets]
+    bodies = (messages.bodies * repeat)[: args.tickets]
+    mean_chars = sum(len(t) + len(b) for t, b in zip(titles, bodies, strict=True)) / len(titles)
+    classifier = load_model(args.model)
+    print(f"模型 {classifier.version}; {len(titles)} 条真实留言（平均 {mean_chars:.0f} 字）; 1 个 CPU 核")
+
+    with threadpool_limits(limits=1):
+        classifier.predict(titles[:100], bodies[:100])  # warm up
+        for batch in (1_000, len(titles)):
+            runs = []
+            for _ in range(3):
+                started = time.perf_counter()
+                for i in range(0, len(titles), batch):
+                    classifier.predict(titles[i : i + batch], bodies[i : i + batch])
+                runs.append(len(titles) / (time.perf_counter() - started))
+            print(f"  批量 {batch:>6}/次: {statistics.median(runs):>8,.0f} tickets/s (3 次中位数)")
+
+        latencies = []
+        for title, body in zip(titles[: args.singles], bodies[: args.singles], strict=True):
+            started = time.perf_counter()
+            classifier.predict([title], [body])
+            latencies.append(time.perf_counter() - started)
+        latencies.sort()
+        single_rate = len(latencies) / sum(latencies)
+        p50 = latencies[len(latencies) // 2] * 1000
+        p99 = latencies[int(len(latencies) * 0.99)] * 1000
+        print(f"  单条/次:        {single_rate:>8,.0f} tickets/s; p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    verdict = "达标" if single_rate >= TARGET else "未达标"
+    print(f"目标 ≥ {TARGET:,} tickets/s（单核）: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
