@@ -29,7 +29,7 @@ app.add_typer(audit_app, name="audit")
 
 @app.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Start the web API (OpenAPI docs at /docs)."""
+    """启动 Web API 服务（接口文档见 /docs）。"""
     import uvicorn
 
     from zhixiang.api import create_app

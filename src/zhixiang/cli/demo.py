@@ -9,9 +9,15 @@ from typing import Annotated
 import pyarrow.parquet as pq
 import typer
 
+from zhixiang.catalog import load_catalog
 from zhixiang.cli.rules import check_policies, console, match
 from zhixiang.config import load_settings
-from zhixiang.demo import demo_policies_dir, generate_enterprises, load_demo_enterprises
+from zhixiang.demo import (
+    demo_policies_dir,
+    generate_enterprises,
+    iter_enterprises,
+    load_demo_enterprises,
+)
 from zhixiang.matching import connect
 
 Count = Annotated[
@@ -30,9 +36,13 @@ def generate(
     """生成合成企业数据（有效的统一社会信用代码、厦门市真实区划代码、部分事实缺失），写为 Parquet。"""
     path = output or load_settings().data_dir / "enterprises.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = generate_enterprises(count, seed)
-    pq.write_table(table, path)
-    console.print(f"已生成 {table.num_rows:,} 家企业: {path}")
+    written = 0
+    with pq.ParquetWriter(path, load_catalog("enterprise").arrow_schema()) as writer:
+        for table in iter_enterprises(count, seed):
+            writer.write_table(table)
+            written += table.num_rows
+            console.print(f"  {written:,} / {count:,}", highlight=False)
+    console.print(f"已生成 {written:,} 家企业: {path}")
 
 
 def run_demo(count: Count = 50_000, seed: Seed = 0) -> None:

@@ -7,6 +7,7 @@ at realistic rates, because real shared data always has holes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import numpy as np
@@ -66,11 +67,16 @@ def _pick(
     return np.array(keys, dtype=object)[rng.choice(len(keys), size=n, p=probs / probs.sum())]
 
 
-def _credit_codes(region: np.ndarray, rng: np.random.Generator) -> pa.Array:
-    """Unique, valid codes: '91' + region + organisation code (8 chars + check) + check character."""
+_SERIAL_SPACE = 31**8
+
+
+def _credit_codes(region: np.ndarray, first: int, offset: int) -> pa.Array:
+    """Unique, valid codes: '91' + region + organisation code (8 chars + check) + check character.
+
+    Entity number i gets serial (i * 1,000,003 + offset) mod 31⁸, a bijection, so no two collide.
+    """
     n = len(region)
-    space = 31**8
-    serial = (np.arange(n, dtype=np.int64) * 1_000_003 + int(rng.integers(0, space))) % space
+    serial = ((np.arange(first, first + n, dtype=np.int64) * 1_000_003) + offset) % _SERIAL_SPACE
     org = np.empty((n, 8), dtype=np.int64)
     for i in range(7, -1, -1):
         org[:, i] = serial % 31
@@ -113,9 +119,21 @@ def _dates(days_before: np.ndarray, reference: date, valid: np.ndarray | None = 
 
 def generate_enterprises(count: int, seed: int = 0, reference: date | None = None) -> pa.Table:
     """`count` enterprises as of `reference` (default today), in the catalog's table schema."""
+    return _chunk(count, seed, reference or date.today(), first=0, chunk_seed=seed)
+
+
+def iter_enterprises(
+    count: int, seed: int = 0, reference: date | None = None, chunk: int = 1_000_000
+) -> Iterator[pa.Table]:
+    """The same kind of data in chunks, so ten million enterprises fit in a few GiB of memory."""
     reference = reference or date.today()
-    rng = np.random.default_rng(seed)
-    n = count
+    for index, first in enumerate(range(0, count, chunk)):
+        yield _chunk(min(chunk, count - first), seed, reference, first, chunk_seed=(seed, index))
+
+
+def _chunk(n: int, seed: int, reference: date, first: int, chunk_seed: object) -> pa.Table:
+    rng = np.random.default_rng(chunk_seed if isinstance(chunk_seed, int) else list(chunk_seed))
+    offset = int(np.random.default_rng(seed).integers(0, _SERIAL_SPACE))
 
     def missing(rate: float) -> np.ndarray:
         return rng.random(n) >= rate  # True = known
@@ -169,7 +187,7 @@ def generate_enterprises(count: int, seed: int = 0, reference: date | None = Non
     )  # fmt: skip
 
     columns = {
-        "credit_code": _credit_codes(region, rng),
+        "credit_code": _credit_codes(region, first, offset),
         "name": names,
         "region_code": pa.array(region),
         "industry_code": pa.array(industry),

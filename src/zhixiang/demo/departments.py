@@ -170,7 +170,11 @@ def write_department_extracts(
         text = text.rstrip("\n").rsplit("\n", 1)[0] + "\n" + last[: len(last) // 2]
         faults.append(
             InjectedFault(
-                "税务局-纳税申报", last.split(",")[0], "*", last[: len(last) // 2], "文件截断"
+                "税务局-纳税申报",
+                last.split(",")[0].strip('"'),
+                "*",
+                last[: len(last) // 2],
+                "文件截断",
             )
         )
     (out_dir / "税务局_纳税申报.csv").write_bytes(text.encode("gbk"))
