@@ -112,12 +112,37 @@ async def _run(
     return time.perf_counter() - began, latencies, statuses
 
 
-def _report(name: str, elapsed: float, latencies: list[float], statuses: dict[int, int]) -> None:
+def _server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server and its worker processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _phase(name: str, pid: int, port: int, jobs: list, concurrency: int) -> None:
+    """Run one phase and print throughput, latency, and the server's CPU per request.
+
+    CPU per request does not depend on what else runs on the machine; throughput and latency do,
+    so the load average is printed too.
+    """
+    cpu = _server_cpu(pid)
+    elapsed, latencies, statuses = asyncio.run(_run(port, jobs, concurrency))
+    cpu = _server_cpu(pid) - cpu
     ms = sorted(x * 1000 for x in latencies)
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
     print(
         f"{name:<12} {len(ms):>6} requests in {elapsed:6.2f} s = {len(ms) / elapsed:8.1f}/s   "
-        f"p50 {statistics.median(ms):6.1f} ms   p99 {p99:6.1f} ms   statuses {statuses}"
+        f"p50 {statistics.median(ms):6.1f} ms   p99 {p99:6.1f} ms   statuses {statuses}\n"
+        f"{'':<12} server CPU {cpu:.2f} s = {cpu / len(ms) * 1000:.2f} ms per request "
+        f"(≈ {len(ms) / cpu if cpu else float('nan'):.0f} per CPU-second)   "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
 
 
@@ -185,8 +210,8 @@ def main() -> None:
         print(
             f"uvicorn workers={args.workers}, concurrency={args.concurrency}, cores={os.cpu_count()}, SQLite {url}"
         )
-        _report("intake", *asyncio.run(_run(port, intakes, args.concurrency)))
-        _report("queue read", *asyncio.run(_run(port, reads * args.reads, args.concurrency)))
+        _phase("intake", server.pid, port, intakes, args.concurrency)
+        _phase("queue read", server.pid, port, reads * args.reads, args.concurrency)
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -477,23 +477,21 @@ def tri_code(t: Tri) -> np.ndarray:
 
 
 def combine(
-    codes: Sequence[np.ndarray], amount: tuple[np.ndarray, np.ndarray] | None, n: int
+    outcomes: Sequence[Tri], amount: tuple[np.ndarray, np.ndarray] | None, n: int
 ) -> PolicyArrays:
-    """Status, failure count, masks and paid amount from per-condition outcome codes."""
-    failed = [c == 0 for c in codes]
-    unknown = [c == 2 for c in codes]
-    n_failed = np.zeros(n, dtype=np.int32)
+    """Status, failure count, masks and paid amount from per-condition outcomes."""
+    n_failed = np.zeros(n, dtype=np.int8)
     failed_mask = np.zeros(n, dtype=np.int64)
     unknown_mask = np.zeros(n, dtype=np.int64)
-    for i, (fl, un) in enumerate(zip(failed, unknown, strict=True)):
-        n_failed += fl
-        failed_mask |= fl.astype(np.int64) << i
-        unknown_mask |= un.astype(np.int64) << i
+    for i, (met, failed) in enumerate(outcomes):
+        n_failed += failed
+        failed_mask |= failed.astype(np.int64) << i
+        unknown_mask |= (~(met | failed)).astype(np.int64) << i
     paid = None
     if amount is not None:
         paid, known = amount
-        unknown_mask |= ((n_failed == 0) & ~known).astype(np.int64) << len(codes)
-    status = np.where(n_failed > 0, 2, np.where(unknown_mask != 0, 1, 0)).astype(np.int32)
+        unknown_mask |= ((n_failed == 0) & ~known).astype(np.int64) << len(outcomes)
+    status = np.where(n_failed > 0, 2, np.where(unknown_mask != 0, 1, 0)).astype(np.int8)
     if paid is None:
         paid = np.zeros(n, dtype=np.int64)
     return PolicyArrays(status, n_failed, failed_mask, unknown_mask, np.where(status == 0, paid, 0))
@@ -513,9 +511,9 @@ def count(arrays: PolicyArrays, total: Callable[[np.ndarray], Decimal]) -> Count
 def run_numpy(f: NumpyFacts, policies: Sequence[HandPolicy]) -> dict[str, Counts]:
     counts: dict[str, Counts] = {}
     for p in policies:
-        codes = [tri_code(c(f)) for c in p.conditions.values()]
+        outcomes = [c(f) for c in p.conditions.values()]
         amount = p.benefit(f) if p.benefit else None
-        counts[p.id] = count(combine(codes, amount, f.n), f.total)
+        counts[p.id] = count(combine(outcomes, amount, f.n), f.total)
     return counts
 
 
@@ -823,7 +821,7 @@ def diagnose(f: NumpyFacts, sim: Any, policies: Sequence[HandPolicy], pids: set[
                     f" OpenFisca {['failed', 'met', 'unknown'][theirs[i]]})"
                 )
         if p.benefit is not None:
-            exact = combine([tri_code(c(f)) for c in p.conditions.values()], p.benefit(f), f.n)
+            exact = combine([c(f) for c in p.conditions.values()], p.benefit(f), f.n)
             theirs = sim.calculate(f"{pid}__amount", period)
             off = np.abs(exact.amount / 100 - theirs.astype(np.float64)) >= 0.005
             if off.any():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,23 @@ def postgres_url() -> str:
     if not _postgres_available():
         pytest.skip(f"PostgreSQL leg skipped: no server at {PG_URL}")
     return PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def tickets_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A ticket-store URL on each backend; on PostgreSQL a throw-away schema, so parallel tests
+    never see each other's tables."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tickets.db'}"
+        return
+    import psycopg
+
+    base = request.getfixturevalue("postgres_url")
+    schema = f"zx_tickets_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -8,6 +8,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from zhixiang.api import create_app
@@ -160,3 +162,42 @@ def test_unparseable_body_is_a_400(client: TestClient) -> None:
         f"{BASE}/requests.json", content=b"[1, 2", headers={"content-type": "application/json"}
     )
     assert response.status_code == 400 and response.json()[0]["code"] == 400
+
+
+_keys = st.sampled_from(
+    [
+        "service_code",
+        "description",
+        "lat",
+        "long",
+        "address_string",
+        "address_id",
+        "phone",
+        "email",
+        "first_name",
+        "jurisdiction_id",
+        "attribute[priority]",
+        "attribute[region_code]",
+        "attribute[grid_id]",
+        "attribute[title]",
+        "attribute[confidential]",
+        "attribute[]",
+        "attribute[",
+    ]
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=st.dictionaries(_keys, st.text(max_size=40), max_size=6),
+    fmt=st.sampled_from(["json", "xml"]),
+)
+def test_arbitrary_form_fields_never_cause_a_server_error(
+    client: TestClient, fields: dict, fmt: str
+) -> None:
+    response = _post(client, fmt, **fields)
+    assert response.status_code in (200, 201, 400, 403, 404), response.text
+    listed = client.get(f"{BASE}/requests.{fmt}", params=fields)
+    assert listed.status_code in (200, 400, 404), listed.text

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from zhixiang.api import create_app
@@ -64,6 +66,7 @@ def _ticket(env: Env, **changes: object) -> int:
     ("changes", "status", "field"),
     [
         ({"title": "   "}, 422, "title"),
+        ({"title": "路灯\x00不亮"}, 422, "title"),
         ({"body": ""}, 422, "body"),
         ({"body": "很" * 5001}, 422, "body"),
         ({"title": "灯" * 201}, 422, "title"),
@@ -194,7 +197,8 @@ def test_contact_is_masked_and_hidden_from_departments_when_confidential(env: En
         == "138****5678"
     )
     assert "13812345678" not in env.client.get("/requests/tickets", headers=env.intake).text
-    stored = env.store.engine.connect().execute(text("SELECT secret_hash FROM api_keys")).all()
+    with env.store.engine.connect() as conn:
+        stored = conn.execute(text("SELECT secret_hash FROM api_keys")).all()
     assert all(len(h) == 64 and not h.startswith("zx_") for (h,) in stored)
 
 
@@ -209,3 +213,52 @@ def test_revoked_keys_are_refused(env: Env) -> None:
         env.client.get("/requests/queues/city-health", headers={"X-API-Key": secret}).status_code
         == 401
     )
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_fields = st.sampled_from(
+    [
+        *LAMP,
+        "channel",
+        "priority",
+        "lat",
+        "lon",
+        "grid_id",
+        "confidential",
+        "action",
+        "department",
+        "days",
+        "reply",
+        "reached",
+        "satisfaction",
+    ]
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.dictionaries(_fields, _json_values, max_size=6),
+    path=st.sampled_from(
+        ["/requests/tickets", "/requests/tickets/1/actions", "/requests/tickets/1/merge"]
+    ),
+)
+def test_arbitrary_json_never_causes_a_server_error(env: Env, body: dict, path: str) -> None:
+    if not env.snapshot()[0]:
+        _ticket(env)
+    for headers in (env.intake, env.siming):
+        response = env.client.post(
+            path, json={**LAMP, **body} if path.endswith("tickets") else body, headers=headers
+        )
+        assert response.status_code < 500, response.text

@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from zhixiang.api import create_app
-from zhixiang.requests import TicketStore
+from zhixiang.classify import load_model
+from zhixiang.requests import TicketStore, load_rules
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TicketStore]:
-    """A fresh, migrated store; on PostgreSQL in a throw-away schema so parallel tests never meet."""
-    if request.param == "sqlite":
-        store = TicketStore(f"sqlite:///{tmp_path / 'tickets.db'}")
-        store.migrate()
-        yield store
-        store.close()
-        return
-    base = request.getfixturevalue("postgres_url")
-    schema = f"zx_requests_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    store = TicketStore(f"{base}?options=-csearch_path%3D{schema}")
-    try:
-        store.migrate()
-        yield store
-    finally:
-        store.close()
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+@pytest.fixture
+def store(tickets_url: str) -> Iterator[TicketStore]:
+    """A fresh, migrated store with the shipped classifier, on SQLite and on PostgreSQL."""
+    store = TicketStore(tickets_url, classifier=load_model())
+    store.migrate()
+    yield store
+    store.close()
 
 
 def test_ticket_life_from_open311_intake_to_archive(home: Path, store: TicketStore) -> None:
@@ -42,7 +27,7 @@ def test_ticket_life_from_open311_intake_to_archive(home: Path, store: TicketSto
     app.state.requests_store = store
     client = TestClient(app)
     intake, _ = store.create_key("intake", label="12345")
-    dept, _ = store.create_key("department", "siming-housing")
+    dept, _ = store.create_key("department", "city-hrss")
     as_dept = {"X-API-Key": dept}
     as_center = {"X-API-Key": intake}
 
@@ -50,12 +35,12 @@ def test_ticket_life_from_open311_intake_to_archive(home: Path, store: TicketSto
         "/open311/v2/requests.json",
         data={
             "api_key": intake,
-            "service_code": "urban",
-            "description": "莲花五村12号楼下的路灯坏了半个月，晚上很黑，老人出行不便。",
-            "address_string": "思明区莲花五村12号",
+            "service_code": "12345",  # 综合诉求: the model picks the category
+            "description": "我们公司已经拖欠工资三个月了，社保也一直没有交，老板说没钱，请劳动部门帮忙讨薪。",
+            "address_string": "湖里区某科技园",
             "phone": "13812345678",
-            "attribute[title]": "莲花五村路灯不亮",
-            "attribute[region_code]": "350203008003",
+            "attribute[title]": "公司拖欠工资三个月",
+            "attribute[region_code]": "350206001003",
             "attribute[priority]": "general",
         },
         headers={"Idempotency-Key": "open311-1"},
@@ -63,7 +48,7 @@ def test_ticket_life_from_open311_intake_to_archive(home: Path, store: TicketSto
     assert created.status_code == 201, created.text
     [receipt] = created.json()
     ticket_id = int(receipt["service_request_id"])
-    assert "思明区建设与交通局" in receipt["service_notice"]
+    assert "市人力资源和社会保障局" in receipt["service_notice"]
     token = client.get(f"/open311/v2/tokens/{receipt['token']}.json").json()
     assert token == [{"service_request_id": str(ticket_id), "token": receipt["token"]}]
 
@@ -75,15 +60,17 @@ def test_ticket_life_from_open311_intake_to_archive(home: Path, store: TicketSto
         return response.json()
 
     ticket = client.get(f"/requests/tickets/{ticket_id}", headers=as_dept).json()
-    assert (ticket["status"], ticket["department"]) == ("dispatched", "siming-housing")
+    assert (ticket["status"], ticket["department"]) == ("dispatched", "city-hrss")
+    assert ticket["category_source"] == "model"
+    assert ticket["confidence"] >= load_rules().auto_dispatch_threshold
     assert ticket["reporter_contact"] == "138****5678"
 
     act(as_dept, action="sign")
     act(as_dept, action="start")
     due = ticket["due_at"]
-    extended = act(as_dept, action="extend", days=3, reason="需更换整条线路，等待材料")
+    extended = act(as_dept, action="extend", days=3, reason="需劳动仲裁调取工资台账")
     assert extended["due_at"] > due and extended["extensions"] == 1
-    act(as_dept, action="resolve", reply="已更换路灯线路，恢复照明。")
+    act(as_dept, action="resolve", reply="已约谈企业，补发两个月工资。")
     public = client.get(f"/open311/v2/requests/{ticket_id}.json").json()[0]
     assert public["status"] == "closed" and "13812345678" not in str(public)
 
@@ -94,16 +81,16 @@ def test_ticket_life_from_open311_intake_to_archive(home: Path, store: TicketSto
         responded=True,
         solved=False,
         satisfaction="unsatisfied",
-        reason="只修了一盏，另一盏仍不亮",
+        reason="只补发了两个月，社保仍未补缴",
     )
     refused = client.post(
         f"/requests/tickets/{ticket_id}/actions", json={"action": "archive"}, headers=as_center
     )
     assert refused.status_code == 422 and refused.json()["field"] == "reason"
     reopened = act(as_center, action="reopen", reason="诉求人不满意")
-    assert (reopened["status"], reopened["department"]) == ("dispatched", "siming-housing")
+    assert (reopened["status"], reopened["department"]) == ("dispatched", "city-hrss")
     act(as_dept, action="sign")
-    act(as_dept, action="resolve", reply="两盏路灯均已修复，经现场确认。")
+    act(as_dept, action="resolve", reply="工资与社保均已补足，经诉求人确认。")
     act(
         as_center,
         action="follow_up",
@@ -131,7 +118,7 @@ def test_ticket_life_from_open311_intake_to_archive(home: Path, store: TicketSto
     ]
     assert [f["satisfaction"] for f in final["follow_ups"]] == ["unsatisfied", "satisfied"]
     metrics = client.get(
-        "/requests/metrics", params={"department": "siming-housing"}, headers=as_center
+        "/requests/metrics", params={"department": "city-hrss"}, headers=as_center
     ).json()
     row = metrics["departments"][0]
     assert row["satisfaction_rate"] == {
@@ -141,3 +128,4 @@ def test_ticket_life_from_open311_intake_to_archive(home: Path, store: TicketSto
     }
     assert row["on_time_resolve_rate"]["value"] == 1.0
     assert metrics["dispatch_accuracy"]["value"] == 1.0
+    assert metrics["auto_dispatch_accuracy"]["denominator"] == 1

@@ -7,7 +7,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
+from zhixiang.classify import load_model
 from zhixiang.requests import (
     Command,
     InvalidInput,
@@ -17,6 +20,7 @@ from zhixiang.requests import (
     TransitionRefused,
     load_rules,
 )
+from zhixiang.requests._models import Base
 
 
 class Clock:
@@ -35,8 +39,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[TicketStore]:
-    store = TicketStore(f"sqlite:///{tmp_path / 'tickets.db'}", clock=clock)
+def store(tickets_url: str, clock: Clock) -> Iterator[TicketStore]:
+    store = TicketStore(tickets_url, clock=clock)
     store.migrate()
     yield store
     store.close()
@@ -195,3 +199,33 @@ def test_rule_files_with_mistakes_are_refused_naming_the_field(tmp_path: Path) -
     broken.write_text(text.replace('region: "350206"', 'region: "110101"'), "utf-8")
     with pytest.raises(InvalidInput, match="不在厦门市"):
         load_rules(broken)
+
+
+def test_model_confidence_decides_between_auto_dispatch_and_a_person(tmp_path: Path) -> None:
+    model = load_model()
+    title, body = "公司拖欠工资三个月", "我们公司拖欠工资三个月了，社保也没有交。"
+    [prediction] = model.predict([title], [body])
+    for threshold, status in [
+        (max(0.0, prediction.confidence - 0.05), "dispatched"),
+        (min(1.0, prediction.confidence + 0.05), "received"),
+    ]:
+        rules = load_rules().model_copy(update={"auto_dispatch_threshold": threshold})
+        store = TicketStore(f"sqlite:///{tmp_path / f'{threshold}.db'}", rules, model)
+        store.migrate()
+        result = store.intake(CENTER, TicketDraft(title=title, body=body))
+        assert (result.ticket.category, result.ticket.confidence) == (
+            prediction.category,
+            pytest.approx(prediction.confidence),
+        )
+        assert result.ticket.status == status and result.auto_dispatched == (status == "dispatched")
+        assert result.ticket.model_version == model.version
+        store.close()
+
+
+def test_migrations_build_exactly_the_models_schema(tickets_url: str) -> None:
+    store = TicketStore(tickets_url)
+    store.migrate()
+    with store.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    store.close()
+    assert differences == []

@@ -100,7 +100,7 @@ def quarantine(
     source: str | None = None,
     limit: Annotated[int, Query(le=10_000)] = 500,
 ) -> list[dict]:
-    return _rows(quarantine_rows(wh, source, limit))
+    return _rows(quarantine_rows(wh, source, limit, redact_personal=True))
 
 
 @router.get("/quality")

@@ -280,6 +280,8 @@ def _draft(store: TicketStore, params: dict[str, str]) -> TicketDraft:
     if not description:
         raise Open311Error(400, "缺少必填参数 description（诉求内容）")
     has_point = bool(params.get("lat")) and bool(params.get("long"))
+    if not has_point and (params.get("lat") or params.get("long")):
+        raise Open311Error(400, "lat 与 long 须同时给出")
     if not (has_point or params.get("address_string") or params.get("address_id")):
         raise Open311Error(400, "须给出位置：lat 与 long、address_string 或 address_id 之一")
     defined = {a["code"]: a for a in _attributes(store)}

@@ -54,7 +54,10 @@ TicketId = Annotated[int, Path(ge=1, le=2**31 - 1, description="工单编号")]
 
 
 def get_store(request: Request) -> TicketStore:
-    """The app's ticket store, opened (and migrated) on first use from the app's settings."""
+    """The app's ticket store, opened (and migrated) on first use from the app's settings.
+
+    Used as an async dependency (`_store`) so a request does not hop to a worker thread for it.
+    """
     state = request.app.state
     store = getattr(state, "requests_store", None)
     if store is None:
@@ -65,12 +68,17 @@ def get_store(request: Request) -> TicketStore:
     return store
 
 
-Store = Annotated[TicketStore, Depends(get_store)]
+async def _store(request: Request) -> TicketStore:
+    return get_store(request)
 
 
-def principal(
+Store = Annotated[TicketStore, Depends(_store)]
+
+
+async def principal(
     store: Store, x_api_key: Annotated[str | None, Header(description="API 密钥")] = None
 ) -> Principal:
+    """The caller's key; checked inline (its lookup is cached), not in a worker thread."""
     return store.authenticate(x_api_key)
 
 

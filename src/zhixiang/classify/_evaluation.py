@@ -35,6 +35,18 @@ class Scores:
     accuracy: list[float]
     per_class_f1: dict[str, list[float]]
     calibration_error: list[float]
+    confidence: list[float]
+    correct: list[bool]
+
+    def dispatch_table(self, thresholds: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9)) -> str:
+        """For each confidence threshold: the share dispatched automatically and how many were right."""
+        confidence, correct = np.asarray(self.confidence), np.asarray(self.correct)
+        lines = ["  阈值  自动派单占比  其中分类正确"]
+        for threshold in thresholds:
+            chosen = confidence >= threshold
+            right = correct[chosen].mean() if chosen.any() else float("nan")
+            lines.append(f"  {threshold:.2f}  {chosen.mean():>10.1%}  {right:>12.1%}")
+        return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
         """Means and standard deviations over rounds, for model metadata and JSON output."""
@@ -222,6 +234,8 @@ def _round(
         "ece": None
         if confidence is None
         else expected_calibration_error(confidence, predicted == truth),
+        "confidence": [] if confidence is None else confidence.tolist(),
+        "correct": [] if confidence is None else (predicted == truth).tolist(),
     }
 
 
@@ -246,6 +260,8 @@ def _collect(names: list[str], rounds: list[dict[str, Any]]) -> Scores:
         accuracy=[r["accuracy"] for r in rounds],
         per_class_f1={n: [r["per_class"].get(n, 0.0) for r in rounds] for n in names},
         calibration_error=[r["ece"] for r in rounds if r["ece"] is not None],
+        confidence=[c for r in rounds for c in r["confidence"]],
+        correct=[bool(c) for r in rounds for c in r["correct"]],
     )
 
 

@@ -7,7 +7,6 @@ import re
 import unicodedata
 
 import jieba
-import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 _SPACE = re.compile(r"\s+")
@@ -33,7 +32,6 @@ def char_ngrams(min_df: int = 2) -> TfidfVectorizer:
         preprocessor=normalise,
         sublinear_tf=True,
         min_df=min_df,
-        dtype=np.float32,
     )
 
 
@@ -46,12 +44,4 @@ def word_ngrams(min_df: int = 1) -> TfidfVectorizer:
         ngram_range=(1, 2),
         sublinear_tf=True,
         min_df=min_df,
-        dtype=np.float32,
     )
-
-
-def strip_for_saving(vectorizer: TfidfVectorizer) -> TfidfVectorizer:
-    """Drop the pruned-terms set sklearn keeps only for introspection; it would dominate the file."""
-    if hasattr(vectorizer, "stop_words_"):
-        del vectorizer.stop_words_
-    return vectorizer

@@ -9,12 +9,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import add
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
-import scipy.sparse as sp
 import sklearn
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
@@ -24,7 +25,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
-from zhixiang.classify._features import char_ngrams, strip_for_saving
+from zhixiang.classify._features import char_ngrams, normalise
 
 MODEL_FORMAT = 1
 SHIPPED_MODEL = Path(__file__).with_name("classifier-v1.joblib")
@@ -68,31 +69,71 @@ def as_columns(titles: Sequence[str | None], bodies: Sequence[str | None]) -> np
     return rows
 
 
-class Classifier:
-    """A fitted classifier in inference form: two vectorizers, one weight matrix, one temperature.
+class TextField:
+    """One text field's learned state: its n-gram vocabulary, idf weights and per-class weights.
 
-    Prediction is done by hand (sparse · dense, softmax) rather than through the sklearn pipeline so that
-    the ticket service's one-message calls stay well under a millisecond.
+    Features are recomputed here rather than with sklearn's `transform`, whose per-call validation
+    costs more than the arithmetic for one message; `char_ngrams` defines what this must match, and
+    the tests check both agree. Plain arrays also keep saved files free of pickled sklearn objects.
     """
+
+    def __init__(self, terms: Sequence[str], idf: np.ndarray, weights: np.ndarray) -> None:
+        self.terms = list(terms)
+        self.vocabulary = {term: i for i, term in enumerate(self.terms)}
+        # float32 precision (as saved) so a model predicts the same before and after a save/load
+        self.idf = np.asarray(idf, dtype=np.float32).astype(np.float64)
+        self.weights = np.ascontiguousarray(weights, dtype=np.float32).astype(np.float64)
+
+    @classmethod
+    def from_vectorizer(cls, vectorizer: TfidfVectorizer, weights: np.ndarray) -> TextField:
+        expected = {"analyzer": "char", "ngram_range": (1, 3), "sublinear_tf": True, "norm": "l2"}
+        actual = {k: vectorizer.get_params()[k] for k in expected}
+        if actual != expected or vectorizer.preprocessor is not normalise:
+            raise ValueError(f"推理只实现了 {expected} 的字符特征，训练用的是 {actual}")
+        terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+        return cls(terms, vectorizer.idf_, weights)
+
+    def scores(self, text: str) -> np.ndarray:
+        """Class scores contributed by one text: l2-normalised (1 + log tf)·idf, dotted with weights."""
+        text = normalise(text)
+        grams = Counter(text)
+        bigrams = list(map(add, text, text[1:]))
+        grams.update(bigrams)
+        grams.update(map(add, bigrams, text[2:]))
+        ids = np.fromiter(map(self.vocabulary.get, grams, repeat(-1)), np.intp, len(grams))
+        known = ids >= 0
+        if not known.any():
+            return np.zeros(self.weights.shape[1])
+        ids = ids[known]
+        counts = np.fromiter(grams.values(), np.float64, len(grams))[known]
+        values = (1.0 + np.log(counts)) * self.idf[ids]
+        return (values @ self.weights[ids]) / np.sqrt(values @ values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "terms": self.terms,
+            "idf": self.idf.astype(np.float32),
+            "weights": self.weights.astype(np.float32),
+        }
+
+
+class Classifier:
+    """A fitted classifier in inference form: two text fields, one intercept, one temperature."""
 
     def __init__(
         self,
         *,
         labels: Sequence[str],
-        title_vectorizer: TfidfVectorizer,
-        body_vectorizer: TfidfVectorizer,
-        weights: np.ndarray,
+        title: TextField,
+        body: TextField,
         intercept: np.ndarray,
         temperature: float,
         metadata: dict[str, Any],
     ) -> None:
         self.labels: tuple[str, ...] = tuple(labels)
-        self._title_vectorizer = title_vectorizer
-        self._body_vectorizer = body_vectorizer
-        n_title = len(title_vectorizer.vocabulary_)
-        self._title_weights = np.ascontiguousarray(weights[:, :n_title].T, dtype=np.float32)
-        self._body_weights = np.ascontiguousarray(weights[:, n_title:].T, dtype=np.float32)
-        self._intercept = np.asarray(intercept, dtype=np.float32)
+        self._title = title
+        self._body = body
+        self._intercept = np.asarray(intercept, dtype=np.float64)
         self._temperature = float(temperature)
         self.metadata: dict[str, Any] = metadata
 
@@ -105,12 +146,10 @@ class Classifier:
     ) -> np.ndarray:
         """Calibrated class probabilities, one row per message, columns in `labels` order."""
         columns = as_columns(titles, bodies)
-        if len(columns) == 0:
-            return np.zeros((0, len(self.labels)))
-        title_x: sp.csr_matrix = self._title_vectorizer.transform(columns[:, 0])
-        body_x: sp.csr_matrix = self._body_vectorizer.transform(columns[:, 1])
-        scores = title_x @ self._title_weights + body_x @ self._body_weights + self._intercept
-        return softmax(np.asarray(scores, dtype=np.float64) / self._temperature, axis=1)
+        scores = np.empty((len(columns), len(self.labels)))
+        for row, (title, body) in enumerate(columns):
+            scores[row] = self._title.scores(title) + self._body.scores(body)
+        return softmax((scores + self._intercept) / self._temperature, axis=1)
 
     def predict(
         self, titles: Sequence[str | None], bodies: Sequence[str | None]
@@ -124,15 +163,14 @@ class Classifier:
         ]
 
     def save(self, path: Path) -> None:
-        """Write the model (joblib) and, beside it, its metadata as JSON for people to read."""
+        """Write the model (joblib of plain arrays) and, beside it, its metadata as JSON for people."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": MODEL_FORMAT,
             "labels": list(self.labels),
-            "title_vectorizer": self._title_vectorizer,
-            "body_vectorizer": self._body_vectorizer,
-            "weights": np.hstack([self._title_weights.T, self._body_weights.T]),
+            "title": self._title.to_dict(),
+            "body": self._body.to_dict(),
             "intercept": self._intercept,
             "temperature": self._temperature,
             "metadata": self.metadata,
@@ -215,11 +253,14 @@ def train_model(
             "numpy": np.__version__,
         },
     }
+    title_vectorizer = features.named_transformers_["title"]
+    n_title = len(title_vectorizer.vocabulary_)
     return Classifier(
         labels=classes,
-        title_vectorizer=strip_for_saving(features.named_transformers_["title"]),
-        body_vectorizer=strip_for_saving(features.named_transformers_["body"]),
-        weights=weights,
+        title=TextField.from_vectorizer(title_vectorizer, weights[:, :n_title].T),
+        body=TextField.from_vectorizer(
+            features.named_transformers_["body"], weights[:, n_title:].T
+        ),
         intercept=intercept,
         temperature=temperature,
         metadata=metadata,
@@ -229,7 +270,7 @@ def train_model(
 def load_model(path: Path | None = None) -> Classifier:
     """Load a saved classifier; without a path, the one shipped inside the package.
 
-    A model file is a pickle: load only files you (or this project) wrote.
+    A model file is a joblib pickle (of plain arrays): load only files you or this project wrote.
     """
     path = Path(path) if path is not None else SHIPPED_MODEL
     if not path.is_file():
@@ -243,15 +284,17 @@ def load_model(path: Path | None = None) -> Classifier:
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path}: 模型格式应为 {MODEL_FORMAT}，实际为 {found!r}")
-    return Classifier(
-        labels=payload["labels"],
-        title_vectorizer=payload["title_vectorizer"],
-        body_vectorizer=payload["body_vectorizer"],
-        weights=payload["weights"],
-        intercept=payload["intercept"],
-        temperature=payload["temperature"],
-        metadata=payload["metadata"],
-    )
+    try:
+        return Classifier(
+            labels=payload["labels"],
+            title=TextField(**payload["title"]),
+            body=TextField(**payload["body"]),
+            intercept=payload["intercept"],
+            temperature=payload["temperature"],
+            metadata=payload["metadata"],
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: 模型文件不完整（{type(exc).__name__}: {exc}）") from exc
 
 
 def _two_columns(scores: np.ndarray) -> np.ndarray:

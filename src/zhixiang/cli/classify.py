@@ -29,7 +29,7 @@ def classify(
         Path | None, typer.Option("--model", help="模型文件；默认随软件包发布的模型")
     ] = None,
 ) -> None:
-    """Add 预测分类 and 置信度 (0–1) to every row of a message CSV, so anyone can score the model."""
+    """给留言 CSV 的每一行加上 预测分类 和 置信度（0–1），便于任何人在新数据上检验模型。"""
     try:
         messages = read_messages(input)
         classifier = load_model(model)
@@ -62,7 +62,7 @@ def train(
     ] = None,
     folds: Annotated[int, typer.Option("--folds", min=2, help="分层交叉验证的折数")] = 5,
 ) -> None:
-    """Cross-validate, then train on all rows and save a versioned model with its figures."""
+    """先做分层交叉验证并打印指标，再用全部数据训练，保存带版本号和指标的模型。"""
     try:
         messages = read_messages(data, labelled=True)
     except MessageFileError as exc:

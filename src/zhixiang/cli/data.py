@@ -44,13 +44,20 @@ data_app = typer.Typer(
     help="数据按需共享: import departments' extracts, inspect quarantine and quality, grant and read.",
     no_args_is_help=True,
 )
-grants_app = typer.Typer(help="授权: which department or policy may read which fields, for what, until when.")
+grants_app = typer.Typer(
+    help="授权: which department or policy may read which fields, for what, until when.",
+    no_args_is_help=True,
+)
 data_app.add_typer(grants_app, name="grants")
-audit_app = typer.Typer(help="审计日志: every read of personal data, hash-chained and append-only.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="审计日志: every read of personal data, hash-chained and append-only.",
+    no_args_is_help=True,
+)
 console = Console()
 
 WarehouseOption = Annotated[
-    str | None, typer.Option("--warehouse", help="仓库地址；默认 ZHIXIANG_WAREHOUSE 或 var/zhixiang.duckdb")
+    str | None,
+    typer.Option("--warehouse", help="仓库地址；默认 ZHIXIANG_WAREHOUSE 或 var/zhixiang.duckdb"),
 ]
 
 
@@ -92,19 +99,28 @@ def print_report(report: ImportReport) -> None:
     ]
     console.print(_table("导入报告", rows))
     for entity, n in report.entity_rows.items():
-        console.print(f"实体表 {entity}: {n} 行；来源冲突 {report.conflicts.get(entity, 0)} 处（按优先级取值）")
+        console.print(
+            f"实体表 {entity}: {n} 行；来源冲突 {report.conflicts.get(entity, 0)} 处（按优先级取值）"
+        )
     shown = [q for s in report.sources for q in s.quarantine][:20]
     if shown:
         console.print(
-            _table("隔离示例（全部见 zhixiang data quarantine）", shown, ["source", "row_number", "field", "reason"])
+            _table(
+                "隔离示例（全部见 zhixiang data quarantine）",
+                shown,
+                ["source", "row_number", "field", "reason"],
+            )
         )
 
 
 @data_app.command("import")
 def import_(
-    mappings: Annotated[list[Path], typer.Argument(help="映射文件（YAML），可多个；一次导入全部成功或全部不变")],
+    mappings: Annotated[
+        list[Path], typer.Argument(help="映射文件（YAML），可多个；一次导入全部成功或全部不变")
+    ],
     extract: Annotated[
-        Path | None, typer.Option("--file", help="改用这个数据文件（同一格式的新一期）；只能配合一个映射文件")
+        Path | None,
+        typer.Option("--file", help="改用这个数据文件（同一格式的新一期）；只能配合一个映射文件"),
     ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
@@ -129,7 +145,23 @@ def sources(
 ) -> None:
     """Registered sources and their current import (with --history, every earlier snapshot)."""
     with _warehouse(warehouse) as wh:
-        console.print(_table("数据来源", list_imports(wh, source, history)))
+        imports = list_imports(wh, source, history).to_pylist()
+    status = {"current": "当前", "previous": "历史", "rejected": "已拒绝"}
+    rows = [
+        {
+            "来源": r["source"],
+            "部门": r["department"],
+            "实体": r["entity"],
+            "优先级": r["priority"],
+            "导入编号": r["import_id"],
+            "导入时间": f"{r['imported_at']:%Y-%m-%d %H:%M}",
+            "状态": status.get(r["status"], r["status"]),
+            "读取/导入/隔离": f"{r['rows_read']}/{r['rows_loaded']}/{r['rows_quarantined']}",
+            "说明": r["message"] or "",
+        }
+        for r in imports
+    ]
+    console.print(_table("数据来源", rows))
 
 
 @data_app.command("quarantine")
@@ -146,7 +178,9 @@ def quarantine(
         for row in rows.to_pylist():
             typer.echo(json.dumps(row, ensure_ascii=False))
         return
-    console.print(_table("隔离区", rows, ["source", "import_id", "row_number", "field", "reason", "value"]))
+    console.print(
+        _table("隔离区", rows, ["source", "import_id", "row_number", "field", "reason", "value"])
+    )
 
 
 @data_app.command("conflicts")
@@ -172,7 +206,9 @@ def quality(
     if as_json:
         from dataclasses import asdict
 
-        typer.echo(json.dumps([asdict(r) for r in reports], ensure_ascii=False, default=str, indent=1))
+        typer.echo(
+            json.dumps([asdict(r) for r in reports], ensure_ascii=False, default=str, indent=1)
+        )
         return
     for r in reports:
         fresh = f"导入于 {r.imported_at:%Y-%m-%d %H:%M}，距今 {r.age_days} 天"
@@ -218,7 +254,9 @@ def grants_add(
     fields: Annotated[str, typer.Option(help="字段（英文名或中文名），逗号分隔")],
     purpose: Annotated[str, typer.Option(help="用途，读取时须写同一用途")],
     until: Annotated[str, typer.Option(help="有效期至（含），如 2026-12-31")],
-    clear: Annotated[bool, typer.Option("--clear", help="允许读取个人字段明文（默认脱敏）")] = False,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="允许读取个人字段明文（默认脱敏）")
+    ] = False,
     policy: Annotated[bool, typer.Option("--policy", help="被授权方是一项政策而非部门")] = False,
     warehouse: WarehouseOption = None,
 ) -> None:
@@ -240,7 +278,9 @@ def grants_add(
             grantee_kind="policy" if policy else "department",
             granted_by=getpass.getuser(),
         )
-    console.print(f"已授权 #{grant.grant_id}: {grantee} 可读 {entity}.{','.join(grant.fields)}，用途“{grant.purpose}”，至 {grant.valid_until}")
+    console.print(
+        f"已授权 #{grant.grant_id}: {grantee} 可读 {entity}.{','.join(grant.fields)}，用途“{grant.purpose}”，至 {grant.valid_until}"
+    )
 
 
 @grants_app.command("revoke")
@@ -312,7 +352,11 @@ def audit_log(
     with _warehouse(warehouse) as wh:
         records = audit_records(wh, limit, actor)
     console.print(
-        _table("审计日志", records, ["seq", "at", "actor", "purpose", "entity", "fields", "rows", "detail"])
+        _table(
+            "审计日志",
+            records,
+            ["seq", "at", "actor", "purpose", "entity", "fields", "rows", "detail"],
+        )
     )
 
 

@@ -10,15 +10,11 @@ import pyarrow.parquet as pq
 import typer
 
 from zhixiang.catalog import load_catalog
+from zhixiang.cli.data import print_report
 from zhixiang.cli.rules import check_policies, console, match
 from zhixiang.config import load_settings
-from zhixiang.demo import (
-    demo_policies_dir,
-    generate_enterprises,
-    iter_enterprises,
-    load_demo_enterprises,
-)
-from zhixiang.matching import connect
+from zhixiang.demo import demo_policies_dir, generate_enterprises, iter_enterprises
+from zhixiang.demo.departments import import_demo_sources
 
 Count = Annotated[
     int, typer.Option("--count", "-n", min=1, help="生成的企业数量（可到 10,000,000）。")
@@ -51,11 +47,11 @@ def run_demo(count: Count = 50_000, seed: Seed = 0) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     console.rule("1. 生成并导入演示数据")
     table = generate_enterprises(count, seed, reference=date.today())
-    con = connect(settings.warehouse_url)
-    load_demo_enterprises(con, table, settings)
     console.print(
-        f"企业表已就绪: {con.table('enterprise').count().execute():,} 家（{settings.warehouse_url}）"
+        f"已生成 {table.num_rows:,} 家企业；按部门拆成 Excel、GBK CSV、SQL 表等数据源后导入："
     )
+    print_report(import_demo_sources(settings, table))
+    console.print(f"数据仓库: {settings.warehouse_url}")
     console.rule("2. 检查政策")
     try:
         check_policies([demo_policies_dir()])

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from zhixiang.requests import (
@@ -39,7 +40,7 @@ def _store(with_classifier: bool = False) -> TicketStore:
 
 def _fail(exc: RequestsError) -> typer.Exit:
     field = f"[{exc.field}] " if exc.field else ""
-    console.print(f"[red]错误:[/red] {field}{exc.message}")
+    console.print(f"[red]错误:[/red] {escape(field + exc.message)}")
     return typer.Exit(2)
 
 
@@ -183,7 +184,11 @@ def retrain(
             f"不足以训练（至少 {minimum} 张、2 个类别）"
         )
         raise typer.Exit(2)
-    model = train_model(titles, bodies, labels)
+    try:
+        model = train_model(titles, bodies, labels, source="工单库中已办结工单（最终确认的分类）")
+    except ValueError as exc:
+        console.print(f"[red]错误:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     model.save(output)
     console.print(f"模型 {model.version} 用 {len(labels)} 张工单训练，已保存到 {output}")
     console.print("启用：设置 ZHIXIANG_CLASSIFIER_MODEL 指向该文件后重启服务")

@@ -121,11 +121,20 @@ def verify_audit(wh: Warehouse) -> AuditVerification:
         count += 1
         seq = record["seq"]
         if seq != expected_seq:
-            return AuditVerification(False, count, f"序号不连续: 应为第{expected_seq}条，实为第{seq}条（记录被删除或插入）", seq)
+            return AuditVerification(
+                False,
+                count,
+                f"序号不连续: 应为第{expected_seq}条，实为第{seq}条（记录被删除或插入）",
+                seq,
+            )
         if record["prev_hash"] != prev:
-            return AuditVerification(False, count, f"第{seq}条的前序哈希与第{seq - 1}条不符（链被改动）", seq)
+            return AuditVerification(
+                False, count, f"第{seq}条的前序哈希与第{seq - 1}条不符（链被改动）", seq
+            )
         if record_hash(record) != record["hash"]:
-            return AuditVerification(False, count, f"第{seq}条的内容与其哈希不符（记录被改动）", seq)
+            return AuditVerification(
+                False, count, f"第{seq}条的内容与其哈希不符（记录被改动）", seq
+            )
         prev = record["hash"]
         expected_seq += 1
     return AuditVerification(True, count)
@@ -135,5 +144,7 @@ def audit_records(wh: Warehouse, limit: int = 50, actor: str | None = None) -> p
     ensure_audit_table(wh)
     where, params = ("WHERE actor = ?", [actor]) if actor else ("", [])
     return wh.arrow(
-        f"SELECT * FROM {AUDIT} {where} ORDER BY seq DESC LIMIT {int(limit)}", params, schema=AUDIT_SCHEMA
+        f"SELECT * FROM {AUDIT} {where} ORDER BY seq DESC LIMIT {int(limit)}",
+        params,
+        schema=AUDIT_SCHEMA,
     )

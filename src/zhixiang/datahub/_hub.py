@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from zhixiang.catalog import load_catalog
+from zhixiang.catalog import Sensitivity, load_catalog
 from zhixiang.datahub._mapping import ENTITIES, LINK_KINDS, Mapping
 from zhixiang.datahub._sources import ROW, ExtractError, read_extract
 from zhixiang.datahub._validate import Validated, link_column, validate_extract
@@ -145,11 +145,25 @@ def import_sources(
     recorded as rejected (with a quarantine row saying why) and its previous version stays current."""
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     checked: list[tuple[Mapping, Validated | ExtractError]] = []
-    for mapping in mappings:
-        try:
-            checked.append((mapping, validate_extract(mapping, read_extract(mapping))))
-        except ExtractError as exc:
-            checked.append((mapping, exc))
+    try:
+        for mapping in mappings:
+            try:
+                extract = read_extract(mapping)
+                checked.append(
+                    (mapping, validate_extract(mapping, extract, wh.duckdb_connection()))
+                )
+            except ExtractError as exc:
+                checked.append((mapping, exc))
+        return _apply(wh, checked, now)
+    finally:
+        for _mapping, outcome in checked:
+            for table in outcome.temporary if isinstance(outcome, Validated) else ():
+                wh.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _apply(
+    wh: Warehouse, checked: list[tuple[Mapping, Validated | ExtractError]], now: dt.datetime
+) -> ImportReport:
     results: list[SourceImport] = []
     ensure_tables(wh)
     with wh.transaction():
@@ -190,10 +204,21 @@ def _record(
         )
         wh.append(QUARANTINE, q)
         return SourceImport(
-            mapping.source, mapping.entity, import_id, "rejected", 0, 0, 0, message, tuple(q.to_pylist())
+            mapping.source,
+            mapping.entity,
+            import_id,
+            "rejected",
+            0,
+            0,
+            0,
+            message,
+            tuple(q.to_pylist()),
         )
     snapshot = f"dh_snapshot_{import_id}"
-    wh.write(snapshot, outcome.good)
+    if outcome.good is not None:
+        wh.write(snapshot, outcome.good)
+    else:
+        wh.execute(f"CREATE TABLE {quote(snapshot)} AS {outcome.good_query}")
     quarantined = outcome.quarantine
     n = quarantined.num_rows
     q = pa.table(
@@ -218,7 +243,7 @@ def _record(
         modified,
         "current",
         outcome.rows_read,
-        outcome.good.num_rows,
+        outcome.rows_loaded,
         bad_rows,
         snapshot,
         "",
@@ -229,7 +254,7 @@ def _record(
         import_id,
         "loaded",
         outcome.rows_read,
-        outcome.good.num_rows,
+        outcome.rows_loaded,
         bad_rows,
         "",
         tuple(q.slice(0, 50).to_pylist()),
@@ -249,7 +274,9 @@ def _insert_import(
     snapshot: str | None,
     message: str,
 ) -> None:
-    fields = ",".join([c.field for c in mapping.columns] + [link_column(x.kind) for x in mapping.links])
+    fields = ",".join(
+        [c.field for c in mapping.columns] + [link_column(x.kind) for x in mapping.links]
+    )
     row = {
         "import_id": import_id,
         "source": mapping.source,
@@ -316,10 +343,13 @@ def rebuild_entity(wh: Warehouse, entity: str) -> int:
         f"LEFT JOIN {quote(s.snapshot)} {alias[s.source]} ON {alias[s.source]}.{quote(key)} = keys.k"
         for s in sources
     )
+    rows, key_expr = f"({keys}) keys {joins}", "keys.k"
+    if len(sources) == 1:  # keys are unique within a snapshot: no union, no join
+        rows, key_expr = f"{quote(sources[0].snapshot)} s0", f"s0.{quote(key)}"
     selected = []
     for f in catalog.fields:
         if f.name == key:
-            selected.append("keys.k")
+            selected.append(key_expr)
             continue
         providers = [f"{alias[s.source]}.{quote(f.name)}" for s in sources if f.name in s.fields]
         if not providers:
@@ -329,9 +359,7 @@ def rebuild_entity(wh: Warehouse, entity: str) -> int:
         else:
             selected.append(f"COALESCE({', '.join(providers)})")
     columns = ", ".join(quote(f.name) for f in catalog.fields)
-    wh.execute(
-        f"INSERT INTO {quote(entity)} ({columns}) SELECT {', '.join(selected)} FROM ({keys}) keys {joins}"
-    )
+    wh.execute(f"INSERT INTO {quote(entity)} ({columns}) SELECT {', '.join(selected)} FROM {rows}")
     conflicts = 0
     for f in catalog.fields:
         providers = [s for s in sources if f.name in s.fields and f.name != key]
@@ -408,22 +436,47 @@ def list_imports(wh: Warehouse, source: str | None = None, history: bool = False
     return table.take(keep)
 
 
-def quarantine_rows(wh: Warehouse, source: str | None = None, limit: int | None = None) -> pa.Table:
-    """Quarantined cells of the latest import of each source (a re-import replaces them)."""
+def quarantine_rows(
+    wh: Warehouse,
+    source: str | None = None,
+    limit: int | None = None,
+    redact_personal: bool = False,
+) -> pa.Table:
+    """Quarantined cells of the latest import of each source (a re-import replaces them).
+
+    With `redact_personal` (for readers other than the data officer) raw values of personal fields and
+    whole raw rows of person sources are withheld: quarantine must not become a way around grants.
+    """
     ensure_tables(wh)
     params: list[object] = []
     extra = ""
     if source:
         extra = "AND q.source = ?"
         params.append(source)
-    sql = f"""SELECT q.source, q.import_id, q.row_number, q.field, q.reason, q.value, q.record
+    sql = f"""SELECT q.source, latest.entity, q.import_id, q.row_number, q.field, q.reason, q.value, q.record
         FROM {QUARANTINE} q
-        JOIN (SELECT source, max(import_id) AS import_id FROM {IMPORTS} GROUP BY source) latest
+        JOIN (SELECT source, max(import_id) AS import_id, max(entity) AS entity FROM {IMPORTS}
+              GROUP BY source) latest
           ON latest.source = q.source AND latest.import_id = q.import_id
         WHERE 1 = 1 {extra} ORDER BY q.source, q.row_number, q.field"""
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return wh.arrow(sql, params)
+    table = wh.arrow(sql, params)
+    if not redact_personal or table.num_rows == 0:
+        return table
+    rows = table.to_pylist()
+    for row in rows:
+        catalog = load_catalog(row["entity"])
+        field = catalog.get(row["field"])
+        personal = field is None or field.sensitivity in (
+            Sensitivity.PERSONAL,
+            Sensitivity.SENSITIVE_PERSONAL,
+        )
+        if row["entity"] == "person" or personal:
+            row["record"] = None
+            if personal and row["value"] is not None:
+                row["value"] = "***"
+    return pa.Table.from_pylist(rows, schema=table.schema)
 
 
 def conflict_rows(wh: Warehouse, entity: str | None = None, limit: int | None = None) -> pa.Table:

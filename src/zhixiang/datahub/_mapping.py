@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,14 @@ FORMATS = ("csv", "excel", "parquet", "sql")
 ENTITIES = ("enterprise", "person", "house")
 
 # How many 元 one source unit is; ratios: how many units make a whole (3% = 0.03).
-MONEY_UNITS = {"元": 1, "分": 0.01, "千元": 1_000, "万元": 10_000, "百万元": 1_000_000, "亿元": 100_000_000}
+MONEY_UNITS = {
+    "元": 1,
+    "分": 0.01,
+    "千元": 1_000,
+    "万元": 10_000,
+    "百万元": 1_000_000,
+    "亿元": 100_000_000,
+}
 RATIO_UNITS = {"比例": 1, "%": 100, "‰": 1_000}
 
 # Links between entities: kind → (from entity, to entity). The source's own entity is the "from" side.
@@ -95,8 +102,6 @@ class Mapping:
 
     def with_location(self, location: str) -> Mapping:
         """The same mapping over another extract (a newer file of the same layout)."""
-        from dataclasses import replace
-
         return replace(self, location=location)
 
 
@@ -136,7 +141,9 @@ def parse_mapping(doc: Any, where: str = "映射", base: Path | None = None) -> 
         if isinstance(spec, str):
             spec = {"field": spec}
         if not isinstance(spec, dict) or "field" not in spec:
-            raise _fail(here, "应写字段名，或 {field: 字段, unit: 单位, codes: {...}, format: 日期格式}")
+            raise _fail(
+                here, "应写字段名，或 {field: 字段, unit: 单位, codes: {...}, format: 日期格式}"
+            )
         field = catalog.get(str(spec["field"]))
         if field is None:
             raise _fail(here, f"目录中没有字段 {spec['field']!r}（{entity}）")
@@ -147,7 +154,9 @@ def parse_mapping(doc: Any, where: str = "映射", base: Path | None = None) -> 
         if unit is not None:
             allowed = MONEY_UNITS if field.type is FieldType.MONEY else RATIO_UNITS
             if field.type not in (FieldType.MONEY, FieldType.RATIO) or unit not in allowed:
-                raise _fail(here, f"字段 {field.label} 不能用单位 {unit!r}（可用: {'、'.join(allowed)}）")
+                raise _fail(
+                    here, f"字段 {field.label} 不能用单位 {unit!r}（可用: {'、'.join(allowed)}）"
+                )
         codes = spec.get("codes") or {}
         if not isinstance(codes, dict):
             raise _fail(here, "codes 应为 '源值: 目录值' 的对照表")
@@ -174,7 +183,9 @@ def parse_mapping(doc: Any, where: str = "映射", base: Path | None = None) -> 
         kind = raw.get("kind") if isinstance(raw, dict) else None
         if kind not in LINK_KINDS or LINK_KINDS[kind][0] != entity or "column" not in raw:
             allowed = [k for k, (a, _) in LINK_KINDS.items() if a == entity]
-            raise _fail(f"{where} links[{i}]", f"应为 {{kind: {'/'.join(allowed)}, column: 源列名}}")
+            raise _fail(
+                f"{where} links[{i}]", f"应为 {{kind: {'/'.join(allowed)}, column: 源列名}}"
+            )
         links.append(LinkMap(kind=kind, column=str(raw["column"])))
     header_rows = doc.get("header_rows")
     if header_rows is not None and (not isinstance(header_rows, int) or header_rows < 1):
@@ -196,8 +207,21 @@ def parse_mapping(doc: Any, where: str = "映射", base: Path | None = None) -> 
         table=doc.get("table"),
         db_schema=doc.get("schema"),
         null_values=tuple(str(v) for v in doc.get("null_values", DEFAULT_NULLS)),
-        text=yaml.safe_dump(doc, allow_unicode=True, sort_keys=False),
+        text=yaml.safe_dump(_without_password(doc), allow_unicode=True, sort_keys=False),
     )
+
+
+def _without_password(doc: dict) -> dict:
+    """The mapping as kept in the import log: a database URL loses its password."""
+    if "url" not in doc:
+        return doc
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(str(doc["url"])).render_as_string(hide_password=True)
+    except Exception:
+        url = "（无法解析的地址）"
+    return {**doc, "url": url}
 
 
 def _code_value(value: Any) -> str:

@@ -56,7 +56,7 @@ def quality_report(
         params,
     )
     reports = []
-    for (iid, src, dept, entity, at, modified, read, loaded, quarantined, snap, fields) in imports:
+    for iid, src, dept, entity, at, modified, read, loaded, quarantined, snap, fields in imports:
         catalog = load_catalog(entity)
         invalid = dict(
             wh.rows(
@@ -126,4 +126,4 @@ def _plain(value: object) -> object:
         return None
     if isinstance(value, dt.date):
         return value.isoformat()
-    return float(value) if not isinstance(value, int) else value
+    return value if isinstance(value, int) else round(float(value), 2)

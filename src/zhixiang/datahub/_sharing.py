@@ -161,7 +161,9 @@ def revoke_grant(wh: Warehouse, grant_id: int) -> None:
 def list_grants(wh: Warehouse, grantee: str | None = None) -> list[Grant]:
     _ensure_grants(wh)
     where, params = ("WHERE grantee = ?", [grantee]) if grantee else ("", [])
-    table = wh.arrow(f"SELECT * FROM {GRANTS} {where} ORDER BY grant_id", params, schema=GRANTS_SCHEMA)
+    table = wh.arrow(
+        f"SELECT * FROM {GRANTS} {where} ORDER BY grant_id", params, schema=GRANTS_SCHEMA
+    )
     return [
         Grant(**{**row, "fields": tuple(row["fields"].split(","))}) for row in table.to_pylist()
     ]
@@ -279,4 +281,6 @@ def read_entities(
             ),
         )
         seq = record.seq
-    return SharedRead(table, tuple(allowed), tuple(masked), withheld, tuple(g.grant_id for g in grants), seq)
+    return SharedRead(
+        table, tuple(allowed), tuple(masked), withheld, tuple(g.grant_id for g in grants), seq
+    )

@@ -59,7 +59,9 @@ def read_extract(mapping: Mapping) -> Extract:
     missing = [c for c in needed if c not in extract.table.column_names]
     if missing:
         present = "、".join(c for c in extract.table.column_names if c != ROW)
-        raise ExtractError(f"{mapping.location}: 缺少映射的列 {'、'.join(missing)}；文件中的列为: {present}")
+        raise ExtractError(
+            f"{mapping.location}: 缺少映射的列 {'、'.join(missing)}；文件中的列为: {present}"
+        )
     return extract
 
 
@@ -189,7 +191,9 @@ def _read_excel(mapping: Mapping) -> Extract:
     except Exception as exc:  # zipfile.BadZipFile and friends: a truncated or non-Excel file
         raise ExtractError(f"{path}: 不是完整的 Excel 文件，可能已损坏或被截断 ({exc})") from exc
     if mapping.sheet is not None and mapping.sheet not in book.sheetnames:
-        raise ExtractError(f"{path}: 没有工作表 {mapping.sheet!r}；现有: {'、'.join(book.sheetnames)}")
+        raise ExtractError(
+            f"{path}: 没有工作表 {mapping.sheet!r}；现有: {'、'.join(book.sheetnames)}"
+        )
     sheet = book[mapping.sheet] if mapping.sheet is not None else book.worksheets[0]
     cells = [list(row) for row in sheet.iter_rows(values_only=True)]
     if not cells:
@@ -201,7 +205,9 @@ def _read_excel(mapping: Mapping) -> Extract:
         header_rows = 1
         for merged in sheet.merged_cells.ranges:
             if merged.min_row == 1:
-                header_rows = max(header_rows, merged.max_row, 2 if merged.max_col > merged.min_col else 1)
+                header_rows = max(
+                    header_rows, merged.max_row, 2 if merged.max_col > merged.min_col else 1
+                )
     for merged in sheet.merged_cells.ranges:
         top_left = cells[merged.min_row - 1][merged.min_col - 1]
         for r in range(merged.min_row, merged.max_row + 1):
@@ -277,7 +283,9 @@ def _read_sql(mapping: Mapping) -> Extract:
     try:
         engine = sa.create_engine(mapping.location)
         with engine.connect() as conn:
-            table = sa.Table(mapping.table, sa.MetaData(), schema=mapping.db_schema, autoload_with=conn)
+            table = sa.Table(
+                mapping.table, sa.MetaData(), schema=mapping.db_schema, autoload_with=conn
+            )
             result = conn.execute(sa.select(table))
             names = list(result.keys())
             rows = result.fetchall()

@@ -110,7 +110,9 @@ class Warehouse:
         cur = self._pg.execute(self._pg_sql(sql), list(params) or None)
         return cur.fetchall()
 
-    def arrow(self, sql: str, params: Sequence[Any] = (), schema: pa.Schema | None = None) -> pa.Table:
+    def arrow(
+        self, sql: str, params: Sequence[Any] = (), schema: pa.Schema | None = None
+    ) -> pa.Table:
         """Run a query and return its result as Arrow (cast to `schema` when given)."""
         if self.dialect == "duckdb":
             table = self._duck.sql(sql, params=list(params) or None).to_arrow_table()
@@ -121,7 +123,10 @@ class Warehouse:
             columns = list(zip(*data, strict=True)) if data else [[] for _ in names]
             if schema is not None:
                 return pa.table(
-                    [pa.array(col, type=schema.field(n).type) for n, col in zip(names, columns, strict=True)],
+                    [
+                        pa.array(col, type=schema.field(n).type)
+                        for n, col in zip(names, columns, strict=True)
+                    ],
                     names=names,
                 )
             table = pa.table({n: pa.array(col) for n, col in zip(names, columns, strict=True)})
@@ -153,6 +158,10 @@ class Warehouse:
         """Serialise writers of `table` inside a transaction (DuckDB allows one writer process anyway)."""
         if self.dialect == "postgres":
             self.execute(f"LOCK TABLE {quote(table)} IN SHARE ROW EXCLUSIVE MODE")
+
+    def duckdb_connection(self) -> Any:
+        """The DuckDB connection of an embedded warehouse (validation then runs inside it), else None."""
+        return self._duck if self.dialect == "duckdb" else None
 
     # -- tables -------------------------------------------------------------------------------------
 
@@ -200,12 +209,16 @@ class Warehouse:
                 self._duck.unregister("_zx_arrow_in")
             return
         buffer = io.BytesIO()
+        # One chunk per column: pyarrow's CSV writer emits NUL bytes for some empty chunks.
         pacsv.write_csv(
-            table, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed")
+            table.combine_chunks(),
+            buffer,
+            pacsv.WriteOptions(include_header=False, quoting_style="needed"),
         )
-        with self._pg.cursor() as cur, cur.copy(
-            f"COPY {quote(name)} ({columns}) FROM STDIN WITH (FORMAT csv)"
-        ) as copy:
+        with (
+            self._pg.cursor() as cur,
+            cur.copy(f"COPY {quote(name)} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
             copy.write(buffer.getvalue())
 
 

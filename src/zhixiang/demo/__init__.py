@@ -4,7 +4,6 @@ from importlib import resources
 from pathlib import Path
 
 from zhixiang.demo._generate import generate_enterprises, iter_enterprises
-from zhixiang.demo._load import load_demo_enterprises
 
 
 def demo_policies_dir() -> Path:
@@ -12,4 +11,4 @@ def demo_policies_dir() -> Path:
     return Path(str(resources.files(__package__).joinpath("policies")))
 
 
-__all__ = ["demo_policies_dir", "generate_enterprises", "iter_enterprises", "load_demo_enterprises"]
+__all__ = ["demo_policies_dir", "generate_enterprises", "iter_enterprises"]

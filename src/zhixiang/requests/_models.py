@@ -31,6 +31,7 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_tickets_idempotency"),
         Index("ix_tickets_department_status", "department", "status"),
+        Index("ix_tickets_department_due", "department", "due_at"),
         Index("ix_tickets_region_created", "region_code", "created_at"),
         Index("ix_tickets_grid_created", "grid_id", "created_at"),
     )
@@ -110,7 +111,7 @@ class FollowUp(Base):
     reached: Mapped[bool] = mapped_column(Boolean)
     responded: Mapped[bool | None] = mapped_column(Boolean)
     solved: Mapped[bool | None] = mapped_column(Boolean)
-    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
     comment: Mapped[str | None] = mapped_column(Text)
 
 

@@ -5,15 +5,26 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from zhixiang.identity import region_prefix
 from zhixiang.requests._deadlines import TimeLimit
 from zhixiang.requests._errors import InvalidInput
 
 DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
+# Codes are stored on every ticket; these bounds match the columns.
+DepartmentCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=32)]
+PriorityCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=16)]
 REGION_LEVELS = ("网格", "社区", "街道", "区", "市")
 
 
@@ -41,8 +52,8 @@ class Priority(_Strict):
 
 
 class Category(_Strict):
-    code: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    name: str
+    code: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=32)
+    name: str = Field(max_length=32)
 
 
 class City(_Strict):
@@ -85,12 +96,12 @@ class RequestRules(_Strict):
     districts: dict[str, str]
     text_limits: TextLimits
     categories: list[Category]
-    priorities: dict[str, Priority]
+    priorities: dict[PriorityCode, Priority]
     default_priority: str
     extension: Extension
     escalation: Escalation
     duplicates: Duplicates
-    departments: dict[str, str]
+    departments: dict[DepartmentCode, str]
     routing: list[RoutingRule]
 
     @model_validator(mode="after")

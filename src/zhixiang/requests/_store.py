@@ -22,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Row, create_engine, event, func, or_, select
+from sqlalchemy import Engine, Row, create_engine, event, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -134,8 +134,8 @@ def _load_classifier() -> Classifier | None:
     path = os.environ.get("ZHIXIANG_CLASSIFIER_MODEL")
     try:
         return load_model(Path(path) if path else None)
-    except (OSError, ValueError) as exc:
-        log.warning("分类模型加载失败（%s）：未分类的诉求将进入人工派单队列", exc)
+    except Exception as exc:  # a broken model file must not stop intake: tickets wait for a person
+        log.warning("分类模型加载失败（%r）：未分类的诉求将进入人工派单队列", exc)
         return None
 
 
@@ -185,7 +185,10 @@ class TicketStore:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         head = ScriptDirectory.from_config(config).get_current_head()
-        with self.engine.begin() as connection:
+        # Server processes may start together: take the write lock first so one migrates.
+        with self._writer.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(2104012345)"))
             if MigrationContext.configure(connection).get_current_revision() == head:
                 return str(head)
             config.attributes["connection"] = connection
@@ -265,11 +268,6 @@ class TicketStore:
             raise InvalidInput("Idempotency-Key 长度应为1–128个字符", "Idempotency-Key")
         self._check_draft(draft)
         fingerprint = hashlib.sha256(draft.model_dump_json().encode()).hexdigest()
-        if idempotency_key:
-            replay = self._replay(principal, idempotency_key, fingerprint)
-            if replay:
-                return replay
-
         category, source, confidence, version = draft.category, "given", None, None
         if category is None and self.classifier is not None:
             prediction = self.classifier.predict([draft.title], [draft.body])[0]
@@ -312,10 +310,11 @@ class TicketStore:
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
         )
+        with self._session() as session:  # outside the write lock: only a proposal
+            duplicates = self._duplicates(session, ticket)
+        ticket.duplicate_of = duplicates[0].id if duplicates else None
         try:
             with self._writing() as session:
-                duplicates = self._duplicates(session, ticket)
-                ticket.duplicate_of = duplicates[0].id if duplicates else None
                 session.add(ticket)
                 session.flush()
                 note = (
@@ -332,7 +331,7 @@ class TicketStore:
                         session, ticket, Action.DISPATCH, Status.RECEIVED, principal, "自动派单"
                     )
                 view = self._view(ticket)
-        except IntegrityError:
+        except IntegrityError:  # the idempotency key was used before: the first ticket stands
             replay = self._replay(principal, idempotency_key or "", fingerprint)
             if replay is None:
                 raise
@@ -405,7 +404,7 @@ class TicketStore:
             select(
                 Ticket.id,
                 Ticket.title,
-                Ticket.body,
+                func.substr(Ticket.body, 1, dup.TEXT_HEAD).label("body"),
                 Ticket.address,
                 Ticket.region_code,
                 Ticket.grid_id,
@@ -665,6 +664,8 @@ class TicketStore:
             return self._view(ticket, session if history else None, principal)
 
     def by_token(self, token: str) -> TicketView:
+        if len(token) != 32 or not all(c in "0123456789abcdef" for c in token):
+            raise NotFound(f"没有与令牌 {token!r} 对应的工单", "token")
         with self._session() as session:
             ticket = session.scalar(select(Ticket).where(Ticket.token == token))
             if ticket is None:

@@ -59,6 +59,14 @@ SYSTEM = Principal(key_id="system", scope="intake")
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        """PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("文本不能包含 NUL 字符")
+        return value
+
 
 class TicketDraft(_Input):
     """A new request as received. Lengths and codes are checked against the rules by the store."""

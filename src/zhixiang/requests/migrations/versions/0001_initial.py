@@ -108,7 +108,7 @@ def upgrade() -> None:
         sa.Column("reached", sa.Boolean(), nullable=False),
         sa.Column("responded", sa.Boolean(), nullable=True),
         sa.Column("solved", sa.Boolean(), nullable=True),
-        sa.Column("satisfaction", sa.String(length=16), nullable=True),
+        sa.Column("satisfaction", sa.String(length=24), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["ticket_id"],
