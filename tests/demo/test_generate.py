@@ -11,13 +11,18 @@ from zhixiang.identity import XIAMEN_DISTRICTS
 
 
 def test_generated_enterprises_follow_the_catalog_and_have_valid_unique_codes() -> None:
-    table = pa.concat_tables(iter_enterprises(30_000, seed=1, reference=date(2026, 6, 30), chunk=7_000))
+    table = pa.concat_tables(
+        iter_enterprises(30_000, seed=1, reference=date(2026, 6, 30), chunk=7_000)
+    )
     assert table.schema == load_catalog("enterprise").arrow_schema()
     codes = table["credit_code"].to_pylist()
     assert len(set(codes)) == len(codes) == 30_000
     assert all(uscc.is_valid(c) for c in codes[::97])
     assert set(table["region_code"].to_pylist()) == set(XIAMEN_DISTRICTS)
-    assert all(code[2:8] == region for code, region in zip(codes, table["region_code"].to_pylist(), strict=True))
+    assert all(
+        code[2:8] == region
+        for code, region in zip(codes, table["region_code"].to_pylist(), strict=True)
+    )
 
 
 def test_some_facts_are_missing_as_in_real_data_and_the_rest_is_plausible() -> None:

@@ -1,12 +1,14 @@
-"""Working-day deadlines (调休 included) and the state machine's table, without a database."""
+"""Working-day deadlines (调休 included), the state machine and text similarity, without a database."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import linear_kernel
 
 from zhixiang.requests import (
     TRANSITIONS,
@@ -17,6 +19,7 @@ from zhixiang.requests import (
     add_working_days,
     deadline,
     next_status,
+    similarities,
 )
 
 
@@ -62,3 +65,20 @@ def test_every_action_either_moves_as_the_table_says_or_is_refused(
 
 def test_archived_is_final() -> None:
     assert all(Status.ARCHIVED not in rule.sources for rule in TRANSITIONS.values())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=st.text(alphabet="路灯不亮坏了小区垃圾噪音扰民油烟施工12 ，。", min_size=1, max_size=40),
+    candidates=st.lists(
+        st.text(alphabet="路灯不亮坏了小区垃圾噪音扰民油烟施工12 ，。", min_size=1, max_size=40),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_duplicate_similarity_agrees_with_sklearns_tfidf(text: str, candidates: list[str]) -> None:
+    matrix = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True).fit_transform(
+        [text, *candidates]
+    )
+    expected = linear_kernel(matrix[0:1], matrix[1:]).ravel()
+    assert similarities(text, candidates) == pytest.approx(list(expected), abs=1e-9)

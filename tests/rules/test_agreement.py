@@ -48,7 +48,7 @@ STRATEGIES = {
 }
 
 
-def _field_strategy(field):  # noqa: ANN001, ANN202
+def _field_strategy(field):
     if field.name == "credit_code":
         return st.none()  # filled in with a row number below
     if field.values:
@@ -64,7 +64,7 @@ entity = st.fixed_dictionaries({f.name: _field_strategy(f) for f in CATALOG.fiel
 _SQL: dict[int, str] = {}
 
 
-def _check_agreement(rows: list[dict], con) -> None:  # noqa: ANN001
+def _check_agreement(rows: list[dict], con) -> None:
     schema = CATALOG.arrow_schema()
     table = con.create_table(
         "enterprise", pa.Table.from_pylist(rows, schema=schema), overwrite=True
@@ -118,7 +118,7 @@ def test_postgresql_gives_the_same_results_as_duckdb(postgres_url: str) -> None:
     pg.create_table(name, rows, overwrite=True)
     try:
 
-        def outcomes(con, table) -> set[tuple]:  # noqa: ANN001
+        def outcomes(con, table) -> set[tuple]:
             found = set()
             for expr in evaluations(POLICIES, table, AS_OF):
                 for r in con.to_pyarrow(expr).to_pylist():

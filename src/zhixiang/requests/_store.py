@@ -22,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Row, create_engine, event, func, or_, select, text
+from sqlalchemy import Engine, Row, create_engine, event, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,6 +76,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 log = logging.getLogger(__name__)
 DISPATCH_CENTER = "center"
 KEY_CACHE_SECONDS = 5.0
+_TICKET_COLUMNS = [c for c in Ticket.__table__.columns if c.key != "id"]
+_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
+_INSERT_EVENT = insert(TicketEvent.__table__)
 
 
 def utcnow() -> datetime:
@@ -313,23 +316,37 @@ class TicketStore:
         with self._session() as session:  # outside the write lock: only a proposal
             duplicates = self._duplicates(session, ticket)
         ticket.duplicate_of = duplicates[0].id if duplicates else None
+        note = f"模型分类 {category}（置信度 {confidence:.2f}）" if source == "model" else None
+        events = [
+            {
+                "action": "intake",
+                "from_status": None,
+                "to_status": Status.RECEIVED.value,
+                "department": None,
+                "note": note,
+            }
+        ]
+        if auto:
+            assert department is not None
+            self._dispatch(ticket, department, now)
+            ticket.auto_dispatched = source == "model"
+            events.append(
+                {
+                    "action": Action.DISPATCH.value,
+                    "from_status": Status.RECEIVED.value,
+                    "to_status": Status.DISPATCHED.value,
+                    "department": department,
+                    "note": "自动派单",
+                }
+            )
         try:
             with self._writing() as session:
-                session.add(ticket)
-                session.flush()
-                note = (
-                    f"模型分类 {category}（置信度 {confidence:.2f}）"
-                    if source == "model" and category
-                    else None
-                )
-                self._log(session, ticket, "intake", None, principal, note)
-                if auto:
-                    assert department is not None
-                    self._dispatch(ticket, department, now)
-                    ticket.auto_dispatched = source == "model"
-                    self._log(
-                        session, ticket, Action.DISPATCH, Status.RECEIVED, principal, "自动派单"
-                    )
+                # Core, not the unit of work: intake is the hot path and writes one row plus events.
+                connection = session.connection()
+                values = {c.key: getattr(ticket, c.key) for c in _TICKET_COLUMNS}
+                ticket.id = connection.execute(_INSERT_TICKET, values).scalar_one()
+                common = {"ticket_id": ticket.id, "at": now, "actor": principal.actor}
+                connection.execute(_INSERT_EVENT, [{**common, **e} for e in events])
                 view = self._view(ticket)
         except IntegrityError:  # the idempotency key was used before: the first ticket stands
             replay = self._replay(principal, idempotency_key or "", fingerprint)
@@ -831,8 +848,8 @@ class TicketStore:
         principal: Principal,
         note: str | None,
     ) -> None:
-        session.add(
-            TicketEvent(
+        session.execute(
+            insert(TicketEvent).values(
                 ticket_id=ticket.id,
                 at=ticket.updated_at,
                 action=str(action),

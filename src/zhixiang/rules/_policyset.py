@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zhixiang.rules._format import format_money
 from zhixiang.rules._policy import (
     Location,
     Policy,
@@ -14,7 +15,6 @@ from zhixiang.rules._policy import (
     parse_policy,
     policy_files,
 )
-from zhixiang.rules._format import format_money
 from zhixiang.rules._verdict import evaluate_policy
 
 
@@ -39,7 +39,9 @@ def run_policy_tests(policy: Policy) -> list[PolicyProblem]:
         if verdict.status != test.status:
             differences.append(f"结论应为 {test.status}，实为 {verdict.status}")
         if test.amount is not None and verdict.amount != test.amount:
-            differences.append(f"金额应为 {format_money(test.amount)}，实为 {format_money(verdict.amount)}")
+            differences.append(
+                f"金额应为 {format_money(test.amount)}，实为 {format_money(verdict.amount)}"
+            )
         if test.failed is not None and set(verdict.failed) != set(test.failed):
             differences.append(f"未满足条件应为 {list(test.failed)}，实为 {list(verdict.failed)}")
         if test.unknown is not None and set(verdict.unknown) != set(test.unknown):
