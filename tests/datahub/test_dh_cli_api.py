@@ -113,18 +113,23 @@ def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[P
     from zhixiang.requests import open_store
 
     settings: Settings = load_settings()
-    secret, _ = open_store(settings.tickets_url, with_classifier=False).create_key(
-        "department", "city-hrss"
-    )
+    store = open_store(settings.tickets_url, with_classifier=False)
+    secret, _ = store.create_key("department", "city-hrss")
+    officer_secret, _ = store.create_key("data_officer")
     client = TestClient(create_app(settings))
     key = {"X-API-Key": secret}
+    officer = {"X-API-Key": officer_secret}
     assert client.get("/data/catalog", params={"entity": "person"}).status_code == 200
     assert (
         client.post("/data/imports", json={"mappings": [str(p) for p in extracts]}).status_code
         == 401
     )
-    imported = client.post(
+    not_officer = client.post(
         "/data/imports", json={"mappings": [str(p) for p in extracts]}, headers=key
+    )
+    assert not_officer.status_code == 403 and "数据管理员" in not_officer.json()["detail"]
+    imported = client.post(
+        "/data/imports", json={"mappings": [str(p) for p in extracts]}, headers=officer
     )
     assert imported.status_code == 200 and imported.json()["entity_rows"] == {"enterprise": 40}
     quality = client.get("/data/quality", headers=key).json()
@@ -135,7 +140,7 @@ def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[P
         headers=key,
     )
     assert denied.status_code == 403
-    grant = client.post(
+    self_grant = client.post(
         "/data/grants",
         json={
             "grantee": "city-hrss",
@@ -145,6 +150,18 @@ def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[P
             "valid_until": "2099-01-01",
         },
         headers=key,
+    )
+    assert self_grant.status_code == 403  # a department cannot grant itself access
+    grant = client.post(
+        "/data/grants",
+        json={
+            "grantee": "city-hrss",
+            "entity": "enterprise",
+            "fields": ["revenue"],
+            "purpose": "稳岗返还",
+            "valid_until": "2099-01-01",
+        },
+        headers=officer,
     )
     assert grant.status_code == 201, grant.text
     read = client.get(
@@ -171,6 +188,6 @@ def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[P
             "purpose": "p",
             "valid_until": "2099-01-01",
         },
-        headers=key,
+        headers=officer,
     )
     assert bad.status_code == 422 and "没有字段" in bad.json()["detail"]

@@ -229,3 +229,18 @@ def test_migrations_build_exactly_the_models_schema(tickets_url: str) -> None:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     store.close()
     assert differences == []
+
+
+def test_a_data_officer_key_cannot_read_tickets(tmp_path) -> None:
+    import pytest
+
+    from zhixiang.requests import Forbidden, SearchFilters, open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 't.db'}", with_classifier=False)
+    secret, key = store.create_key("data_officer")
+    officer = store.authenticate(secret)
+    assert officer.scope == "data_officer" and key.department is None
+    with pytest.raises(Forbidden):
+        store.search(officer, SearchFilters())
+    with pytest.raises(Forbidden):
+        store.queue(officer, "center")

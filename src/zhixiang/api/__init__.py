@@ -8,7 +8,12 @@ from fastapi.responses import JSONResponse
 from zhixiang import __version__
 from zhixiang.api import data, open311, policies, requests
 from zhixiang.config import Settings, load_settings
+from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError
 from zhixiang.requests import RequestsError
+
+
+async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, 422)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -17,10 +22,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="智享 Zhixiang", version=__version__)
     app.state.settings = settings
 
+    # A refusal (bad key, wrong department, bad input) is the caller's 4xx, never a 500.
     @app.exception_handler(RequestsError)
     async def refused(_: Request, exc: RequestsError) -> JSONResponse:
-        """A refusal (bad key, wrong department, bad input) is the caller's 4xx, never a 500."""
         return JSONResponse({"detail": exc.message, "field": exc.field}, exc.status)
+
+    @app.exception_handler(AccessDenied)
+    async def denied(_: Request, exc: AccessDenied) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 403)
+
+    for invalid in (GrantError, MappingError, ExtractError):
+        app.add_exception_handler(invalid, _unprocessable)
 
     app.include_router(requests.router)
     app.include_router(open311.router)

@@ -8,22 +8,16 @@ department is the reader whose grants apply; every read of personal data is audi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from zhixiang.api.requests import principal
 from zhixiang.datahub import (
-    AccessDenied,
-    ExtractError,
-    GrantError,
-    MappingError,
     Warehouse,
     audit_records,
     create_grant,
@@ -39,30 +33,23 @@ from zhixiang.datahub import (
     revoke_grant,
     verify_audit,
 )
-from zhixiang.requests import Principal, RequestsError
+from zhixiang.requests import Forbidden, Principal
 
-
-class _RefusalRoute(APIRoute):
-    """Turns refusals into `{"detail": ...}` with a 4xx status instead of a server error."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestsError as exc:
-                return JSONResponse({"detail": exc.message, "field": exc.field}, exc.status)
-            except AccessDenied as exc:
-                return JSONResponse({"detail": str(exc)}, 403)
-            except (GrantError, MappingError, ExtractError) as exc:
-                return JSONResponse({"detail": str(exc)}, 422)
-
-        return route
-
-
-router = APIRouter(prefix="/data", tags=["数据按需共享"], route_class=_RefusalRoute)
+router = APIRouter(prefix="/data", tags=["数据按需共享"])
 Caller = Annotated[Principal, Depends(principal)]
+
+
+def data_officer(caller: Caller) -> Principal:
+    """Imports and grants change what everyone may see: only a data officer's key may make them."""
+    if caller.scope != "data_officer":
+        raise Forbidden(
+            "导入数据和授权需要数据管理员密钥（zhixiang requests keys create --data-officer）",
+            "api_key",
+        )
+    return caller
+
+
+Officer = Annotated[Principal, Depends(data_officer)]
 
 
 def get_warehouse(request: Request) -> Iterator[Warehouse]:
@@ -113,7 +100,7 @@ class ImportRequest(BaseModel):
 
 
 @router.post("/imports")
-def run_import(body: ImportRequest, caller: Caller, wh: WarehouseDep) -> dict:
+def run_import(body: ImportRequest, caller: Officer, wh: WarehouseDep) -> dict:
     report = import_sources(wh, [load_mapping(Path(p)) for p in body.mappings])
     return asdict(report)
 
@@ -134,7 +121,7 @@ def grants(caller: Caller, wh: WarehouseDep, grantee: str | None = None) -> list
 
 
 @router.post("/grants", status_code=201)
-def add_grant(body: GrantRequest, caller: Caller, wh: WarehouseDep) -> dict:
+def add_grant(body: GrantRequest, caller: Officer, wh: WarehouseDep) -> dict:
     grant = create_grant(
         wh, **body.model_dump(), granted_by=f"api:{caller.key_id}:{reader_of(caller)}"
     )
@@ -142,7 +129,7 @@ def add_grant(body: GrantRequest, caller: Caller, wh: WarehouseDep) -> dict:
 
 
 @router.delete("/grants/{grant_id}", status_code=204)
-def delete_grant(grant_id: int, caller: Caller, wh: WarehouseDep) -> Response:
+def delete_grant(grant_id: int, caller: Officer, wh: WarehouseDep) -> Response:
     revoke_grant(wh, grant_id)
     return Response(status_code=204)
 

@@ -1,7 +1,7 @@
 """接诉即办 REST API: intake, department queues, workflow actions, search and 三率.
 
 Thin: each route authenticates, calls the ticket store and returns its values; refusals from the
-store become their precise 4xx status here and nowhere else.
+store become their precise 4xx status in the app's exception handlers (`create_app`).
 
 The short, frequent routes (intake, one ticket, actions, queues) are `async def` and call the store
 inline: each call is 1–3 ms of CPU, and a hop to a worker thread cost about as much again in GIL
@@ -12,13 +12,10 @@ and stay in the thread pool. Scale with uvicorn workers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, TypeAdapter
 
 from zhixiang.requests import (
@@ -27,7 +24,6 @@ from zhixiang.requests import (
     IntakeResult,
     MetricsReport,
     Principal,
-    RequestsError,
     SearchFilters,
     TicketDraft,
     TicketStore,
@@ -38,22 +34,7 @@ from zhixiang.requests import (
 _lock = threading.Lock()
 
 
-class _RefusalRoute(APIRoute):
-    """Turns a store refusal into `{"detail": ..., "field": ...}` with the refusal's status code."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestsError as exc:
-                return JSONResponse({"detail": exc.message, "field": exc.field}, exc.status)
-
-        return route
-
-
-router = APIRouter(prefix="/requests", tags=["接诉即办"], route_class=_RefusalRoute)
+router = APIRouter(prefix="/requests", tags=["接诉即办"])
 
 TicketId = Annotated[int, Path(ge=1, le=2**31 - 1, description="工单编号")]
 

@@ -59,14 +59,18 @@ def create_key(
     intake: Annotated[
         bool, typer.Option("--intake", help="受理/热线中心密钥：登记、派单、回访")
     ] = False,
+    data_officer: Annotated[
+        bool, typer.Option("--data-officer", help="数据管理员密钥：数据导入与授权（不能查看工单）")
+    ] = False,
     label: Annotated[str | None, typer.Option(help="备注，如使用者或系统名称")] = None,
 ) -> None:
     """Issue a key. The secret is printed once; only its hash is kept."""
-    if intake == (department is not None):
-        console.print("[red]错误:[/red] 请二选一：--intake 或 --department CODE")
+    if intake + data_officer + (department is not None) != 1:
+        console.print("[red]错误:[/red] 请三选一：--intake、--data-officer 或 --department CODE")
         raise typer.Exit(2)
+    scope = "intake" if intake else "data_officer" if data_officer else "department"
     try:
-        secret, key = _store().create_key("intake" if intake else "department", department, label)
+        secret, key = _store().create_key(scope, department, label)
     except RequestsError as exc:
         raise _fail(exc) from None
     console.print(f"密钥 {key.id}（{key.scope} {key.department or ''}）已签发，请立即保存：")

@@ -81,6 +81,12 @@ _INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
 _INSERT_EVENT = insert(TicketEvent.__table__)
 
 
+def _no_data_officer(principal: Principal | None) -> None:
+    """Data officers administer the data hub; citizens' tickets are not theirs to read."""
+    if principal is not None and principal.scope == "data_officer":
+        raise Forbidden("数据管理员密钥不能查看工单", "api_key")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -206,10 +212,12 @@ class TicketStore:
         """A new key; the secret is returned once and only its hash is stored."""
         if scope == "department":
             self._check_department(department, field="department")
-        elif scope == "intake":
+        elif scope in ("intake", "data_officer"):
             department = None
         else:
-            raise InvalidInput(f"密钥范围应为 intake 或 department，收到 {scope!r}", "scope")
+            raise InvalidInput(
+                f"密钥范围应为 intake、department 或 data_officer，收到 {scope!r}", "scope"
+            )
         key_id = secrets.token_hex(4)
         secret = f"zx_{key_id}_{secrets.token_urlsafe(24)}"
         row = ApiKey(
@@ -674,6 +682,7 @@ class TicketStore:
 
     def get(self, principal: Principal | None, ticket_id: int, history: bool = True) -> TicketView:
         """One ticket; a department sees only its own; `None` is the public (Open311) view."""
+        _no_data_officer(principal)
         with self._session() as session:
             ticket = self._load(session, ticket_id)
             if principal is not None and principal.scope == "department":
@@ -691,6 +700,7 @@ class TicketStore:
 
     def search(self, principal: Principal | None, filters: SearchFilters) -> list[TicketView]:
         """Tickets matching all given filters, newest first; departments are held to their own."""
+        _no_data_officer(principal)
         query = select(Ticket)
         department = filters.department
         if principal is not None and principal.scope == "department":
@@ -726,6 +736,7 @@ class TicketStore:
         self, principal: Principal, department: str, limit: int = 50, offset: int = 0
     ) -> list[TicketView]:
         """A department's open work, soonest deadline first; `center` is the manual-dispatch queue."""
+        _no_data_officer(principal)
         if department not in self.rules.departments:
             raise NotFound(f"没有部门 {department!r}", "department")
         if principal.scope == "department" and principal.department != department:

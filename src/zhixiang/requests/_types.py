@@ -42,10 +42,10 @@ class Classifier(Protocol):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the hotline centre (intake scope) or one department."""
+    """Who is calling: the hotline centre (intake), one department, or a data officer (data hub writes)."""
 
     key_id: str
-    scope: Literal["intake", "department"]
+    scope: Literal["intake", "department", "data_officer"]
     department: str | None = None
 
     @property
