@@ -28,13 +28,16 @@ def similarities(text: str, candidates: list[str]) -> list[float]:
     """
     if not candidates:
         return []
-    counts = CountVectorizer(analyzer="char", ngram_range=(1, 2)).fit_transform([text, *candidates])
-    tf = counts.toarray().astype(np.float64)  # a few short texts: dense arithmetic is cheapest
-    present = tf > 0
-    tf[present] = 1.0 + np.log(tf[present])
-    weights = tf * (np.log((1 + len(tf)) / (1 + present.sum(axis=0))) + 1.0)
-    weights /= np.linalg.norm(weights, axis=1, keepdims=True)
-    scores = weights[1:] @ weights[0]
+    counts = CountVectorizer(analyzer="char", ngram_range=(1, 2), dtype=np.float64).fit_transform(
+        [text, *candidates]
+    )
+    # Sparse throughout: a busy community has hundreds of open tickets, and a dense
+    # tickets × n-grams matrix then costs milliseconds per intake.
+    document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log((1 + counts.shape[0]) / (1 + document_frequency)) + 1.0
+    counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
+    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+    scores = (counts[1:] @ counts[0].T).toarray().ravel() / (norms[1:] * norms[0])
     return [float(x) for x in scores]
 
 
