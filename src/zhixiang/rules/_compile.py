@@ -16,7 +16,6 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from zhixiang.rules._language import (
-    NUMERIC,
     Arith,
     BoolOp,
     Call,
@@ -33,9 +32,35 @@ from zhixiang.rules._language import (
 )
 from zhixiang.rules._policy import AMOUNT_ID, Policy
 
-# Arithmetic runs in one exact working type; every product is brought back to it, rounding half up
-# at the 10th decimal exactly as `_evaluate` does, so engines and the calculator agree to the 分.
-WORKING = dt.Decimal(38, 10)
+# Decimals keep their natural scale (money 2, ratios 6, a literal its own digits): exact, and cheap
+# for engines, which slow down badly on wide high-scale decimals. Only quotients are rounded (at the
+# 10th decimal, as `_evaluate` does), because engines divide decimals in floating point.
+QUOTIENT = dt.Decimal(38, 10)
+# Sixteen whole digits, as money has in DECIMAL(18,2): enough for any count or amount, and a literal
+# then never widens a money column beyond what the engine holds in 64 bits.
+_WHOLE_DIGITS = 16
+_INTEGER_AS_DECIMAL = dt.Decimal(_WHOLE_DIGITS, 0)
+
+
+def _natural_type(value: Decimal) -> dt.Decimal:
+    if int(value.as_tuple().exponent) > 0:
+        value = value.quantize(Decimal(1))
+    _, digits, exponent = value.as_tuple()
+    scale = max(0, -int(exponent))
+    return dt.Decimal(min(38, max(len(digits), _WHOLE_DIGITS + scale)), scale)
+
+
+def _as_decimal_type(dtype: dt.DataType) -> dt.Decimal:
+    return dtype if isinstance(dtype, dt.Decimal) else _INTEGER_AS_DECIMAL
+
+
+def _common(*values: ir.Value) -> list[ir.Value]:
+    """The values in one decimal type, wide and precise enough for each (Ibis requires one type)."""
+    types = [_as_decimal_type(v.type()) for v in values]
+    scale = max(t.scale for t in types)
+    whole = max(t.precision - t.scale for t in types)
+    target = dt.Decimal(min(38, whole + scale), scale)
+    return [v if v.type() == target else v.cast(target) for v in values]
 
 
 def literal(value: Value) -> ir.Value:
@@ -43,16 +68,12 @@ def literal(value: Value) -> ir.Value:
     if isinstance(value, bool):
         return ibis.literal(value, type="boolean")
     if isinstance(value, Decimal):
-        return ibis.literal(value, type=WORKING)
+        return ibis.literal(value, type=_natural_type(value))
     if isinstance(value, date):
         return ibis.literal(value, type="date")
     if value is None:
         return ibis.null()
     return ibis.literal(str(value), type="string")
-
-
-def _working(expr: ir.Value) -> ir.Value:
-    return expr if expr.type() == WORKING else expr.cast(WORKING)
 
 
 def _literal_like(value: Decimal, other: ir.Value) -> ir.Value:
@@ -66,7 +87,7 @@ def _literal_like(value: Decimal, other: ir.Value) -> ir.Value:
         whole = len(digits) - scale
         if scale <= otype.scale and whole <= otype.precision - otype.scale:
             return ibis.literal(value, type=otype)
-    return ibis.literal(value, type=WORKING)
+    return literal(value)
 
 
 def _null_unless_all_known(args: list[ir.Value], result: ir.Value) -> ir.Value:
@@ -91,7 +112,7 @@ class Compiler:
             case ParamRef(name=name):
                 return literal(self.params[name])
             case Neg(arg=arg):
-                return -self._numeric(arg) if arg.type in NUMERIC else -self(arg)
+                return -self(arg)
             case Not(arg=arg):
                 # `x = FALSE` is NOT x in three-valued logic, and unlike NOT it cannot be mis-bracketed
                 # when an engine's SQL later wraps it in IS NULL.
@@ -135,24 +156,23 @@ class Compiler:
             return _literal_like(constant, column), column
         a, b = self(left), self(right)
         if a.type().is_numeric() and b.type().is_numeric() and a.type() != b.type():
-            return _working(a), _working(b)
+            a, b = _common(a, b)
         return a, b
-
-    def _numeric(self, node: Node) -> ir.Value:
-        return _working(self(node))
 
     def _arith(self, node: Arith) -> ir.Value:
         if node.type is not ValueType.DATE:
-            left, right = self._numeric(node.left), self._numeric(node.right)
+            left, right = _common(self(node.left), self(node.right))
             if node.op == "+":
                 return left + right
             if node.op == "-":
                 return left - right
             if node.op == "*":
-                return (left * right).cast(WORKING)
+                # Say what the engine computes (scales add), so no later cast rounds it unawares.
+                t = _as_decimal_type(left.type())
+                return (left * right).cast(dt.Decimal(min(38, 2 * t.precision), 2 * t.scale))
             # Engines divide decimals in floating point: round to 10 places, then back to exact.
-            safe = ibis.cases((right == 0, ibis.null(WORKING)), else_=right)
-            return (left / safe).round(10).cast(WORKING)
+            safe = ibis.cases((right == 0, ibis.null(right.type())), else_=right)
+            return (left / safe).round(10).cast(QUOTIENT)
         left = self(node.left)
         if node.type is ValueType.DATE:
             amount = int(self._constant(node.right))  # type: ignore[arg-type]
@@ -164,7 +184,11 @@ class Compiler:
         func = node.func
         if func == "today":
             return literal(self.as_of)
-        args = [_working(a) if a.type().is_numeric() else a for a in (self(n) for n in node.args)]
+        args = [self(n) for n in node.args]
+        numeric = [a for a in args if a.type().is_numeric()]
+        if len(numeric) > 1:
+            unified = iter(_common(*numeric))
+            args = [next(unified) if a.type().is_numeric() else a for a in args]
         if func == "if":
             condition, yes, no = args
             return ibis.cases(
@@ -229,9 +253,10 @@ def compile_policy(
         raw = staged["raw_amount"]
         capped = raw
         if policy.benefit.cap is not None:
-            cap = ibis.literal(policy.benefit.cap, type=WORKING)
-            capped = ibis.cases((raw > cap, cap), else_=raw)
-        paid = ibis.cases((capped < 0, ibis.literal(Decimal(0), type=WORKING)), else_=capped)
+            raw_, cap = _common(raw, literal(policy.benefit.cap))
+            capped = ibis.cases((raw_ > cap, cap), else_=raw_)
+        capped, zero = _common(capped, literal(Decimal(0)))
+        paid = ibis.cases((capped < 0, zero), else_=capped)
         amount = paid.round(2).cast(dt.Decimal(18, 2))
         amount_unknown = (n_failed == 0) & raw.isnull()
         unknown = [*unknown, amount_unknown]

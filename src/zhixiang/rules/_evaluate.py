@@ -29,7 +29,7 @@ from zhixiang.rules._language import (
     ValueType,
 )
 
-WORKING_PLACES = Decimal("1e-10")
+QUOTIENT_PLACES = Decimal("1e-10")
 _CONTEXT = decimal.Context(prec=38, rounding=decimal.ROUND_HALF_UP)
 
 
@@ -107,10 +107,10 @@ class Evaluator:
         if node.op == "-":
             return left - right
         if node.op == "*":
-            return (left * right).quantize(WORKING_PLACES)
+            return left * right
         if right == 0:
             return None
-        return (left / right).quantize(WORKING_PLACES)
+        return (left / right).quantize(QUOTIENT_PLACES)
 
     def _call(self, node: Call) -> Value:
         func, args = node.func, node.args
