@@ -360,6 +360,8 @@ def rebuild_entity(wh: Warehouse, entity: str) -> int:
             selected.append(f"COALESCE({', '.join(providers)})")
     columns = ", ".join(quote(f.name) for f in catalog.fields)
     wh.execute(f"INSERT INTO {quote(entity)} ({columns}) SELECT {', '.join(selected)} FROM {rows}")
+    # The policy calculator looks entities up one at a time: an index turns a scan into a probe.
+    wh.execute(f"CREATE UNIQUE INDEX {quote(entity + '_by_key')} ON {quote(entity)} ({quote(key)})")
     conflicts = 0
     for f in catalog.fields:
         providers = [s for s in sources if f.name in s.fields and f.name != key]
