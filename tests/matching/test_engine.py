@@ -6,7 +6,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from zhixiang.demo import demo_policies_dir, generate_enterprises
-from zhixiang.matching import Calculator, connect, near_misses, run_matching
+from zhixiang.matching import Calculator, connect, near_misses, policy_counts, run_matching
 from zhixiang.rules import load_policies
 
 AS_OF = date(2026, 6, 30)
@@ -86,3 +86,25 @@ def test_invalid_rows_are_reported_not_silently_used() -> None:
     assert "1 行企业规模取值不在 大型、中型、小型、微型 中" in run.data_problems
     assert "1 行统一社会信用代码重复" in run.data_problems
     assert "1 行营业收入为负数" in run.data_problems
+
+
+def test_counts_straight_from_the_entity_table_equal_the_summary_of_stored_results() -> None:
+    con = connect("duckdb://")
+    con.create_table("enterprise", generate_enterprises(2000, seed=9, reference=AS_OF))
+    policies = load_policies([demo_policies_dir()]).policies
+    run = run_matching(con, policies, AS_OF)
+    direct = policy_counts(policies, con.table("enterprise"), AS_OF).to_pyarrow().to_pylist()
+    assert [
+        (
+            r["policy_id"],
+            r["eligible"],
+            r["needs_information"],
+            r["ineligible"],
+            r["near_miss"],
+            r["total_amount"] or 0,
+        )
+        for r in direct
+    ] == [
+        (c.policy_id, c.eligible, c.needs_information, c.ineligible, c.near_miss, c.total_amount)
+        for c in run.policies
+    ]

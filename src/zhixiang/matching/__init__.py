@@ -10,6 +10,7 @@ from zhixiang.matching._engine import (
     data_problems,
     evaluations,
     near_misses,
+    policy_counts,
     run_matching,
     summarize,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "evaluations",
     "facts_from_row",
     "near_misses",
+    "policy_counts",
     "run_matching",
     "summarize",
 ]

@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from zhixiang.catalog import load_catalog
-from zhixiang.rules import Policy, compile_policy
+from zhixiang.rules import Policy, compile_counts, compile_policy
 
 MATCHES = "matches"
 SUMMARY = "match_summary"
@@ -109,6 +109,15 @@ def data_problems(table: ir.Table, entity: str = "enterprise") -> list[str]:
             f"{non_null_keys - counts['distinct_keys']:,} 行{catalog[catalog.key].label}重复"
         )
     return problems
+
+
+def policy_counts(policies: Sequence[Policy], table: ir.Table, as_of: date) -> ir.Table:
+    """Per-policy counts straight from the entity table, for when only the numbers are wanted."""
+    in_force = [p for p in policies if p.in_force(as_of)]
+    key = load_catalog(in_force[0].entity).key if in_force else "id"
+    return ibis.union(*(compile_counts(p, table, as_of, key=key) for p in in_force)).order_by(
+        "policy_id"
+    )
 
 
 def summarize(results: ir.Table) -> ir.Table:

@@ -3,7 +3,7 @@
 Everything here is pure: compiling a policy yields an Ibis expression that any engine can run.
 """
 
-from zhixiang.rules._compile import compile_policy
+from zhixiang.rules._compile import compile_counts, compile_policy
 from zhixiang.rules._format import OPERATOR_LABELS, format_money, format_value
 from zhixiang.rules._language import (
     FIELD_VALUE_TYPES,
@@ -49,6 +49,7 @@ __all__ = [
     "Value",
     "ValueType",
     "Verdict",
+    "compile_counts",
     "compile_policy",
     "evaluate_policy",
     "final_amount",

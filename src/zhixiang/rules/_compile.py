@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from zhixiang.rules._language import (
@@ -36,10 +38,10 @@ from zhixiang.rules._policy import AMOUNT_ID, Policy
 # for engines, which slow down badly on wide high-scale decimals. Only quotients are rounded (at the
 # 10th decimal, as `_evaluate` does), because engines divide decimals in floating point.
 QUOTIENT = dt.Decimal(38, 10)
-# Sixteen whole digits, as money has in DECIMAL(18,2): enough for any count or amount, and a literal
-# then never widens a money column beyond what the engine holds in 64 bits.
-_WHOLE_DIGITS = 16
-_INTEGER_AS_DECIMAL = dt.Decimal(_WHOLE_DIGITS, 0)
+# Counts are held as 16-digit decimals; no mixed-type result gets fewer than 14 whole digits (10¹⁴ 元),
+# and a literal keeps its own few digits, so money with a constant stays within 18 digits (64 bits).
+_INTEGER_AS_DECIMAL = dt.Decimal(16, 0)
+_MIN_WHOLE_DIGITS = 14
 
 
 def _natural_type(value: Decimal) -> dt.Decimal:
@@ -47,7 +49,7 @@ def _natural_type(value: Decimal) -> dt.Decimal:
         value = value.quantize(Decimal(1))
     _, digits, exponent = value.as_tuple()
     scale = max(0, -int(exponent))
-    return dt.Decimal(min(38, max(len(digits), _WHOLE_DIGITS + scale)), scale)
+    return dt.Decimal(min(38, max(len(digits), scale, 1)), scale)
 
 
 def _as_decimal_type(dtype: dt.DataType) -> dt.Decimal:
@@ -58,7 +60,9 @@ def _common(*values: ir.Value) -> list[ir.Value]:
     """The values in one decimal type, wide and precise enough for each (Ibis requires one type)."""
     types = [_as_decimal_type(v.type()) for v in values]
     scale = max(t.scale for t in types)
-    whole = max(t.precision - t.scale for t in types)
+    whole = max(_MIN_WHOLE_DIGITS, *(t.precision - t.scale for t in types))
+    if whole + scale > 18 and 18 - scale >= _MIN_WHOLE_DIGITS:
+        whole = 18 - scale  # stay in 64 bits; a value that does not fit stops the run, loudly
     target = dt.Decimal(min(38, whole + scale), scale)
     return [v if v.type() == target else v.cast(target) for v in values]
 
@@ -88,6 +92,18 @@ def _literal_like(value: Decimal, other: ir.Value) -> ir.Value:
         if scale <= otype.scale and whole <= otype.precision - otype.scale:
             return ibis.literal(value, type=otype)
     return literal(value)
+
+
+def _exact_narrow(result: ir.Value, scale: int) -> ir.Value:
+    """The sum or product in 18 digits (64 bits) while that leaves at least 12 whole ones (1万亿元).
+
+    Engines widen every sum and product (DECIMAL(18,2) × DECIMAL(18,2) is DECIMAL(36,4)); in DuckDB
+    what follows then runs on 128-bit integers, about 8× slower. A value too large for the narrow type
+    stops the run with an overflow error; it is never rounded. The cast is forced because Ibis
+    believes the wider type is already this one and would drop it.
+    """
+    target = dt.Decimal(18 if scale <= 6 else 38, scale)
+    return ops.Cast(result, to=target).to_expr()
 
 
 def _null_unless_all_known(args: list[ir.Value], result: ir.Value) -> ir.Value:
@@ -162,14 +178,16 @@ class Compiler:
     def _arith(self, node: Arith) -> ir.Value:
         if node.type is not ValueType.DATE:
             left, right = _common(self(node.left), self(node.right))
-            if node.op == "+":
-                return left + right
-            if node.op == "-":
-                return left - right
-            if node.op == "*":
-                # Say what the engine computes (scales add), so no later cast rounds it unawares.
-                t = _as_decimal_type(left.type())
-                return (left * right).cast(dt.Decimal(min(38, 2 * t.precision), 2 * t.scale))
+            if node.op in "+-*":
+                scale = _as_decimal_type(left.type()).scale * (2 if node.op == "*" else 1)
+                result = (
+                    left * right
+                    if node.op == "*"
+                    else left + right
+                    if node.op == "+"
+                    else left - right
+                )
+                return _exact_narrow(result, scale)
             # Engines divide decimals in floating point: round to 10 places, then back to exact.
             safe = ibis.cases((right == 0, ibis.null(right.type())), else_=right)
             return (left / safe).round(10).cast(QUOTIENT)
@@ -226,14 +244,20 @@ _COMPARE = {
 }
 
 
-def compile_policy(
-    policy: Policy, table: ir.Table, as_of: date, *, key: str, with_ids: bool = True
-) -> ir.Table:
-    """One row per entity: status, failed/unknown conditions (bit masks and, if asked, ids), amount.
+@dataclass(frozen=True)
+class _Outcomes:
+    """A policy's per-entity outcomes as expressions over its staged table (one column per condition)."""
 
-    Bit i of a mask is condition i; the bit after the last condition is the benefit amount.
-    Conditions are computed once as columns, then everything else reads those columns.
-    """
+    staged: ir.Table
+    failed: list[ir.BooleanValue]
+    unknown: list[ir.BooleanValue]  # with the amount's flag last, when the policy has a benefit
+    n_failed: ir.IntegerValue
+    any_unknown: ir.BooleanValue
+    amount: ir.Value  # the amount as paid, if eligible
+
+
+def _outcomes(policy: Policy, table: ir.Table, as_of: date, key: str) -> _Outcomes:
+    """Conditions are computed once as columns; everything else reads those columns."""
     compile_node = Compiler(table, policy.params_at(as_of), as_of)
     names = [f"c{i}" for i in range(len(policy.conditions))]
     stage: dict[str, ir.Value] = {"entity_id": table[key]}
@@ -246,8 +270,6 @@ def compile_policy(
     failed = [(o == ibis.literal(False)).fill_null(False) for o in outcomes]
     unknown = [o.isnull() for o in outcomes]
     n_failed = functools.reduce(lambda a, b: a + b, (_as_int(f) for f in failed))
-    failed_mask = _mask(failed)
-    unknown_mask = _mask(unknown)
     amount: ir.Value = ibis.null("decimal(18, 2)")
     if policy.benefit is not None:
         raw = staged["raw_amount"]
@@ -258,26 +280,55 @@ def compile_policy(
         capped, zero = _common(capped, literal(Decimal(0)))
         paid = ibis.cases((capped < 0, zero), else_=capped)
         amount = paid.round(2).cast(dt.Decimal(18, 2))
-        amount_unknown = (n_failed == 0) & raw.isnull()
-        unknown = [*unknown, amount_unknown]
-        unknown_mask = unknown_mask + _as_int(amount_unknown) * (1 << len(outcomes))
+        unknown = [*unknown, (n_failed == 0) & raw.isnull()]
+    any_unknown = functools.reduce(lambda a, b: a | b, unknown)
+    return _Outcomes(staged, failed, unknown, n_failed, any_unknown, amount)
+
+
+def compile_policy(
+    policy: Policy, table: ir.Table, as_of: date, *, key: str, with_ids: bool = True
+) -> ir.Table:
+    """One row per entity: status, failed/unknown conditions (bit masks and, if asked, ids), amount.
+
+    Bit i of a mask is condition i; the bit after the last condition is the benefit amount.
+    """
+    o = _outcomes(policy, table, as_of, key)
     status = ibis.cases(
-        (n_failed > 0, "ineligible"), (unknown_mask > 0, "needs_information"), else_="eligible"
+        (o.n_failed > 0, "ineligible"), (o.any_unknown, "needs_information"), else_="eligible"
     )
     columns: dict[str, ir.Value] = {
-        "entity_id": staged["entity_id"],
+        "entity_id": o.staged["entity_id"],
         "policy_id": ibis.literal(policy.id, type="string"),
         "status": status,
-        "n_failed": n_failed,
-        "failed_mask": failed_mask,
-        "unknown_mask": unknown_mask,
-        "amount": ibis.cases((status == "eligible", amount), else_=ibis.null("decimal(18, 2)")),
+        "n_failed": o.n_failed,
+        "failed_mask": _mask(o.failed),
+        "unknown_mask": _mask(o.unknown),
+        "amount": ibis.cases((status == "eligible", o.amount), else_=ibis.null("decimal(18, 2)")),
     }
     if with_ids:
         ids = [*policy.condition_ids(), AMOUNT_ID]
-        columns["failed"] = _ids(ids, failed)
-        columns["unknown"] = _ids(ids, unknown)
-    return staged.select(**columns)
+        columns["failed"] = _ids(ids, o.failed)
+        columns["unknown"] = _ids(ids, o.unknown)
+    return o.staged.select(**columns)
+
+
+def compile_counts(policy: Policy, table: ir.Table, as_of: date, *, key: str) -> ir.Table:
+    """One row for the policy: how many entities are eligible, need information, fail, nearly pass.
+
+    The same outcomes as `compile_policy`, aggregated where they are computed, so a count over
+    millions of entities never materialises a row per entity.
+    """
+    o = _outcomes(policy, table, as_of, key)
+    passed = o.n_failed == 0
+    eligible = passed & ~o.any_unknown
+    return o.staged.aggregate(
+        policy_id=ibis.literal(policy.id, type="string"),
+        eligible=_as_int(eligible).sum(),
+        needs_information=_as_int(passed & o.any_unknown).sum(),
+        ineligible=_as_int(~passed).sum(),
+        near_miss=_as_int(o.n_failed == 1).sum(),
+        total_amount=ibis.cases((eligible, o.amount), else_=ibis.null("decimal(18, 2)")).sum(),
+    )
 
 
 def _as_int(flag: ir.BooleanValue) -> ir.IntegerValue:
