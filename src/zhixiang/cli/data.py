@@ -12,9 +12,9 @@ from typing import Annotated
 
 import pyarrow as pa
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from zhixiang.cli._console import console
 from zhixiang.config import load_settings
 from zhixiang.datahub import (
     AccessDenied,
@@ -53,7 +53,6 @@ audit_app = typer.Typer(
     help="审计日志: every read of personal data, hash-chained and append-only.",
     no_args_is_help=True,
 )
-console = Console()
 
 WarehouseOption = Annotated[
     str | None,

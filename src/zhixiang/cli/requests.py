@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from zhixiang.cli._console import console
 from zhixiang.requests import (
     DepartmentMetrics,
     Rate,
@@ -28,7 +28,6 @@ requests_app = typer.Typer(
 )
 keys_app = typer.Typer(help="API 密钥: create, list and revoke keys for intake or one department.")
 requests_app.add_typer(keys_app, name="keys")
-console = Console()
 
 
 def _store(with_classifier: bool = False) -> TicketStore:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from zhixiang.cli._console import console
 from zhixiang.config import load_settings
 from zhixiang.demo import demo_policies_dir
 from zhixiang.identity import IdentifierError, validate_credit_code
@@ -26,7 +25,6 @@ from zhixiang.rules import (
     load_policies,
 )
 
-console = Console(width=None if sys.stdout.isatty() else 160)
 policies_app = typer.Typer(
     help="政策文件：检查语法、字段、类型与单位，并运行文件中的测试用例。", no_args_is_help=True
 )
