@@ -108,3 +108,22 @@ def test_counts_straight_from_the_entity_table_equal_the_summary_of_stored_resul
         (c.policy_id, c.eligible, c.needs_information, c.ineligible, c.near_miss, c.total_amount)
         for c in run.policies
     ]
+
+
+def test_an_amount_too_large_for_the_engine_stops_the_run_instead_of_rounding() -> None:
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pytest
+
+    rows = generate_enterprises(5, reference=AS_OF).to_pylist()
+    rows[0]["revenue_prev"] = Decimal(
+        "9000000000000000.00"
+    )  # 9e15 元: × 115% needs 16 whole digits
+    con = connect("duckdb://")
+    con.create_table(
+        "enterprise", pa.Table.from_pylist(rows, schema=generate_enterprises(1).schema)
+    )
+    policy = load_policies([demo_policies_dir()]).by_id("above-scale-growth-award")
+    with pytest.raises(Exception, match=r"(?i)out of range|overflow"):
+        run_matching(con, [policy], AS_OF)
