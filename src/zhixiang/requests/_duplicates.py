@@ -7,9 +7,11 @@ the candidates are already near in place and time, so only meaning is left to co
 from __future__ import annotations
 
 import math
+import operator
+import re
+from collections import Counter
 
-import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
+_SPACES = re.compile(r"\s\s+")
 
 #: Long bodies repeat themselves; the head carries the complaint and keeps the comparison fast.
 TEXT_HEAD = 300
@@ -19,26 +21,36 @@ def ticket_text(title: str, body: str, address: str | None) -> str:
     return f"{title} {address or ''} {body[:TEXT_HEAD]}"
 
 
+def _ngram_counts(text: str) -> Counter[str]:
+    """Character 1- and 2-grams, after the same lower-casing and space folding as sklearn's analyzer."""
+    folded = _SPACES.sub(" ", text.lower())
+    counts = Counter(folded)
+    counts.update(map(operator.add, folded, folded[1:]))
+    return counts
+
+
 def similarities(text: str, candidates: list[str]) -> list[float]:
     """Cosine similarity of `text` to each candidate, in 0..1.
 
     The same numbers as `TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)`
-    (a test checks they agree); the weighting is done here because on a handful of short texts
-    sklearn's input checks cost more than the arithmetic, and intake pays for this on every call.
+    (a test checks they agree). Plain dictionaries, because intake pays for this on every call and
+    the candidates are a handful of short texts: sklearn's and scipy's per-call set-up cost more
+    than the arithmetic.
     """
     if not candidates:
         return []
-    counts = CountVectorizer(analyzer="char", ngram_range=(1, 2), dtype=np.float64).fit_transform(
-        [text, *candidates]
-    )
-    # Sparse throughout: a busy community has hundreds of open tickets, and a dense
-    # tickets × n-grams matrix then costs milliseconds per intake.
-    document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
-    idf = np.log((1 + counts.shape[0]) / (1 + document_frequency)) + 1.0
-    counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
-    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
-    scores = (counts[1:] @ counts[0].T).toarray().ravel() / (norms[1:] * norms[0])
-    return [float(x) for x in scores]
+    docs = [_ngram_counts(t) for t in (text, *candidates)]
+    frequency: Counter[str] = Counter()
+    for doc in docs:
+        frequency.update(doc.keys())
+    idf = {g: math.log((1 + len(docs)) / (1 + k)) + 1.0 for g, k in frequency.items()}
+    weights = [{g: (1.0 + math.log(c)) * idf[g] for g, c in doc.items()} for doc in docs]
+    norms = [math.sqrt(sum(v * v for v in w.values())) for w in weights]
+    query = weights[0]
+    return [
+        sum(v * query.get(g, 0.0) for g, v in w.items()) / (norm * norms[0])
+        for w, norm in zip(weights[1:], norms[1:], strict=True)
+    ]
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
