@@ -42,6 +42,9 @@ def test_demo_match_and_explain_end_to_end(home: Path) -> None:
     assert explained.exit_code == 0, explained.output
     assert f'"entity_id": "{code}"' in explained.output
 
+    misses = runner.invoke(app, ["near-misses", "export-award", "--limit", "5"])
+    assert misses.exit_code == 0 and "export-award" in misses.output, misses.output
+
     wrong = runner.invoke(app, ["explain", code[:-1] + ("0" if code[-1] != "0" else "1")])
     assert wrong.exit_code == 2 and "校验位错误" in wrong.output
 

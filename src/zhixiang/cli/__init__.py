@@ -18,6 +18,7 @@ app = typer.Typer(
 app.add_typer(rules.policies_app, name="policies")
 app.command("match")(rules.match)
 app.command("explain")(rules.explain)
+app.command("near-misses")(rules.near_miss_list)
 app.command("demo")(demo.run_demo)
 app.command("generate")(demo.generate)
 requests_app.command("classify")(classify_cli.classify)

@@ -15,7 +15,15 @@ from zhixiang.cli._console import console
 from zhixiang.config import load_settings
 from zhixiang.demo import demo_policies_dir
 from zhixiang.identity import IdentifierError, validate_credit_code
-from zhixiang.matching import Calculator, EntityReport, MatchRun, connect, run_matching
+from zhixiang.matching import (
+    MATCHES,
+    Calculator,
+    EntityReport,
+    MatchRun,
+    connect,
+    near_misses,
+    run_matching,
+)
 from zhixiang.rules import (
     FIELD_VALUE_TYPES,
     OPERATOR_LABELS,
@@ -241,3 +249,21 @@ def explain(
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         _print_report(report, show_all)
+
+
+def near_miss_list(
+    policy_id: Annotated[str | None, typer.Argument(help="政策编号；不填则列出全部政策。")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="最多列出多少家。")] = 20,
+    warehouse: Warehouse = None,
+) -> None:
+    """差一项：上次批量匹配中只差一个条件的企业，以及所差的条件——这些企业最值得告知缺什么。"""
+    con = connect(warehouse or load_settings().warehouse_url)
+    if MATCHES not in con.list_tables():
+        console.print("[red]尚未运行批量匹配（zhixiang match）。[/red]")
+        raise typer.Exit(2)
+    table = Table("统一社会信用代码", "政策", "未满足的条件", "待补充")
+    for row in near_misses(con, policy_id, limit):
+        table.add_row(
+            row["entity_id"], row["policy_id"], "、".join(row["failed"]), "、".join(row["unknown"])
+        )
+    console.print(table)
