@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from zhixiang.requests import TicketStore
+from zhixiang.tickets import TicketStore
 
 DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "taidi2020" / "messages_labeled.csv"

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from zhixiang.api import create_app
-from zhixiang.requests import TicketStore
-from zhixiang.requests._models import Ticket
+from zhixiang.tickets import TicketStore
+from zhixiang.tickets._models import Ticket
 
 BASE = "/open311/v2"
 
@@ -24,7 +24,7 @@ def client(home: Path) -> Iterator[TestClient]:
     store = TicketStore(f"sqlite:///{home / 'tickets.db'}")
     store.migrate()
     app = create_app()
-    app.state.requests_store = store
+    app.state.tickets_store = store
     app.state.intake_key = store.create_key("intake")[0]
     with TestClient(app) as client:
         yield client
@@ -44,7 +44,7 @@ def _post(client: TestClient, fmt: str = "json", headers: dict | None = None, **
 
 
 def _count(client: TestClient) -> int:
-    store: TicketStore = client.app.state.requests_store
+    store: TicketStore = client.app.state.tickets_store
     with store.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(Ticket)).scalar_one()
 

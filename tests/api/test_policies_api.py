@@ -8,7 +8,7 @@ from zhixiang.api import create_app
 from zhixiang.config import load_settings
 from zhixiang.demo import generate_enterprises
 from zhixiang.matching import connect
-from zhixiang.requests import open_store
+from zhixiang.tickets import open_store
 
 
 def test_calculator_and_enterprise_account(home: Path) -> None:

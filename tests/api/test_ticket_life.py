@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from zhixiang.api import create_app
 from zhixiang.classify import load_model
-from zhixiang.requests import TicketStore, load_rules
+from zhixiang.tickets import TicketStore, load_rules
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def store(tickets_url: str) -> Iterator[TicketStore]:
 
 def test_ticket_life_from_open311_intake_to_archive(home: Path, store: TicketStore) -> None:
     app = create_app()
-    app.state.requests_store = store
+    app.state.tickets_store = store
     client = TestClient(app)
     intake, _ = store.create_key("intake", label="12345")
     dept, _ = store.create_key("department", "city-hrss")

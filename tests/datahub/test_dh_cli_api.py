@@ -110,7 +110,7 @@ def test_cli_rejects_a_bad_mapping_with_its_file_and_key(home: Path) -> None:
 def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[Path]) -> None:
     from zhixiang.api import create_app
     from zhixiang.config import load_settings
-    from zhixiang.requests import open_store
+    from zhixiang.tickets import open_store
 
     settings: Settings = load_settings()
     store = open_store(settings.tickets_url, with_classifier=False)

@@ -6,10 +6,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
-from zhixiang.api import data, open311, policies, requests
+from zhixiang.api import data, open311, policies, tickets
 from zhixiang.config import Settings, load_settings
 from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError
-from zhixiang.requests import RequestsError
+from zhixiang.tickets import TicketsError
 
 
 async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
@@ -23,8 +23,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
 
     # A refusal (bad key, wrong department, bad input) is the caller's 4xx, never a 500.
-    @app.exception_handler(RequestsError)
-    async def refused(_: Request, exc: RequestsError) -> JSONResponse:
+    @app.exception_handler(TicketsError)
+    async def refused(_: Request, exc: TicketsError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, "field": exc.field}, exc.status)
 
     @app.exception_handler(AccessDenied)
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for invalid in (GrantError, MappingError, ExtractError):
         app.add_exception_handler(invalid, _unprocessable)
 
-    app.include_router(requests.router)
+    app.include_router(tickets.router)
     app.include_router(open311.router)
     app.include_router(data.router)
     app.include_router(policies.router)

@@ -1,7 +1,7 @@
 """数据按需共享 REST API: catalog, sources, quarantine, quality, grants, reads under grant, audit check.
 
 Thin: each route authenticates with the platform's API keys (X-API-Key, issued by
-`zhixiang requests keys create`), calls `zhixiang.datahub` and returns its values. The caller's
+`zhixiang tickets keys create`), calls `zhixiang.datahub` and returns its values. The caller's
 department is the reader whose grants apply; every read of personal data is audited by the data hub.
 """
 
@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from zhixiang.api.requests import principal
+from zhixiang.api.tickets import principal
 from zhixiang.datahub import (
     Warehouse,
     audit_records,
@@ -33,7 +33,7 @@ from zhixiang.datahub import (
     revoke_grant,
     verify_audit,
 )
-from zhixiang.requests import Forbidden, Principal
+from zhixiang.tickets import Forbidden, Principal
 
 router = APIRouter(prefix="/data", tags=["数据按需共享"])
 Caller = Annotated[Principal, Depends(principal)]
@@ -43,7 +43,7 @@ def data_officer(caller: Caller) -> Principal:
     """Imports and grants change what everyone may see: only a data officer's key may make them."""
     if caller.scope != "data_officer":
         raise Forbidden(
-            "导入数据和授权需要数据管理员密钥（zhixiang requests keys create --data-officer）",
+            "导入数据和授权需要数据管理员密钥（zhixiang tickets keys create --data-officer）",
             "api_key",
         )
     return caller

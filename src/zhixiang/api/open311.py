@@ -17,18 +17,18 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from zhixiang.api.requests import get_store
-from zhixiang.requests import (
+from zhixiang.api.tickets import get_store
+from zhixiang.tickets import (
     STATUS_LABELS,
     NotFound,
-    RequestsError,
     SearchFilters,
     Status,
     TicketDraft,
+    TicketsError,
     TicketStore,
     TicketView,
 )
-from zhixiang.requests._deadlines import CST
+from zhixiang.tickets._deadlines import CST
 
 GENERAL_SERVICE = "12345"
 CLOSED = {Status.RESOLVED, Status.FOLLOWED_UP, Status.ARCHIVED}
@@ -62,7 +62,7 @@ class _Open311Route(APIRoute):
                 return await handler(request)
             except Open311Error as exc:
                 return _errors(fmt, exc.status, exc.description)
-            except RequestsError as exc:
+            except TicketsError as exc:
                 status = {401: 403, 422: 400, 409: 400}.get(exc.status, exc.status)
                 where = f"{exc.field}: " if exc.field else ""
                 return _errors(fmt, status, where + exc.message)
@@ -220,7 +220,7 @@ def discovery(fmt: str, request: Request) -> Response:
         {
             "changeset": "2026-11-25T00:00:00+08:00",
             "contact": "12345 热线中心",
-            "key_service": "API 密钥由热线中心管理员用 `zhixiang requests keys create` 签发",
+            "key_service": "API 密钥由热线中心管理员用 `zhixiang tickets keys create` 签发",
             "endpoints": [
                 {
                     "specification": "http://wiki.open311.org/GeoReport_v2",
@@ -330,7 +330,7 @@ async def create_request(fmt: str, request: Request) -> Response:
     _check_jurisdiction(store, params)
     try:
         caller = store.authenticate(params.get("api_key") or request.headers.get("x-api-key"))
-    except RequestsError as exc:
+    except TicketsError as exc:
         raise Open311Error(403, f"api_key: {exc.message}") from None
     draft = _draft(store, params)
     result = store.intake(caller, draft, request.headers.get("idempotency-key"))

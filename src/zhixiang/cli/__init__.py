@@ -7,7 +7,7 @@ import typer
 from zhixiang.cli import classify as classify_cli
 from zhixiang.cli import demo, rules
 from zhixiang.cli.data import audit_app, data_app
-from zhixiang.cli.requests import requests_app
+from zhixiang.cli.tickets import tickets_app
 
 app = typer.Typer(
     name="zhixiang",
@@ -21,9 +21,9 @@ app.command("explain")(rules.explain)
 app.command("near-misses")(rules.near_miss_list)
 app.command("demo")(demo.run_demo)
 app.command("generate")(demo.generate)
-requests_app.command("classify")(classify_cli.classify)
-requests_app.command("train")(classify_cli.train)
-app.add_typer(requests_app, name="requests")
+tickets_app.command("classify")(classify_cli.classify)
+tickets_app.command("train")(classify_cli.train)
+app.add_typer(tickets_app, name="tickets")
 app.add_typer(data_app, name="data")
 app.add_typer(audit_app, name="audit")
 

@@ -1,4 +1,4 @@
-"""`zhixiang requests classify` and `zhixiang requests train`: label a message CSV, retrain the model.
+"""`zhixiang tickets classify` and `zhixiang tickets train`: label a message CSV, retrain the model.
 
 Plain functions with Typer annotations; the requests command group registers them.
 """

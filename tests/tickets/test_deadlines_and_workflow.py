@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import linear_kernel
 
-from zhixiang.requests import (
+from zhixiang.tickets import (
     TRANSITIONS,
     Action,
     Status,

@@ -26,25 +26,25 @@ from sqlalchemy import Engine, Row, create_engine, event, func, insert, or_, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from zhixiang.requests import _duplicates as dup
-from zhixiang.requests._deadlines import deadline, end_of_working_day_after
-from zhixiang.requests._errors import (
+from zhixiang.tickets import _duplicates as dup
+from zhixiang.tickets._deadlines import deadline, end_of_working_day_after
+from zhixiang.tickets._errors import (
     Forbidden,
     InvalidInput,
     NotFound,
     TransitionRefused,
     Unauthenticated,
 )
-from zhixiang.requests._metrics import (
+from zhixiang.tickets._metrics import (
     AssignmentRow,
     DispatchRow,
     FollowUpRow,
     MetricsReport,
     report,
 )
-from zhixiang.requests._models import ApiKey, FollowUp, Ticket, TicketEvent
-from zhixiang.requests._rules import REGION_LEVELS, RequestRules, load_rules
-from zhixiang.requests._types import (
+from zhixiang.tickets._models import ApiKey, FollowUp, Ticket, TicketEvent
+from zhixiang.tickets._rules import REGION_LEVELS, RequestRules, load_rules
+from zhixiang.tickets._types import (
     SYSTEM,
     Classifier,
     Command,
@@ -60,7 +60,7 @@ from zhixiang.requests._types import (
     mask_contact,
     mask_name,
 )
-from zhixiang.requests._workflow import (
+from zhixiang.tickets._workflow import (
     ACTION_LABELS,
     HANDLING,
     OPEN,

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from zhixiang.requests._types import UtcDatetime
+from zhixiang.tickets._types import UtcDatetime
 
 
 class Rate(BaseModel):

@@ -3,20 +3,20 @@
 Other capabilities and the web/CLI edges import only from here.
 """
 
-from zhixiang.requests._deadlines import TimeLimit, add_working_days, deadline
-from zhixiang.requests._duplicates import similarities
-from zhixiang.requests._errors import (
+from zhixiang.tickets._deadlines import TimeLimit, add_working_days, deadline
+from zhixiang.tickets._duplicates import similarities
+from zhixiang.tickets._errors import (
     Forbidden,
     InvalidInput,
     NotFound,
-    RequestsError,
+    TicketsError,
     TransitionRefused,
     Unauthenticated,
 )
-from zhixiang.requests._metrics import DepartmentMetrics, MetricsReport, Rate
-from zhixiang.requests._rules import DEFAULT_RULES, RequestRules, load_rules
-from zhixiang.requests._store import DISPATCH_CENTER, TicketStore, make_engine, open_store
-from zhixiang.requests._types import (
+from zhixiang.tickets._metrics import DepartmentMetrics, MetricsReport, Rate
+from zhixiang.tickets._rules import DEFAULT_RULES, RequestRules, load_rules
+from zhixiang.tickets._store import DISPATCH_CENTER, TicketStore, make_engine, open_store
+from zhixiang.tickets._types import (
     SATISFACTION_LABELS,
     Classifier,
     Command,
@@ -28,7 +28,7 @@ from zhixiang.requests._types import (
     TicketView,
     mask_contact,
 )
-from zhixiang.requests._workflow import (
+from zhixiang.tickets._workflow import (
     ACTION_LABELS,
     STATUS_LABELS,
     TRANSITIONS,
@@ -57,12 +57,12 @@ __all__ = [
     "Principal",
     "Rate",
     "RequestRules",
-    "RequestsError",
     "SearchFilters",
     "Status",
     "TicketDraft",
     "TicketStore",
     "TicketView",
+    "TicketsError",
     "TimeLimit",
     "TransitionRefused",
     "Unauthenticated",

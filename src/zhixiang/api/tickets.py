@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field, TypeAdapter
 
-from zhixiang.requests import (
+from zhixiang.tickets import (
     Command,
     Forbidden,
     IntakeResult,
@@ -45,12 +45,12 @@ def get_store(request: Request) -> TicketStore:
     Used as an async dependency (`_store`) so a request does not hop to a worker thread for it.
     """
     state = request.app.state
-    store = getattr(state, "requests_store", None)
+    store = getattr(state, "tickets_store", None)
     if store is None:
         with _lock:
-            store = getattr(state, "requests_store", None)
+            store = getattr(state, "tickets_store", None)
             if store is None:
-                store = state.requests_store = open_store(state.settings.tickets_url)
+                store = state.tickets_store = open_store(state.settings.tickets_url)
     return store
 
 
@@ -161,7 +161,7 @@ def metrics(
 
 @router.post("/escalations", response_model=list[TicketView])
 def escalate(store: Store, caller: Caller) -> list[TicketView]:
-    """Run 超期升级 now (normally a timer runs `zhixiang requests escalate`); returns the moved tickets."""
+    """Run 超期升级 now (normally a timer runs `zhixiang tickets escalate`); returns the moved tickets."""
     if caller.scope != "intake":
         raise Forbidden("只有热线中心可以执行超期升级", "api_key")
     return store.escalate_overdue()

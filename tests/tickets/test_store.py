@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from zhixiang.classify import load_model
-from zhixiang.requests import (
+from zhixiang.tickets import (
     Command,
     InvalidInput,
     Principal,
@@ -20,7 +20,7 @@ from zhixiang.requests import (
     TransitionRefused,
     load_rules,
 )
-from zhixiang.requests._models import Base
+from zhixiang.tickets._models import Base
 
 
 class Clock:
@@ -234,7 +234,7 @@ def test_migrations_build_exactly_the_models_schema(tickets_url: str) -> None:
 def test_a_data_officer_key_cannot_read_tickets(tmp_path) -> None:
     import pytest
 
-    from zhixiang.requests import Forbidden, SearchFilters, open_store
+    from zhixiang.tickets import Forbidden, SearchFilters, open_store
 
     store = open_store(f"sqlite:///{tmp_path / 't.db'}", with_classifier=False)
     secret, key = store.create_key("data_officer")

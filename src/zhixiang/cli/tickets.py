@@ -1,4 +1,4 @@
-"""`zhixiang requests …`: run the 接诉即办 service's store from the command line."""
+"""`zhixiang tickets …`: run the 接诉即办 service's store from the command line."""
 
 from __future__ import annotations
 
@@ -12,38 +12,38 @@ from rich.markup import escape
 from rich.table import Table
 
 from zhixiang.cli._console import console
-from zhixiang.requests import (
+from zhixiang.tickets import (
     DepartmentMetrics,
     Rate,
-    RequestsError,
+    TicketsError,
     TicketStore,
     load_rules,
     open_store,
 )
-from zhixiang.requests._deadlines import CST
+from zhixiang.tickets._deadlines import CST
 
-requests_app = typer.Typer(
+tickets_app = typer.Typer(
     help="接诉即办 (12345 citizen requests): database, API keys, metrics, escalation, retraining.",
     no_args_is_help=True,
 )
 keys_app = typer.Typer(help="API 密钥: create, list and revoke keys for intake or one department.")
-requests_app.add_typer(keys_app, name="keys")
+tickets_app.add_typer(keys_app, name="keys")
 
 
 def _store(with_classifier: bool = False) -> TicketStore:
     try:
         return open_store(with_classifier=with_classifier)
-    except RequestsError as exc:
+    except TicketsError as exc:
         raise _fail(exc) from None
 
 
-def _fail(exc: RequestsError) -> typer.Exit:
+def _fail(exc: TicketsError) -> typer.Exit:
     field = f"[{exc.field}] " if exc.field else ""
     console.print(f"[red]错误:[/red] {escape(field + exc.message)}")
     return typer.Exit(2)
 
 
-@requests_app.command("migrate")
+@tickets_app.command("migrate")
 def migrate() -> None:
     """Create or upgrade the ticket database (ZHIXIANG_TICKETS_DB, default var/tickets.db)."""
     store = _store()
@@ -70,7 +70,7 @@ def create_key(
     scope = "intake" if intake else "data_officer" if data_officer else "department"
     try:
         secret, key = _store().create_key(scope, department, label)
-    except RequestsError as exc:
+    except TicketsError as exc:
         raise _fail(exc) from None
     console.print(f"密钥 {key.id}（{key.scope} {key.department or ''}）已签发，请立即保存：")
     typer.echo(secret)
@@ -99,7 +99,7 @@ def revoke_key(
     """Revoke a key at once; requests using it are refused with 401."""
     try:
         key = _store().revoke_key(key_id)
-    except RequestsError as exc:
+    except TicketsError as exc:
         raise _fail(exc) from None
     console.print(f"密钥 {key.id} 已吊销")
 
@@ -109,7 +109,7 @@ def _percent(rate: Rate) -> str:
     return f"{share} ({rate.numerator}/{rate.denominator})"
 
 
-@requests_app.command("metrics")
+@tickets_app.command("metrics")
 def metrics(
     since: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="起始日(含)，北京时间；默认30天前")
@@ -127,7 +127,7 @@ def metrics(
     start, end = _day_start(first), _day_start(last + timedelta(days=1))
     try:
         report = _store().metrics(start, end, department)
-    except RequestsError as exc:
+    except TicketsError as exc:
         raise _fail(exc) from None
     if as_json:
         typer.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
@@ -163,7 +163,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=CST).astimezone(UTC)
 
 
-@requests_app.command("escalate")
+@tickets_app.command("escalate")
 def escalate() -> None:
     """超期升级: move overdue tickets one level up 网格→社区→街道→区→市 (run it from a timer)."""
     moved = _store().escalate_overdue()
@@ -172,7 +172,7 @@ def escalate() -> None:
     console.print(f"升级 {len(moved)} 张超期工单")
 
 
-@requests_app.command("retrain")
+@tickets_app.command("retrain")
 def retrain(
     output: Annotated[Path, typer.Option(help="新模型保存位置")],
     minimum: Annotated[int, typer.Option(help="至少需要多少张已办结工单")] = 50,
@@ -197,16 +197,16 @@ def retrain(
     console.print("启用：设置 ZHIXIANG_CLASSIFIER_MODEL 指向该文件后重启服务")
 
 
-@requests_app.command("rules")
+@tickets_app.command("rules")
 def rules(
     file: Annotated[
-        Path | None, typer.Option(help="规则文件；默认 ZHIXIANG_REQUESTS_RULES 或内置 rules.yaml")
+        Path | None, typer.Option(help="规则文件；默认 ZHIXIANG_TICKETS_RULES 或内置 rules.yaml")
     ] = None,
 ) -> None:
     """Check a routing-rules file and print which department gets each category in each region."""
     try:
         loaded = load_rules(file)
-    except RequestsError as exc:
+    except TicketsError as exc:
         raise _fail(exc) from None
     table = Table(
         "一级分类",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from zhixiang.requests._models import Base
+from zhixiang.tickets._models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from zhixiang.requests._workflow import Action, Status
+from zhixiang.tickets._workflow import Action, Status
 
 Channel = Literal["hotline", "web", "app", "wechat", "open311", "email"]
 Satisfaction = Literal["satisfied", "basically_satisfied", "unsatisfied"]

@@ -18,8 +18,8 @@ from pydantic import (
 )
 
 from zhixiang.identity import region_prefix
-from zhixiang.requests._deadlines import TimeLimit
-from zhixiang.requests._errors import InvalidInput
+from zhixiang.tickets._deadlines import TimeLimit
+from zhixiang.tickets._errors import InvalidInput
 
 DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
 # Codes are stored on every ticket; these bounds match the columns.
@@ -172,8 +172,8 @@ class RequestRules(_Strict):
 
 
 def load_rules(path: Path | None = None) -> RequestRules:
-    """Read rules from `path`, $ZHIXIANG_REQUESTS_RULES, or the packaged default; errors name the field."""
-    path = path or Path(os.environ.get("ZHIXIANG_REQUESTS_RULES", DEFAULT_RULES))
+    """Read rules from `path`, $ZHIXIANG_TICKETS_RULES, or the packaged default; errors name the field."""
+    path = path or Path(os.environ.get("ZHIXIANG_TICKETS_RULES", DEFAULT_RULES))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return RequestRules.model_validate(data)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from zhixiang.requests._errors import TransitionRefused
+from zhixiang.tickets._errors import TransitionRefused
 
 
 class Status(StrEnum):

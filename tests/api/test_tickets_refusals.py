@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from zhixiang.api import create_app
-from zhixiang.requests import TicketStore
+from zhixiang.tickets import TicketStore
 
 LAMP = {
     "title": "莲花五村路灯不亮",
@@ -45,7 +45,7 @@ def env(home: Path) -> Iterator[Env]:
     store = TicketStore(f"sqlite:///{home / 'tickets.db'}")
     store.migrate()
     app = create_app()
-    app.state.requests_store = store
+    app.state.tickets_store = store
     keys = [
         store.create_key("intake")[0],
         store.create_key("department", "siming-housing")[0],
