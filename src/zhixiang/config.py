@@ -1,20 +1,77 @@
-"""Where the platform keeps its state; one place so every capability agrees."""
+"""Every setting of the platform, in one place: read once from `ZHIXIANG_*` environment variables.
+
+Nothing else in the code reads the environment. Paths default to files under `ZHIXIANG_HOME`
+(default `./var`), so the embedded default needs no server; production points the URLs at
+PostgreSQL. `zhixiang settings` (CLI) prints what is in effect.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-@dataclass(frozen=True)
-class Settings:
-    """Locations and connection strings, read from the environment with embedded defaults."""
 
-    home: Path
-    warehouse_url: str
-    tickets_url: str
-    policies_dir: Path | None = None  # None: the bundled demo policies
+class Settings(BaseSettings):
+    """Locations, connection strings and limits; each field is the env var `ZHIXIANG_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIXIANG_", frozen=True, extra="ignore")
+
+    home: Path = Field(Path("var"), description="平台数据目录（嵌入式默认的全部文件都在这里）")
+    warehouse: str = Field(
+        "", description="数据仓库：duckdb:///文件 或 postgresql://…；默认 home/zhixiang.duckdb"
+    )
+    tickets_db: str = Field("", description="工单库 SQLAlchemy 地址；默认 home/tickets.db (SQLite)")
+    access_db: str = Field("", description="账号、密钥、会话与审计库；默认 home/access.db (SQLite)")
+    policies: Path | None = Field(None, description="政策文件目录；默认内置示例政策")
+    tickets_rules: Path | None = Field(None, description="接诉即办规则文件；默认内置 rules.yaml")
+    departments: Path | None = Field(None, description="部门目录文件；默认内置 departments.yaml")
+    holidays: Path | None = Field(None, description="节假日与调休补充文件（日历库未收录的年份）")
+    classifier_model: Path | None = Field(None, description="诉求分类模型；默认随包发布的模型")
+    shared_data: Path | None = Field(
+        None, description="真实数据目录（../shared/data），测试与评估用"
+    )
+    audit_key_file: Path | None = Field(
+        None, description="审计链 HMAC 密钥文件；默认 home/secrets/audit.key"
+    )
+    max_body_bytes: int = Field(1_000_000, gt=0, description="任何请求体的上限（字节）")
+    session_hours: float = Field(8.0, gt=0, description="登录会话有效时长（小时）")
+    cookie_secure: bool = Field(
+        True, description="会话 Cookie 仅经 HTTPS 发送（本机演示可设为 false）"
+    )
+
+    @model_validator(mode="after")
+    def _defaults_under_home(self) -> Settings:
+        home = self.home.resolve()
+        defaults = {
+            "home": home,
+            "warehouse": self.warehouse or f"duckdb://{home / 'zhixiang.duckdb'}",
+            "tickets_db": self.tickets_db or f"sqlite:///{home / 'tickets.db'}",
+            "access_db": self.access_db or f"sqlite:///{home / 'access.db'}",
+            "audit_key_file": self.audit_key_file or home / "secrets" / "audit.key",
+        }
+        for name, value in defaults.items():
+            object.__setattr__(self, name, value)
+        return self
+
+    # Names the rest of the code has always used.
+    @property
+    def warehouse_url(self) -> str:
+        return self.warehouse
+
+    @property
+    def tickets_url(self) -> str:
+        return self.tickets_db
+
+    @property
+    def policies_dir(self) -> Path | None:
+        return self.policies
+
+    @property
+    def shared_data_dir(self) -> Path:
+        """Real data for tests and evaluation: $ZHIXIANG_SHARED_DATA, else ../shared/data beside the checkout."""
+        return self.shared_data or Path(__file__).resolve().parents[3] / "shared" / "data"
 
     @property
     def results_dir(self) -> Path:
@@ -25,15 +82,9 @@ class Settings:
         return self.home / "data"
 
 
-def load_settings() -> Settings:
-    """Read ZHIXIANG_HOME, _WAREHOUSE, _TICKETS_DB and _POLICIES; default to files under ./var."""
-    home = Path(os.environ.get("ZHIXIANG_HOME", "var")).resolve()
-    warehouse = os.environ.get("ZHIXIANG_WAREHOUSE", f"duckdb://{home / 'zhixiang.duckdb'}")
-    tickets = os.environ.get("ZHIXIANG_TICKETS_DB", f"sqlite:///{home / 'tickets.db'}")
-    policies = os.environ.get("ZHIXIANG_POLICIES")
-    return Settings(
-        home=home,
-        warehouse_url=warehouse,
-        tickets_url=tickets,
-        policies_dir=Path(policies).resolve() if policies else None,
-    )
+def load_settings(**overrides: object) -> Settings:
+    """The settings in effect: the environment, then `overrides` (tests and the CLI's options)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+__all__ = ["Settings", "load_settings"]

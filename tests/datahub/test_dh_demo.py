@@ -70,9 +70,7 @@ def test_demo_departments_on_postgresql_with_postgresql_sources(
 def test_import_demo_sources_fills_the_warehouse_table_the_rules_engine_reads(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(
-        home=tmp_path, warehouse_url=f"duckdb://{tmp_path / 'z.duckdb'}", tickets_url=""
-    )
+    settings = Settings(home=tmp_path, warehouse=f"duckdb://{tmp_path / 'z.duckdb'}")
     report = import_demo_sources(settings, generate_enterprises(50, seed=1))
     assert report.entity_rows == {"enterprise": 50} and report.rows_quarantined == 6
     assert (tmp_path / "data" / "departments" / "税务局_纳税申报.csv").read_bytes().decode("gbk")
@@ -80,9 +78,7 @@ def test_import_demo_sources_fills_the_warehouse_table_the_rules_engine_reads(
 
 @pytest.mark.parametrize("rows", [0, 3])
 def test_tiny_tables_still_import(tmp_path: Path, rows: int) -> None:
-    settings = Settings(
-        home=tmp_path, warehouse_url=f"duckdb://{tmp_path / 'z.duckdb'}", tickets_url=""
-    )
+    settings = Settings(home=tmp_path, warehouse=f"duckdb://{tmp_path / 'z.duckdb'}")
     report = import_demo_sources(
         settings,
         generate_enterprises(rows, seed=1) if rows else generate_enterprises(1).slice(0, 0),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +13,9 @@ PREDICTED, CONFIDENCE = "预测分类", "置信度"
 
 def default_training_data() -> Path:
     """The shared labelled messages: $ZHIXIANG_SHARED_DATA, else ../shared/data beside the repository."""
-    shared = os.environ.get("ZHIXIANG_SHARED_DATA")
-    root = Path(shared) if shared else Path(__file__).resolve().parents[4] / "shared" / "data"
-    return root / "taidi2020" / "messages_labeled.csv"
+    from zhixiang.config import load_settings
+
+    return load_settings().shared_data_dir / "taidi2020" / "messages_labeled.csv"
 
 
 class MessageFileError(ValueError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -173,7 +172,9 @@ class RequestRules(_Strict):
 
 def load_rules(path: Path | None = None) -> RequestRules:
     """Read rules from `path`, $ZHIXIANG_TICKETS_RULES, or the packaged default; errors name the field."""
-    path = path or Path(os.environ.get("ZHIXIANG_TICKETS_RULES", DEFAULT_RULES))
+    from zhixiang.config import load_settings
+
+    path = path or load_settings().tickets_rules or DEFAULT_RULES
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return RequestRules.model_validate(data)

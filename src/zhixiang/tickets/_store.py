@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import secrets
 import threading
 import time
@@ -140,9 +139,10 @@ def _load_classifier() -> Classifier | None:
     except ImportError:
         log.warning("zhixiang.classify 不可用：未分类的诉求将进入人工派单队列")
         return None
-    path = os.environ.get("ZHIXIANG_CLASSIFIER_MODEL")
+    from zhixiang.config import load_settings
+
     try:
-        return load_model(Path(path) if path else None)
+        return load_model(load_settings().classifier_model)
     except Exception as exc:  # a broken model file must not stop intake: tickets wait for a person
         log.warning("分类模型加载失败（%r）：未分类的诉求将进入人工派单队列", exc)
         return None

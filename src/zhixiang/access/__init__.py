@@ -1,0 +1,46 @@
+"""Who may do what: the department directory, roles and permissions, and the caller (`Principal`).
+
+Every capability asks this package; it knows none of them. Other packages import only from here.
+"""
+
+from zhixiang.access._departments import (
+    DEFAULT_DEPARTMENTS,
+    Department,
+    DepartmentDirectory,
+    DepartmentKind,
+    load_departments,
+    parse_departments,
+)
+from zhixiang.access._permissions import (
+    ANONYMOUS,
+    CITYWIDE_ROLES,
+    PERMISSIONS,
+    ROLE_LABELS,
+    STAFF_ROLES,
+    SYSTEM,
+    Permission,
+    Principal,
+    PrincipalKind,
+    Role,
+    permission,
+)
+
+__all__ = [
+    "ANONYMOUS",
+    "CITYWIDE_ROLES",
+    "DEFAULT_DEPARTMENTS",
+    "PERMISSIONS",
+    "ROLE_LABELS",
+    "STAFF_ROLES",
+    "SYSTEM",
+    "Department",
+    "DepartmentDirectory",
+    "DepartmentKind",
+    "Permission",
+    "Principal",
+    "PrincipalKind",
+    "Role",
+    "load_departments",
+    "parse_departments",
+    "permission",
+]

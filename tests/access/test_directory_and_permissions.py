@@ -1,0 +1,83 @@
+"""The department directory and the permission table: one spelling per department, one check per act."""
+
+from __future__ import annotations
+
+import pytest
+
+from zhixiang.access import (
+    ANONYMOUS,
+    PERMISSIONS,
+    Principal,
+    PrincipalKind,
+    Role,
+    load_departments,
+    parse_departments,
+    permission,
+)
+from zhixiang.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+
+
+def test_every_spelling_of_a_department_resolves_to_one_code() -> None:
+    directory = load_departments()
+    for spelling in ("city-hrss", "厦门市人力资源和社会保障局", "市人力资源和社会保障局", "人社局"):
+        assert directory.resolve(spelling).code == "city-hrss"
+    with pytest.raises(NotFound, match="部门目录中没有"):
+        directory.resolve("人社厅")
+
+
+def test_a_branch_belongs_to_its_parent_bureau() -> None:
+    directory = load_departments()
+    assert [d.code for d in directory.ancestors("siming-environment")] == ["city-environment", "xm"]
+    assert "siming-environment" in {d.code for d in directory.descendants("city-environment")}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("departments: []", "departments"),
+        ("departments:\n  - {code: A, name: x, kind: bureau}", "第1项 code"),
+        ("departments:\n  - {code: a, name: x, kind: bureau, parent: b}", "上级 b 不在目录中"),
+        (
+            "departments:\n  - {code: a, name: x, kind: bureau}\n  - {code: b, name: x, kind: bureau}",
+            "同时指 a 与 b",
+        ),
+        (
+            "departments:\n  - {code: a, name: x, kind: bureau, parent: b}\n"
+            "  - {code: b, name: y, kind: bureau, parent: a}",
+            "成环",
+        ),
+        ("departments: [", "不是合法的 YAML"),
+    ],
+)
+def test_a_broken_directory_is_refused_saying_where(text: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        parse_departments(text, "test.yaml")
+
+
+def test_each_permission_names_known_roles_and_unknown_names_fail_loudly() -> None:
+    for name, p in PERMISSIONS.items():
+        assert p.name == name and p.roles and p.label
+    with pytest.raises(KeyError, match="unknown permission"):
+        permission("tickets.delete_everything")
+
+
+def test_a_handler_is_held_to_its_department_and_below() -> None:
+    handler = Principal(
+        PrincipalKind.USER, "li", roles=frozenset({Role.HANDLER}), department="city-environment"
+    )
+    assert handler.can("tickets.handle") and not handler.can("tickets.dispatch")
+    assert handler.sees_department("city-environment")
+    assert handler.sees_department("siming-environment")
+    assert not handler.sees_department("city-hrss")
+    agent = Principal(
+        PrincipalKind.USER, "wang", roles=frozenset({Role.AGENT}), department="center"
+    )
+    assert agent.sees_department("city-hrss")
+
+
+def test_refusals_say_who_could_and_tell_the_public_to_sign_in() -> None:
+    handler = Principal(PrincipalKind.KEY, "k1", roles=frozenset({Role.HANDLER}), department="x")
+    with pytest.raises(Forbidden, match="坐席"):
+        handler.require("tickets.dispatch")
+    with pytest.raises(Unauthenticated):
+        ANONYMOUS.require("tickets.read")
