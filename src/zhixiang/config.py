@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, gt=0, description="任何请求体的上限（字节）")
     session_hours: float = Field(8.0, gt=0, description="登录会话有效时长（小时）")
+    photo_max_bytes: int = Field(
+        5_000_000, gt=0, description="便民服务上传照片的上限（字节）"
+    )
     cookie_secure: bool = Field(
         True, description="会话 Cookie 仅经 HTTPS 发送（本机演示可设为 false）"
     )
@@ -72,6 +75,11 @@ class Settings(BaseSettings):
     def shared_data_dir(self) -> Path:
         """Real data for tests and evaluation: $ZHIXIANG_SHARED_DATA, else ../shared/data beside the checkout."""
         return self.shared_data or Path(__file__).resolve().parents[3] / "shared" / "data"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Photos that came with citizens' reports, named by the ticket's token."""
+        return self.home / "uploads"
 
     @property
     def results_dir(self) -> Path:

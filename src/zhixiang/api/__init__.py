@@ -43,6 +43,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(data.router)
     app.include_router(policies.router)
 
+    from zhixiang.web import mount
+
+    mount(app)  # the pages: server-rendered, on this same app (zhixiang.web)
+
     @app.get("/health", tags=["system"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}

@@ -1,0 +1,116 @@
+"""Where pages get the capabilities from: the same objects the API routes use, opened once per app.
+
+Two bridges live here until the ticket capability offers them itself (issue 7, branch `tickets`):
+the ticket store still takes its own key-based `Principal`, so a signed-in person is presented to
+it as the hotline centre (agents, leaders) or as their department (handlers); and intake has no
+"preview" yet, so the suggestion shown before saving is assembled from the store's public parts
+(its classifier, its routing rules, its search and `similarities`) with the store's own thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fastapi import Request
+
+from zhixiang.access import Principal, Role
+from zhixiang.api.policies import get_policies
+from zhixiang.api.tickets import get_store
+from zhixiang.rules import PolicySet
+from zhixiang.tickets import Principal as TicketCaller
+from zhixiang.tickets import SearchFilters, Status, TicketStore, TicketView, similarities
+
+__all__ = [
+    "Suggestion",
+    "get_policies",
+    "get_store",
+    "policies",
+    "preview",
+    "store",
+    "ticket_caller",
+]
+
+#: The web-form channel: a citizen's own report and their own 回访 rating arrive through it.
+WEB_CHANNEL = TicketCaller(key_id="web", scope="intake")
+
+
+def store(request: Request) -> TicketStore:
+    return get_store(request)
+
+
+def policies(request: Request) -> PolicySet:
+    return get_policies(request)
+
+
+def ticket_caller(user: Principal) -> TicketCaller:
+    """The ticket store's view of a signed-in person (its department scoping decides the rest)."""
+    if user.has(Role.HANDLER) and not user.citywide:
+        return TicketCaller(key_id=user.id, scope="department", department=user.department)
+    return TicketCaller(key_id=user.id, scope="intake")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What intake would decide for a draft: category, confidence, department, near duplicates."""
+
+    category: str | None
+    confidence: float | None
+    department: str | None
+    department_name: str | None
+    auto_dispatch: bool
+    duplicates: list[tuple[TicketView, float]]
+
+
+_OPEN = (Status.RECEIVED, Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS)
+
+
+def preview(
+    tickets: TicketStore,
+    caller: TicketCaller,
+    title: str,
+    body: str,
+    region_code: str | None,
+    address: str | None = None,
+) -> Suggestion:
+    """The store's classifier and routing for this draft, and open tickets of the same street alike."""
+    rules = tickets.rules
+    category = confidence = None
+    if tickets.classifier is not None and (title or body):
+        prediction = tickets.classifier.predict([title], [body])[0]
+        if prediction.category in rules.category_names:
+            category, confidence = prediction.category, float(prediction.confidence)
+    department = rules.route(category, region_code) if category else None
+    duplicates: list[tuple[TicketView, float]] = []
+    if region_code and len(region_code) >= 9:
+        since = datetime.now(UTC) - timedelta(hours=rules.duplicates.window_hours)
+        near: list[TicketView] = []
+        for status in _OPEN:
+            near += tickets.search(
+                caller,
+                SearchFilters(
+                    region=region_code[:9],
+                    status=status,
+                    since=since,
+                    limit=rules.duplicates.max_candidates,
+                ),
+            )
+        near = [t for t in near if t.group_id is None]
+        text = f"{title} {address or ''} {body[:300]}"
+        scores = similarities(text, [f"{t.title} {t.address or ''} {t.body[:300]}" for t in near])
+        duplicates = sorted(
+            (
+                (t, round(s, 3))
+                for t, s in zip(near, scores, strict=True)
+                if s >= rules.duplicates.threshold
+            ),
+            key=lambda pair: -pair[1],
+        )[:5]
+    return Suggestion(
+        category,
+        confidence,
+        department,
+        rules.departments.get(department) if department else None,
+        department is not None and (confidence or 0.0) >= rules.auto_dispatch_threshold,
+        duplicates,
+    )
