@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install lint serve bench clean
+.PHONY: demo test install browsers lint serve bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,13 @@ install: $(STAMP)
 demo: install
 	$(BIN)/zhixiang demo
 
-test: install
+# Browser tests drive Debian's chromium (never a downloaded browser); CI runs as root on a clean machine.
+browsers:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk)
+
+test: install browsers
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --durations=15
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 serve: install
 	$(BIN)/zhixiang serve

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -28,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from zhixiang.access import ANONYMOUS, ROLE_LABELS, Principal, Role
 from zhixiang.api._auth import CSRF_FIELD, SESSION_COOKIE, authenticate
 from zhixiang.errors import Unauthenticated, ZhixiangError
+from zhixiang.rules import format_money
 from zhixiang.web._regions import region_name, street_options
 
 HERE = Path(__file__).parent
@@ -44,6 +46,7 @@ CONTENT_SECURITY_POLICY = (
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(street_options=street_options, region_name=region_name)
+templates.env.filters["money"] = lambda value: format_money(Decimal(str(value)))
 
 
 def is_page(path: str) -> bool:

@@ -255,6 +255,7 @@ def _ticket_page(
     tickets = store(request)
     ticket = tickets.get(ticket_caller(user), ticket_id)
     notice = request.query_params.get("notice")
+    suggested = tickets.rules.route(ticket.category, ticket.region_code) if ticket.category else None
     return render_page(
         request,
         "tickets/detail.html",
@@ -271,9 +272,8 @@ def _ticket_page(
         else None,
         notice=notice[:200] if notice else None,
         local=local,
-        suggested=tickets.rules.route(ticket.category, ticket.region_code)
-        if ticket.category
-        else None,
+        suggested=suggested,
+        dispatch_form=Form({"department": suggested or ""}),
         **_options(request),
     )
 
