@@ -47,7 +47,7 @@ def test_a_call_from_intake_to_the_citizens_rating(page, platform, shots, browse
     page.get_by_label("诉求标题").fill("装修公司拖欠工资")
     page.get_by_label("诉求内容").fill(body.replace("三个月", "两个多月"))
     page.get_by_label("所在区").select_option("350203")
-    expect(page.locator("#f-street option[value='%s']" % STREET)).to_have_count(1)
+    expect(page.locator(f"#f-street option[value='{STREET}']")).to_have_count(1)
     page.get_by_label("街道/镇").select_option(STREET)
     page.get_by_label("联系电话或邮箱").fill("13912345678")
     suggestion = page.locator("#suggestion")

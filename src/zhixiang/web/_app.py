@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
@@ -27,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from zhixiang.access import ANONYMOUS, ROLE_LABELS, Principal, Role
-from zhixiang.api._auth import CSRF_FIELD, SESSION_COOKIE, authenticate
+from zhixiang.api._auth import CSRF_FIELD, PUBLIC, SESSION_COOKIE, authenticate
 from zhixiang.errors import Unauthenticated, ZhixiangError
 from zhixiang.rules import format_money
 from zhixiang.web._regions import region_name, street_options
@@ -54,6 +54,21 @@ def is_page(path: str) -> bool:
 
 
 # -- who is here ------------------------------------------------------------------------------------
+
+
+def anyone() -> Any:
+    """`public()` for pages: a session that ended or expired makes the visitor anonymous on a
+    public page instead of sending them to sign in (staff pages still do, saying why)."""
+
+    async def dependency(request: Request) -> Principal:
+        try:
+            return await authenticate(request)
+        except Unauthenticated:
+            request.state.principal = ANONYMOUS
+            return ANONYMOUS
+
+    dependency.zx_permission = PUBLIC  # type: ignore[attr-defined]
+    return Depends(dependency)
 
 
 async def current_user(request: Request) -> Principal:

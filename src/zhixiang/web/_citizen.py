@@ -15,10 +15,9 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from zhixiang.access import Principal
-from zhixiang.api._auth import public
 from zhixiang.errors import ZhixiangError
 from zhixiang.tickets import SATISFACTION_LABELS, Action, Command, Status
-from zhixiang.web._app import check_public_form, redirect, render
+from zhixiang.web._app import anyone, check_public_form, redirect, render
 from zhixiang.web._capabilities import WEB_CHANNEL, store
 from zhixiang.web._forms import Form
 from zhixiang.web._regions import district_options, street_options
@@ -26,7 +25,7 @@ from zhixiang.web._tickets import _draft
 from zhixiang.web._time import local
 
 router = APIRouter(prefix="/bianmin", include_in_schema=False)
-Anyone = Annotated[Principal, public()]
+Anyone = Annotated[Principal, anyone()]
 
 PHOTO_TYPES = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 PHOTO_MAX_PIXELS = 40_000_000

@@ -12,15 +12,15 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 
 from zhixiang.access import Principal
-from zhixiang.api._auth import public, requires
+from zhixiang.api._auth import requires
 from zhixiang.matching import Calculator, connect
-from zhixiang.web._app import check_public_form, render
+from zhixiang.web._app import anyone, check_public_form, render
 from zhixiang.web._calculator import STATUS_LABELS, as_of_from, evaluate, facts_from, questions
 from zhixiang.web._capabilities import policies
 from zhixiang.web._forms import Form
 
 router = APIRouter(prefix="/qiye", include_in_schema=False)
-Anyone = Annotated[Principal, public()]
+Anyone = Annotated[Principal, anyone()]
 Enterprise = Annotated[Principal, requires("portal.enterprise")]
 
 

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from zhixiang.access import STAFF_ROLES, Principal
-from zhixiang.api._auth import SESSION_COOKIE, public
+from zhixiang.api._auth import SESSION_COOKIE
 from zhixiang.errors import ZhixiangError
-from zhixiang.web._app import check_public_form, redirect, render, secure_cookies
+from zhixiang.web._app import anyone, check_public_form, redirect, render, secure_cookies
 from zhixiang.web._forms import Form
 
 router = APIRouter(include_in_schema=False)
-Anyone = Annotated[Principal, public()]
+Anyone = Annotated[Principal, anyone()]
 
 #: The home page's tiles: (permission, link, title, what it is for).
 TILES = (
