@@ -84,8 +84,9 @@ class Form:
             self.refuse(prefix + name, field_message(e))
 
     def refuse_error(self, error: ZhixiangError, fields: tuple[str, ...] = ()) -> None:
-        """A capability's refusal: next to its field when the form has that field, else above it."""
-        if error.field and (error.field in self.values or error.field in fields):
+        """A capability's refusal: next to its field when it is one of the form's visible `fields`,
+        else above the form (hidden fields such as `action` have nowhere to show a message)."""
+        if error.field and error.field in fields:
             self.refuse(error.field, error.message)
         else:
             self.message = error.message

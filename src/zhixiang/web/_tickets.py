@@ -136,8 +136,9 @@ def ticket_list(request: Request, user: Reader, format: str | None = None) -> Re
     if format:
         return export([_row(t) for t in tickets], EXPORT_COLUMNS, "工单", format)
     rows = [(t, countdown(t.due_at, t.overdue)) for t in tickets]
+    status = 200 if form.ok else 422
     return render_page(
-        request, "tickets/list.html", user, form=form, rows=rows, **_options(request)
+        request, "tickets/list.html", user, status, form=form, rows=rows, **_options(request)
     )
 
 
@@ -317,6 +318,9 @@ async def _act(request: Request, user: Principal, ticket_id: int, group: str) ->
         store(request).act(ticket_caller(user), ticket_id, command)
     except ValidationError as exc:
         form.refuse_validation(exc)
+        ticket = store(request).get(ticket_caller(user), ticket_id)
+        if (group, action) not in _allowed_actions(user, ticket):  # its form is not on the page
+            form.message = "；".join(form.errors.values())
     except ZhixiangError as exc:
         if isinstance(exc, Forbidden) and exc.field in (None, "api_key", "department"):
             raise
