@@ -186,3 +186,31 @@ def test_the_dashboard_and_map_draw_the_data(page, platform, shots) -> None:
     page.get_by_role("link", name="思明区").click()
     expect(page.get_by_role("heading", name=re.compile("思明区 各街道"))).to_be_visible()
     expect(page.locator(".chart:not([data-map]) svg text", has_text="中华街道").first).to_be_attached()
+
+
+def test_an_agent_merges_a_repeated_call_into_the_open_ticket(page, platform) -> None:
+    platform.sign_in(page, "agent")
+    page.goto(platform.url + "/app/tickets/new")
+    title, body = SEEDED[1]
+    page.get_by_label("诉求标题").fill(title)
+    page.get_by_label("诉求内容").fill(body)
+    page.get_by_label("所在区").select_option("350203")
+    page.get_by_label("街道/镇").select_option("350203005")
+    duplicate = page.locator("#suggestion").get_by_test_id("duplicate").first
+    expect(duplicate).to_contain_text(title)
+    primary = re.search(r"#(\d+)", duplicate.inner_text()).group(1)
+    duplicate.get_by_role("button", name="并入此单").click()
+    expect(page.get_by_role("status")).to_contain_text(f"并入工单 {primary}")
+    expect(page.get_by_role("link", name=f"#{primary}")).to_be_visible()
+
+
+def test_a_data_officer_sees_sources_quality_and_the_audit_chain(page, platform, shots) -> None:
+    platform.sign_in(page, "dataman")
+    page.goto(platform.url + "/app/data")
+    expect(page.get_by_role("heading", level=1)).to_have_text("数据源与导入")
+    assert page.locator("tbody tr").count() >= 4  # the demo's departments' extracts
+    screenshot(page, shots, "data")
+    page.get_by_role("link", name="数据质量").click()
+    assert page.locator("tbody tr").count() > 0
+    page.get_by_role("link", name="审计日志").click()
+    expect(page.get_by_test_id("audit-verify")).to_contain_text("审计链校验")

@@ -32,15 +32,21 @@ SEEDED = [
 ]
 
 
+#: Screenshots stop here: the top of a long page shows what it is.
+MAX_HEIGHT = 1600
+
+
 def screenshot(page, shots: Path, name: str) -> Path:
-    """A small PNG of what the page shows (128 colours: a few tens of KB for the docs)."""
+    """A small PNG of what the page shows (64 colours: a few tens of KB for the docs)."""
     from PIL import Image
 
     raw = shots / f"{name}.raw.png"
-    page.screenshot(path=str(raw), full_page=True)
+    width = page.viewport_size["width"]
+    height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_HEIGHT)
+    page.screenshot(path=str(raw), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height})
     out = shots / f"{name}.png"
     with Image.open(raw) as image:
-        image.convert("RGB").quantize(colors=128).save(out, optimize=True)
+        image.convert("RGB").quantize(colors=64).save(out, optimize=True)
     raw.unlink()
     return out
 

@@ -19,7 +19,7 @@ from zhixiang.errors import InvalidInput
 from zhixiang.identity import XIAMEN_DISTRICTS
 from zhixiang.tickets import SearchFilters, TicketView
 from zhixiang.web._app import render
-from zhixiang.web._capabilities import store, ticket_caller
+from zhixiang.web._capabilities import policies, store, ticket_caller
 from zhixiang.web._policies import _summary
 from zhixiang.web._regions import street_options
 from zhixiang.web._time import local
@@ -164,7 +164,7 @@ def _streets_chart(tickets: list[TicketView], district: str, measure: str) -> tu
     return option, rows
 
 
-def _reach_chart(summary: dict[str, dict]) -> dict | None:
+def _reach_chart(summary: dict[str, dict], titles: dict[str, str]) -> dict | None:
     if not summary:
         return None
     rows = list(summary.values())
@@ -230,7 +230,7 @@ def dashboard(
         map_chart=map_option,
         map_data=map_data,
         streets=streets,
-        reach_chart=_reach_chart(summary),
+        reach_chart=_reach_chart(summary, {p.id: p.title for p in policies(request).policies}),
         summary=summary,
         ticket_count=len(tickets),
         capped=capped,
