@@ -35,6 +35,11 @@
         select.value = names[p.name];
         select.dispatchEvent(new Event("change", { bubbles: true }));
       });
+      select.addEventListener("change", function () {
+        var chosen = select.options[select.selectedIndex];
+        chart.dispatchAction({ type: "unselect", seriesIndex: 0, dataIndex: [0, 1, 2, 3, 4, 5] });
+        if (chosen && chosen.value) chart.dispatchAction({ type: "select", seriesIndex: 0, name: chosen.text });
+      });
     }
     el.dataset.drawn = "1";
   }
