@@ -23,7 +23,7 @@ browsers:
 
 test: install browsers
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
+	$(BIN)/pytest -n 2 --durations=15
 
 serve: install
 	$(BIN)/zhixiang serve

@@ -1,6 +1,8 @@
 """A live platform for the page tests: demo data through the data hub, accounts for each role, a
 few tickets, a uvicorn server on a free port in a thread, and one Debian chromium per session.
 
+Each xdist worker is a pytest session with its own platform and browser (grouping them on one
+worker with `--dist loadgroup` does not work with pytest 9.2: pytest-xdist issue 1386).
 Browser tests are marked `browser` (run alone with `pytest -m browser`); screenshots of the main
 pages go to `var/screenshots/` (ZHIXIANG_TEST_SCREENSHOTS=docs/web refreshes those of docs/web.md).
 """
@@ -29,13 +31,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """All browser tests on one xdist worker: one server and one browser for the whole run."""
-    for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @dataclass
@@ -155,7 +150,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (make test installs it: apt-get install chromium)")
+        pytest.skip(
+            "Debian chromium is not installed (make test installs it: apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -182,5 +179,3 @@ def shots() -> Path:
     folder = Path(os.environ.get("ZHIXIANG_TEST_SCREENSHOTS", "var/screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-

@@ -25,10 +25,7 @@ def _listed() -> dict[str, str]:
 
 def test_every_vendored_file_is_listed_with_its_checksum_and_licence() -> None:
     listed = _listed()
-    shipped = {
-        str(p.relative_to(VENDOR)): p
-        for p in VENDOR.rglob("*.js")
-    }
+    shipped = {str(p.relative_to(VENDOR)): p for p in VENDOR.rglob("*.js")}
     assert set(listed) == set(shipped)
     for name, path in shipped.items():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == listed[name], name

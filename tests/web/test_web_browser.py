@@ -70,7 +70,9 @@ def test_a_call_from_intake_to_the_citizens_rating(page, platform, shots, browse
     handler = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
     platform.sign_in(handler, "hrss")
     handler.goto(platform.url + "/app/queues/city-hrss")
-    expect(handler.get_by_role("link", name=ticket_url.rsplit("/", 1)[1], exact=True)).to_be_visible()
+    expect(
+        handler.get_by_role("link", name=ticket_url.rsplit("/", 1)[1], exact=True)
+    ).to_be_visible()
     screenshot(handler, shots, "queue")
     handler.goto(ticket_url)
     handler.get_by_test_id("action-sign").click()
@@ -143,9 +145,9 @@ def test_a_policy_officer_runs_matching_and_opens_a_near_miss_list(page, platfor
     expect(page.get_by_role("heading", name=re.compile("匹配完成"))).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("match-results").locator("tbody tr")).not_to_have_count(0)
     screenshot(page, shots, "match")
-    page.get_by_test_id("match-results").get_by_role("row", name=re.compile("外贸出口奖励")).get_by_test_id(
-        "near-miss-link"
-    ).click()
+    page.get_by_test_id("match-results").get_by_role(
+        "row", name=re.compile("外贸出口奖励")
+    ).get_by_test_id("near-miss-link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("差一项")
     rows = page.get_by_test_id("near-miss-table").locator("tbody tr")
     assert rows.count() > 0
@@ -185,7 +187,9 @@ def test_the_dashboard_and_map_draw_the_data(page, platform, shots) -> None:
     screenshot(page, shots, "dashboard")
     page.get_by_role("link", name="思明区").click()
     expect(page.get_by_role("heading", name=re.compile("思明区 各街道"))).to_be_visible()
-    expect(page.locator(".chart:not([data-map]) svg text", has_text="中华街道").first).to_be_attached()
+    expect(
+        page.locator(".chart:not([data-map]) svg text", has_text="中华街道").first
+    ).to_be_attached()
 
 
 def test_an_agent_merges_a_repeated_call_into_the_open_ticket(page, platform) -> None:

@@ -11,13 +11,15 @@ from web_helpers import PASSWORDS, STREET, csrf_of
 
 pytestmark = pytest.mark.browser
 
-SCRIPT = "<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">"
+SCRIPT = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
 
 
 def _count(platform) -> int:
     from zhixiang.tickets import Principal, SearchFilters
 
-    return len(platform.tickets.search(Principal(key_id="t", scope="intake"), SearchFilters(limit=500)))
+    return len(
+        platform.tickets.search(Principal(key_id="t", scope="intake"), SearchFilters(limit=500))
+    )
 
 
 def test_intake_refuses_empty_and_oversized_input_next_to_the_field(page, platform) -> None:
@@ -28,7 +30,9 @@ def test_intake_refuses_empty_and_oversized_input_next_to_the_field(page, platfo
     expect(page.locator("#title-error")).to_contain_text("必填")
     expect(page.locator("#body-error")).to_contain_text("必填")
     expect(page.get_by_label("诉求标题")).to_have_attribute("aria-invalid", "true")
-    page.evaluate("document.querySelectorAll('[maxlength]').forEach(e => e.removeAttribute('maxlength'))")
+    page.evaluate(
+        "document.querySelectorAll('[maxlength]').forEach(e => e.removeAttribute('maxlength'))"
+    )
     page.get_by_label("诉求标题").fill("长" * 300)
     page.get_by_label("诉求内容").fill("内容")
     page.get_by_role("button", name="受理", exact=True).click()
@@ -85,13 +89,16 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(page, plat
     assert _count(platform) == before
 
 
-def test_an_expired_session_sends_the_form_back_to_sign_in_and_stores_nothing(page, platform) -> None:
+def test_an_expired_session_sends_the_form_back_to_sign_in_and_stores_nothing(
+    page, platform
+) -> None:
     from zhixiang.access import AccessStore
     from zhixiang.api._auth import SESSION_COOKIE
 
     access = platform.app.state.access
     stale = AccessStore(
-        str(access.engine.url), clock=lambda: datetime.now(UTC).replace(tzinfo=None) - timedelta(days=2)
+        str(access.engine.url),
+        clock=lambda: datetime.now(UTC).replace(tzinfo=None) - timedelta(days=2),
     )
     signed = stale.sign_in("agent", PASSWORDS["agent"])
     stale.close()

@@ -17,7 +17,10 @@ PASSWORDS = {
 STREET = "350203003"
 #: Calls seeded before the tests; the first one is the complaint the test's call repeats.
 SEEDED = [
-    ("公司拖欠工资三个月", "我在中华街道一家装修公司上班，公司已经拖欠我们工资三个月，老板不接电话，请劳动部门处理。"),
+    (
+        "公司拖欠工资三个月",
+        "我在中华街道一家装修公司上班，公司已经拖欠我们工资三个月，老板不接电话，请劳动部门处理。",
+    ),
     ("小区门口路灯不亮", "小区门口的路灯已经坏了一个星期，晚上很黑，老人出行不安全。"),
     ("工地夜间施工噪音", "附近工地每天晚上十一点以后还在施工，噪音很大，影响休息。"),
     ("道路破损有坑", "路面有一个大坑，下雨积水，电动车经过很危险。"),
@@ -43,7 +46,9 @@ def screenshot(page, shots: Path, name: str) -> Path:
     raw = shots / f"{name}.raw.png"
     width = page.viewport_size["width"]
     height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_HEIGHT)
-    page.screenshot(path=str(raw), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height})
+    page.screenshot(
+        path=str(raw), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height}
+    )
     out = shots / f"{name}.png"
     with Image.open(raw) as image:
         image.convert("RGB").quantize(colors=64).save(out, optimize=True)

@@ -8,6 +8,7 @@ needed; bad input in a form → the form again with the message next to the fiel
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -21,7 +22,7 @@ from fastapi.exception_handlers import (
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +34,7 @@ from zhixiang.rules import format_money
 from zhixiang.web._regions import region_name, street_options
 
 HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 #: Paths served by the page layer; everything else on the app is the JSON API.
 PAGE_PREFIXES = ("/app", "/qiye", "/bianmin", "/login", "/logout")
 #: The double-submit CSRF cookie for people who are not signed in (the portals' public forms).
@@ -226,6 +228,14 @@ def _install_error_pages(app: FastAPI) -> None:
             message = "提交的内容过大：单项不能超过 1 MB" if too_big else "表单格式不正确，请刷新页面后重试"
         return page_error(request, exc.status_code, message or str(exc.detail))
 
+    async def failure(request: Request, exc: Exception) -> Response:
+        """A fault of ours: logged with its traceback, and a page that says so in plain words."""
+        log.exception("页面出错：%s %s", request.method, request.url.path, exc_info=exc)
+        if not is_page(request.url.path):
+            return PlainTextResponse("Internal Server Error", 500)
+        return page_error(request, 500, "系统出错了，已记录，请稍后再试")
+
+    app.add_exception_handler(Exception, failure)
     app.add_exception_handler(ZhixiangError, refusal)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -356,11 +356,13 @@ async def merge(request: Request, user: Dispatcher, ticket_id: TicketId) -> Resp
     into = form.get("into") or ""
     if not into.isdigit():
         form.refuse("into", "主单编号应为数字")
+        form.message = "并单未完成：主单编号应为数字"
         return _ticket_page(request, user, ticket_id, form, 422)
     try:
         store(request).merge(ticket_caller(user), ticket_id, int(into))
     except ZhixiangError as exc:
         form.refuse_error(exc, ("into",))
+        form.message = f"并单未完成：{exc.message}"
         return _ticket_page(request, user, ticket_id, form, 422)
     return redirect(f"/app/tickets/{ticket_id}?notice=已并入工单 {into}")
 
