@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 from web_helpers import PASSWORDS, csrf_of
 
-
 HUGE = "长" * 200_001
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from fastapi.testclient import TestClient
 from web_helpers import csrf_of
 
 from zhixiang.web._export import export
-
 
 
 def _jpeg_with_location() -> bytes:
