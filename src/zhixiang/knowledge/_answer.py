@@ -115,7 +115,8 @@ def coverage(query_weights: dict[str, float], passage_tokens: set[str]) -> float
 
 def key_sentences(text: str, query_tokens: set[str], tokenize, limit: int = 160) -> str:  # type: ignore[no-untyped-def]
     """The passage's sentences that share most with the question, in their order, verbatim."""
-    sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    # A sentence asking a question (the heading of an FAQ entry) is not part of an answer.
+    sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip() and not s.strip().endswith(("？", "?"))]
     if not sentences:
         return text[:limit]
     scored = []

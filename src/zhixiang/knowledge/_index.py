@@ -31,8 +31,42 @@ QUESTION_WORDS = (
     "谢谢", "麻烦",
 )  # fmt: skip
 _QUESTION_WORDS = re.compile("|".join(sorted(QUESTION_WORDS, key=len, reverse=True)))
-STOP_WORDS = frozenset("的 了 和 与 及 或 等 是 在 对 由 为 应当 按照 根据 有关 其 之 以 可 并 不 也 就 都 将 于 向 从".split())
-PARALLEL_ABOVE = 20_000  # passages; below this, segmenting in one process is faster than starting two
+STOP_WORDS = frozenset(
+    [
+        "的",
+        "了",
+        "和",
+        "与",
+        "及",
+        "或",
+        "等",
+        "是",
+        "在",
+        "对",
+        "由",
+        "为",
+        "应当",
+        "按照",
+        "根据",
+        "有关",
+        "其",
+        "之",
+        "以",
+        "可",
+        "并",
+        "不",
+        "也",
+        "就",
+        "都",
+        "将",
+        "于",
+        "向",
+        "从",
+    ]
+)
+PARALLEL_ABOVE = (
+    20_000  # passages; below this, segmenting in one process is faster than starting two
+)
 
 
 @cache
@@ -46,11 +80,7 @@ def _jieba():  # type: ignore[no-untyped-def]
 
 def words(text: str) -> list[str]:
     """jieba words of `text` that carry meaning (no punctuation, no function words), lower-cased."""
-    return [
-        w.lower()
-        for w in _jieba().lcut(text)
-        if _WORD.search(w) and w not in STOP_WORDS
-    ]
+    return [w.lower() for w in _jieba().lcut(text) if _WORD.search(w) and w not in STOP_WORDS]
 
 
 def bigrams(text: str) -> list[str]:
@@ -64,9 +94,19 @@ def tokenize(text: str) -> list[str]:
     return words(text) + bigrams(text)
 
 
+# Short forms people say for the terms the texts use: the question is searched with both.
+ABBREVIATIONS = {
+    "公租房": "公共租赁住房", "廉租房": "廉租住房", "医保": "医疗保险", "社保": "社会保险",
+    "低保": "最低生活保障", "公积金": "住房公积金", "失业金": "失业保险金", "养老金": "基本养老金",
+    "长护险": "长期护理保险", "个体户": "个体工商户", "退休金": "基本养老金",
+}  # fmt: skip
+
+
 def question_text(question: str) -> str:
-    """The subject of a question: the words of asking replaced by a break."""
-    return _QUESTION_WORDS.sub("，", question)
+    """The subject of a question: the words of asking replaced by a break, short forms expanded."""
+    text = _QUESTION_WORDS.sub("，", question)
+    expansions = [full for short, full in ABBREVIATIONS.items() if short in text and full not in text]
+    return "，".join([text, *expansions]) if expansions else text
 
 
 def _tokenize_many(texts: Sequence[str]) -> list[str]:
@@ -177,8 +217,19 @@ class LexicalIndex:
         return [t for t in tokens if t in self.vocab]
 
     def weights(self, tokens: Iterable[str]) -> dict[str, float]:
-        """Each known token's inverse document frequency: how much finding it says."""
-        return {t: float(self.idf[self.vocab[t]]) for t in tokens if t in self.vocab}
+        """Each token's inverse document frequency: how much finding it says.
+
+        A word the library has never seen weighs most (the library is unlikely to cover it); an
+        unseen bigram weighs nothing (it may only straddle two words).
+        """
+        unseen = float(np.log(1 + (len(self) + 0.5) / 0.5))
+        found: dict[str, float] = {}
+        for t in tokens:
+            if t in self.vocab:
+                found[t] = float(self.idf[self.vocab[t]])
+            elif not t.startswith(BIGRAM):
+                found[t] = unseen
+        return found
 
     def search(self, tokens: list[str], k: int, mask: np.ndarray | None = None) -> list[Hit]:
         """The `k` best passages for `tokens` among those where `mask` is 1 (all when None)."""

@@ -8,6 +8,8 @@ Every write runs in one transaction, so a refused or failed import leaves the li
 from __future__ import annotations
 
 import hashlib
+import itertools
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,8 +28,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from zhixiang.access import Principal
 from zhixiang.errors import Conflict, InvalidInput, NotFound
 from zhixiang.knowledge import _answer as ans
+from zhixiang.knowledge._draft import PolicyDraft, draft_policy, finalize
+from zhixiang.knowledge._hotline import HotlineReply
 from zhixiang.knowledge._index import LexicalIndex, question_text, tokenize, tokenize_all
 from zhixiang.knowledge._models import Candidate, Clause, Document, Event
+from zhixiang.knowledge._models import Draft as DraftRow
 from zhixiang.knowledge._questions import check_question, instruction_like
 from zhixiang.knowledge._sources import (
     AUDIENCES,
@@ -39,6 +44,7 @@ from zhixiang.knowledge._sources import (
     read_file,
 )
 from zhixiang.knowledge._structure import parse_structure
+from zhixiang.rules import Policy, PolicyRejected, parse_policy, run_policy_tests
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "knowledge_alembic_version"
@@ -104,7 +110,9 @@ class Filters:
 
     def __post_init__(self) -> None:
         if self.audience is not None and self.audience not in AUDIENCES:
-            raise InvalidInput(f"适用对象应为 {' 或 '.join(AUDIENCES)}，收到 {self.audience!r}", "audience")
+            raise InvalidInput(
+                f"适用对象应为 {' 或 '.join(AUDIENCES)}，收到 {self.audience!r}", "audience"
+            )
         for name in ("region", "issuer"):
             value = getattr(self, name)
             if value is not None and len(value) > 60:
@@ -153,6 +161,28 @@ class DocumentView:
     passages: tuple[PassageView, ...]
 
 
+@dataclass(frozen=True)
+class CandidateView:
+    id: int
+    source: str
+    question: str
+    answer: str
+    answered_on: date | None
+    clause_ids: tuple[int, ...]
+    status: str
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    review_note: str
+
+
+def _candidate(c: Candidate) -> CandidateView:
+    return CandidateView(
+        c.id, c.source, c.question, c.answer, c.answered_on,
+        tuple(int(x) for x in c.clause_ids.split(",") if x), c.status, c.reviewed_by,
+        c.reviewed_at, c.review_note,
+    )  # fmt: skip
+
+
 Rewriter = Callable[[str, list[ans.Citation]], str | None]
 
 
@@ -192,8 +222,12 @@ class Library:
     def session(self) -> Session:
         return self._session()
 
-    def _record(self, session: Session, actor: str, action: str, target: str, detail: str = "") -> None:
-        session.add(Event(at=utcnow(), actor=actor, action=action, target=target[:200], detail=detail))
+    def _record(
+        self, session: Session, actor: str, action: str, target: str, detail: str = ""
+    ) -> None:
+        session.add(
+            Event(at=utcnow(), actor=actor, action=action, target=target[:200], detail=detail)
+        )
 
     # -- import --------------------------------------------------------------------------------
 
@@ -243,7 +277,15 @@ class Library:
         with self.session() as session, session.begin():
             existing = {
                 row.key: row
-                for row in session.execute(select(Document.id, Document.key, Document.doc_no, Document.text_hash, Document.title))
+                for row in session.execute(
+                    select(
+                        Document.id,
+                        Document.key,
+                        Document.doc_no,
+                        Document.text_hash,
+                        Document.title,
+                    )
+                )
             }
             by_no = {row.doc_no: row for row in existing.values() if row.doc_no}
             for draft, structure, passages in prepared:
@@ -274,7 +316,9 @@ class Library:
                     doc_id = old.id
                     report.updated.append(draft.title)
                 else:
-                    doc_id = session.execute(insert(Document).values(key=draft.key, **values).returning(Document.id)).scalar_one()
+                    doc_id = session.execute(
+                        insert(Document).values(key=draft.key, **values).returning(Document.id)
+                    ).scalar_one()
                     report.added.append(draft.title)
                 if draft.doc_no:
                     by_no[draft.doc_no] = _Held(draft.key, digest, draft.title)
@@ -298,11 +342,19 @@ class Library:
                 flagged = [r["label"] for r in rows if r["flagged"]]
                 if flagged:
                     report.problems.append(
-                        ImportProblem(draft.origin, f"{'、'.join(flagged[:5])} 含疑似指令文字（如“忽略以上规则”）：照常引用原文，但不交给改写模型", fatal=False)
+                        ImportProblem(
+                            draft.origin,
+                            f"{'、'.join(flagged[:5])} 含疑似指令文字（如“忽略以上规则”）：照常引用原文，但不交给改写模型",
+                            fatal=False,
+                        )
                     )
                 if not structure.structured:
                     report.problems.append(
-                        ImportProblem(draft.origin, f"《{draft.title}》未识别出条款结构（第X条、一、等），已按段落切分", fatal=False)
+                        ImportProblem(
+                            draft.origin,
+                            f"《{draft.title}》未识别出条款结构（第X条、一、等），已按段落切分",
+                            fatal=False,
+                        )
                     )
             report.linked = self._link_versions(session)
             changed = len(report.added) + len(report.updated)
@@ -324,10 +376,20 @@ class Library:
         seen_no: dict[str, str] = {}
         for draft in drafts:
             if draft.key in seen:
-                report.problems.append(ImportProblem(draft.origin, f"id {draft.key} 在本次导入中重复（首次见于 {seen[draft.key]}）：已跳过"))
+                report.problems.append(
+                    ImportProblem(
+                        draft.origin,
+                        f"id {draft.key} 在本次导入中重复（首次见于 {seen[draft.key]}）：已跳过",
+                    )
+                )
                 continue
             if draft.doc_no and draft.doc_no in seen_no:
-                report.problems.append(ImportProblem(draft.origin, f"文号 {draft.doc_no} 在本次导入中重复（首次见于 {seen_no[draft.doc_no]}）：已跳过"))
+                report.problems.append(
+                    ImportProblem(
+                        draft.origin,
+                        f"文号 {draft.doc_no} 在本次导入中重复（首次见于 {seen_no[draft.doc_no]}）：已跳过",
+                    )
+                )
                 continue
             seen[draft.key] = draft.origin
             if draft.doc_no:
@@ -347,7 +409,15 @@ class Library:
     def _link_versions(session: Session) -> int:
         """Mark replaced documents: those whose 文号 a newer one repeals, and older laws of one title."""
         docs = session.execute(
-            select(Document.id, Document.title, Document.doc_no, Document.kind, Document.issued_on, Document.replaces, Document.superseded_by_id)
+            select(
+                Document.id,
+                Document.title,
+                Document.doc_no,
+                Document.kind,
+                Document.issued_on,
+                Document.replaces,
+                Document.superseded_by_id,
+            )
         ).all()
         successor: dict[int, int] = {}
         by_no = {d.doc_no: d for d in docs if d.doc_no}
@@ -362,14 +432,16 @@ class Library:
                 by_title.setdefault(d.title, []).append(d)
         for versions in by_title.values():
             versions.sort(key=lambda d: d.issued_on)
-            for older, newer in zip(versions, versions[1:], strict=False):
+            for older, newer in itertools.pairwise(versions):
                 if newer.issued_on > older.issued_on:
                     successor.setdefault(older.id, versions[-1].id)
         changed = 0
         for d in docs:
             wanted = successor.get(d.id)
             if wanted != d.superseded_by_id:
-                session.execute(update(Document).where(Document.id == d.id).values(superseded_by_id=wanted))
+                session.execute(
+                    update(Document).where(Document.id == d.id).values(superseded_by_id=wanted)
+                )
                 changed += 1 if wanted is not None else 0
         return changed
 
@@ -386,7 +458,9 @@ class Library:
         generation = self.generation()
         with self.session() as session:
             rows = session.execute(
-                select(Clause.id, Clause.tokens).order_by(Clause.id).execution_options(yield_per=5000)
+                select(Clause.id, Clause.tokens)
+                .order_by(Clause.id)
+                .execution_options(yield_per=5000)
             )
             index = LexicalIndex.build(((r.id, r.tokens) for r in rows), generation)
         index.save(self.index_dir)
@@ -400,7 +474,9 @@ class Library:
             pairs = session.execute(select(Clause.id, Clause.document_id)).all()
         self._docs = {d.id: _info(d) for d in docs}
         of_clause = dict(pairs)
-        self._row_docs = np.asarray([of_clause.get(int(c), -1) for c in index.clause_ids], dtype=np.int64)
+        self._row_docs = np.asarray(
+            [of_clause.get(int(c), -1) for c in index.clause_ids], dtype=np.int64
+        )
         self._masks = {}
         self._index = index
         self._checked_at = time.monotonic()
@@ -408,7 +484,10 @@ class Library:
     def index(self) -> LexicalIndex:
         """The current index: loaded from disk, rebuilt when the library changed since it was saved."""
         with self._lock:
-            fresh = self._index is not None and time.monotonic() - self._checked_at < STALE_CHECK_SECONDS
+            fresh = (
+                self._index is not None
+                and time.monotonic() - self._checked_at < STALE_CHECK_SECONDS
+            )
             if fresh:
                 return self._index  # type: ignore[return-value]
         generation = self.generation()
@@ -431,7 +510,9 @@ class Library:
             allowed = [
                 d.id for d in self._docs.values() if _admits(filters, d, self._successor(d), places)
             ]
-            self._masks[key] = np.isin(self._row_docs, np.asarray(allowed, dtype=np.int64)).astype(np.float32)
+            self._masks[key] = np.isin(self._row_docs, np.asarray(allowed, dtype=np.int64)).astype(
+                np.float32
+            )
         return self._masks[key]
 
     def _successor(self, doc: ans.DocumentInfo) -> ans.DocumentInfo | None:
@@ -452,19 +533,46 @@ class Library:
         as_of = as_of or filters.in_force_on or date.today()
         checked = check_question(question)
         if not checked.chinese or not checked.text:
-            return ans.Answer(checked.original, False, checked.notes[-1] if checked.notes else ans.NO_BASIS, 0.0, notes=checked.notes, as_of=as_of, filters=filters.as_dict())
+            return ans.Answer(
+                checked.original,
+                False,
+                checked.notes[-1] if checked.notes else ans.NO_BASIS,
+                0.0,
+                notes=checked.notes,
+                as_of=as_of,
+                filters=filters.as_dict(),
+            )
         scored = self.search(checked.text, filters, as_of)
         index = self.index()
         notes = list(checked.notes)
         if not scored:
-            return ans.Answer(checked.original, False, ans.no_basis_answer([]), 0.0, notes=tuple(notes), as_of=as_of, filters=filters.as_dict())
+            return ans.Answer(
+                checked.original,
+                False,
+                ans.no_basis_answer([]),
+                0.0,
+                notes=tuple(notes),
+                as_of=as_of,
+                filters=filters.as_dict(),
+            )
         best_confidence = scored[0][1]
         citations = [c for c, _ in scored]
         query = set(index.known(tokenize(question_text(checked.text))))
         if best_confidence < threshold:
             titles = list(dict.fromkeys(c.title for c in citations))[:3]
-            return ans.Answer(checked.original, False, ans.no_basis_answer(titles), round(best_confidence, 3), suggestions=tuple(titles), notes=tuple(notes), as_of=as_of, filters=filters.as_dict())
-        cited = [c for c, conf in scored if conf >= max(threshold, best_confidence * 0.8)][: ans.MAX_CITATIONS]
+            return ans.Answer(
+                checked.original,
+                False,
+                ans.no_basis_answer(titles),
+                round(best_confidence, 3),
+                suggestions=tuple(titles),
+                notes=tuple(notes),
+                as_of=as_of,
+                filters=filters.as_dict(),
+            )
+        cited = [c for c, conf in scored if conf >= max(threshold, best_confidence * 0.8)][
+            : ans.MAX_CITATIONS
+        ]
         if not cited[0].in_force:
             notes.append(f"最相关的依据{cited[0].validity}，仅供参考，请以现行文件为准")
         text_answer = ans.plain_answer(cited, query, tokenize)
@@ -488,7 +596,13 @@ class Library:
             filters=filters.as_dict(),
         )
 
-    def search(self, question: str, filters: Filters | None = None, as_of: date | None = None, depth: int = SEARCH_DEPTH) -> list[tuple[ans.Citation, float]]:
+    def search(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        as_of: date | None = None,
+        depth: int = SEARCH_DEPTH,
+    ) -> list[tuple[ans.Citation, float]]:
         """Passages for `question`, best first, each with its confidence (share of the question found)."""
         filters = filters or Filters()
         as_of = as_of or filters.in_force_on or date.today()
@@ -499,8 +613,16 @@ class Library:
         if not hits:
             return []
         with self.session() as session:
-            rows = {r.id: r for r in session.execute(select(Clause.id, Clause.document_id, Clause.label, Clause.text, Clause.tokens).where(Clause.id.in_([h.clause_id for h in hits])))}
+            rows = {
+                r.id: r
+                for r in session.execute(
+                    select(
+                        Clause.id, Clause.document_id, Clause.label, Clause.text, Clause.tokens
+                    ).where(Clause.id.in_([h.clause_id for h in hits]))
+                )
+            }
         top_score = hits[0].score
+        places = self._places_named(question)
         scored = []
         for hit in hits:
             row = rows.get(hit.clause_id)
@@ -508,28 +630,224 @@ class Library:
             if row is None or doc is None:
                 continue
             valid = ans.validity(doc, as_of, self._successor(doc))
-            confidence = ans.coverage(weights, set(row.tokens.split())) * (hit.score / top_score) ** 0.5
+            confidence = (
+                ans.coverage(weights, set(row.tokens.split())) * (hit.score / top_score) ** 0.5
+            )
+            if places and not _applies_to(doc.region, places):
+                confidence *= (
+                    PLACE_MISMATCH  # a question about 广州 is not answered by 上海's rules
+                )
             rank_score = confidence * (1.0 if valid.in_force else 0.8)
-            scored.append((rank_score, confidence, ans.Citation(doc.id, row.id, doc.title, doc.doc_no, doc.issuer, row.label, row.text, valid.in_force, valid.label, doc.issued_on, doc.source_url, round(hit.score, 3))))
+            scored.append(
+                (
+                    rank_score,
+                    confidence,
+                    ans.Citation(
+                        doc.id,
+                        row.id,
+                        doc.title,
+                        doc.doc_no,
+                        doc.issuer,
+                        row.label,
+                        row.text,
+                        valid.in_force,
+                        valid.label,
+                        doc.issued_on,
+                        doc.source_url,
+                        round(hit.score, 3),
+                    ),
+                )
+            )
         scored.sort(key=lambda item: -item[0])
         return [(citation, confidence) for _, confidence, citation in scored]
+
+    def _places_named(self, question: str) -> set[str]:
+        """Places the question names (广州, 天河区, 深圳市 …), as short names."""
+        known = self._place_names()
+        named = {m.group(1) for m in _PLACE.finditer(question)}
+        named |= {name for name in known if name in question}
+        return {n for n in named if len(n) >= 2}
+
+    def _place_names(self) -> set[str]:
+        names: set[str] = set()
+        for region in {d.region for d in self._docs.values()}:
+            for m in _REGION_PART.finditer(region):
+                names.add(m.group(1))
+        return names - {"全国"}
 
     def _replies(self, question: str, clause_ids: set[int]) -> list[ans.Reply]:
         """Approved hotline replies linked to the cited clauses."""
         if not clause_ids:
             return []
         with self.session() as session:
-            approved = session.execute(select(Candidate).where(Candidate.status == "approved")).scalars().all()
+            approved = (
+                session.execute(select(Candidate).where(Candidate.status == "approved"))
+                .scalars()
+                .all()
+            )
         found = []
         for c in approved:
             linked = {int(x) for x in c.clause_ids.split(",") if x}
             if linked & clause_ids:
-                found.append(ans.Reply(c.id, c.question, c.answer, c.answered_on, tuple(sorted(linked))))
+                found.append(
+                    ans.Reply(c.id, c.question, c.answer, c.answered_on, tuple(sorted(linked)))
+                )
         return found[:3]
+
+    # -- knowledge from the hotline -----------------------------------------------------------
+
+    def harvest(
+        self,
+        replies: Iterable[HotlineReply],
+        principal: Principal,
+        limit: int | None = None,
+        link_threshold: float = ans.NO_BASIS_THRESHOLD,
+    ) -> tuple[int, int]:
+        """Store good replies as pending candidates, each linked to the clauses it rests on.
+
+        Returns (added, already there). Linking searches the question and the reply together.
+        """
+        principal.require("knowledge.review")
+        now = utcnow()
+        added = skipped = 0
+        with self.session() as session:
+            known = set(session.execute(select(Candidate.source)).scalars())
+        rows = []
+        for reply in replies:
+            if reply.source in known:
+                skipped += 1
+                continue
+            known.add(reply.source)
+            found = self.search(f"{reply.question}\n{reply.answer[:300]}", depth=10)
+            linked = [c.clause_id for c, conf in found if conf >= link_threshold][:3]
+            rows.append(
+                {
+                    "source": reply.source, "question": reply.question, "answer": reply.answer,
+                    "answered_on": reply.answered_on, "quality": reply.quality,
+                    "clause_ids": ",".join(map(str, linked)), "status": "pending",
+                    "created_at": now, "created_by": principal.actor, "review_note": "",
+                }
+            )  # fmt: skip
+            added += 1
+            if limit is not None and added >= limit:
+                break
+        with self.session() as session, session.begin():
+            if rows:
+                session.execute(insert(Candidate), rows)
+            self._record(
+                session, principal.actor, "harvest", f"{added} candidates", f"已存在 {skipped}"
+            )
+        return added, skipped
+
+    def candidates(self, status: str | None = "pending", limit: int = 50) -> list[CandidateView]:
+        with self.session() as session:
+            stmt = select(Candidate).order_by(Candidate.id).limit(limit)
+            if status:
+                stmt = stmt.where(Candidate.status == status)
+            return [_candidate(c) for c in session.execute(stmt).scalars()]
+
+    def review(
+        self, candidate_id: int, approve: bool, principal: Principal, note: str = ""
+    ) -> CandidateView:
+        """Approve (serve from now on) or reject a pending candidate; the reviewer is recorded."""
+        principal.require("knowledge.review")
+        with self.session() as session, session.begin():
+            c = session.get(Candidate, candidate_id)
+            if c is None:
+                raise NotFound(f"没有编号为 {candidate_id} 的候选知识", "candidate")
+            if c.status != "pending":
+                raise Conflict(
+                    f"候选知识 {candidate_id} 已于 {c.reviewed_at:%Y-%m-%d %H:%M} 由 {c.reviewed_by} 审核（{c.status}）",
+                    "candidate",
+                )
+            c.status = "approved" if approve else "rejected"
+            c.reviewed_at, c.reviewed_by, c.review_note = utcnow(), principal.actor, note[:1000]
+            self._record(session, principal.actor, c.status, f"candidate {c.id}", note[:500])
+            return _candidate(c)
+
+    # -- 政策拆解 ---------------------------------------------------------------------------------
+
+    def draft(self, clause_id: int, principal: Principal) -> tuple[int, PolicyDraft]:
+        """Draft a policy file from a clause; stored as a draft until an officer confirms it."""
+        principal.require("knowledge.manage")
+        doc, passage = self.clause(clause_id)
+        drafted = draft_policy(
+            passage.text,
+            policy_id=f"draft-{doc.id}-{passage.id}",
+            title=f"{doc.title} {passage.label}",
+            department=doc.issuer or "（请填写发布部门）",
+            document=doc.title + (f"（{doc.doc_no}）" if doc.doc_no else ""),
+            clause=passage.label,
+            valid_from=doc.effective_on,
+            valid_to=doc.expires_on,
+        )
+        with self.session() as session, session.begin():
+            draft_id = session.execute(
+                insert(DraftRow).values(
+                    clause_id=clause_id, policy_id=f"draft-{doc.id}-{passage.id}", yaml=drafted.yaml,
+                    status="draft", created_at=utcnow(), created_by=principal.actor,
+                ).returning(DraftRow.id)
+            ).scalar_one()  # fmt: skip
+            self._record(
+                session, principal.actor, "draft", f"clause {clause_id}", f"draft {draft_id}"
+            )
+        return draft_id, drafted
+
+    def confirm(self, draft_id: int, edited_yaml: str, principal: Principal) -> Policy:
+        """Check the officer's edited draft with the policy checker; store it as confirmed if it passes."""
+        principal.require("knowledge.manage")
+        with self.session() as session:
+            row = session.get(DraftRow, draft_id)
+            if row is None:
+                raise NotFound(f"没有编号为 {draft_id} 的政策草稿", "draft")
+            if row.status == "confirmed":
+                raise Conflict(f"草稿 {draft_id} 已由 {row.confirmed_by} 确认", "draft")
+        where = Path(f"draft-{draft_id}.yaml")
+        try:
+            parse_policy(edited_yaml, where)
+        except PolicyRejected as rejected:
+            raise InvalidInput(
+                "政策检查未通过：\n" + "\n".join(map(str, rejected.problems)), "yaml"
+            ) from None
+        final, blocking = finalize(edited_yaml)
+        if blocking:
+            raise InvalidInput("；".join(blocking), "yaml")
+        policy = parse_policy(final, where)
+        failures = run_policy_tests(policy)
+        if failures:
+            raise InvalidInput("政策用例未通过：\n" + "\n".join(map(str, failures)), "yaml")
+        with self.session() as session, session.begin():
+            session.execute(
+                update(DraftRow)
+                .where(DraftRow.id == draft_id)
+                .values(
+                    yaml=final,
+                    status="confirmed",
+                    confirmed_at=utcnow(),
+                    confirmed_by=principal.actor,
+                )
+            )
+            self._record(session, principal.actor, "confirm", f"draft {draft_id}", policy.id)
+        return policy
+
+    def draft_text(self, draft_id: int) -> tuple[str, str]:
+        """(status, YAML) of a stored draft."""
+        with self.session() as session:
+            row = session.get(DraftRow, draft_id)
+            if row is None:
+                raise NotFound(f"没有编号为 {draft_id} 的政策草稿", "draft")
+            return row.status, row.yaml
 
     # -- reading -------------------------------------------------------------------------------
 
-    def documents(self, kind: str | None = None, query: str | None = None, limit: int = 100, offset: int = 0, as_of: date | None = None) -> list[DocumentSummary]:
+    def documents(
+        self,
+        kind: str | None = None,
+        query: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        as_of: date | None = None,
+    ) -> list[DocumentSummary]:
         as_of = as_of or date.today()
         with self.session() as session:
             stmt = select(Document).order_by(Document.id)
@@ -537,15 +855,38 @@ class Library:
                 stmt = stmt.where(Document.kind == kind)
             if query:
                 like = f"%{query}%"
-                stmt = stmt.where(Document.title.like(like) | Document.doc_no.like(like) | Document.issuer.like(like))
+                stmt = stmt.where(
+                    Document.title.like(like)
+                    | Document.doc_no.like(like)
+                    | Document.issuer.like(like)
+                )
             docs = session.execute(stmt.limit(limit).offset(offset)).scalars().all()
-            counts = dict(session.execute(select(Clause.document_id, func.count()).where(Clause.document_id.in_([d.id for d in docs])).group_by(Clause.document_id)).all())
-            successors = {d.id: d for d in session.execute(select(Document).where(Document.id.in_([d.superseded_by_id for d in docs if d.superseded_by_id]))).scalars()}
-        return [_summary(d, counts.get(d.id, 0), as_of, successors.get(d.superseded_by_id)) for d in docs]
+            counts = dict(
+                session.execute(
+                    select(Clause.document_id, func.count())
+                    .where(Clause.document_id.in_([d.id for d in docs]))
+                    .group_by(Clause.document_id)
+                ).all()
+            )
+            successors = {
+                d.id: d
+                for d in session.execute(
+                    select(Document).where(
+                        Document.id.in_([d.superseded_by_id for d in docs if d.superseded_by_id])
+                    )
+                ).scalars()
+            }
+        return [
+            _summary(d, counts.get(d.id, 0), as_of, successors.get(d.superseded_by_id))
+            for d in docs
+        ]
 
     def count(self) -> tuple[int, int]:
         with self.session() as session:
-            return (session.execute(select(func.count(Document.id))).scalar_one(), session.execute(select(func.count(Clause.id))).scalar_one())
+            return (
+                session.execute(select(func.count(Document.id))).scalar_one(),
+                session.execute(select(func.count(Clause.id))).scalar_one(),
+            )
 
     def document(self, ref: str | int, as_of: date | None = None) -> DocumentView:
         """One document by id, source key or 文号, with its passages."""
@@ -555,16 +896,34 @@ class Library:
             if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
                 doc = session.get(Document, int(ref))
             if doc is None:
-                doc = session.execute(select(Document).where((Document.key == str(ref)) | (Document.doc_no == str(ref)))).scalars().first()
+                doc = (
+                    session.execute(
+                        select(Document).where(
+                            (Document.key == str(ref)) | (Document.doc_no == str(ref))
+                        )
+                    )
+                    .scalars()
+                    .first()
+                )
             if doc is None:
                 raise NotFound(f"文件库中没有 {ref}（可用编号、来源 id 或文号查找）", "document")
-            clauses = session.execute(select(Clause).where(Clause.document_id == doc.id).order_by(Clause.seq)).scalars().all()
-            successor = session.get(Document, doc.superseded_by_id) if doc.superseded_by_id else None
+            clauses = (
+                session.execute(
+                    select(Clause).where(Clause.document_id == doc.id).order_by(Clause.seq)
+                )
+                .scalars()
+                .all()
+            )
+            successor = (
+                session.get(Document, doc.superseded_by_id) if doc.superseded_by_id else None
+            )
         return DocumentView(
             _summary(doc, len(clauses), as_of, successor),
             doc.note,
             doc.origin,
-            tuple(PassageView(c.id, c.label, c.kind, c.heading, c.text, c.flagged) for c in clauses),
+            tuple(
+                PassageView(c.id, c.label, c.kind, c.heading, c.text, c.flagged) for c in clauses
+            ),
         )
 
     def clause(self, clause_id: int) -> tuple[DocumentSummary, PassageView]:
@@ -574,7 +933,9 @@ class Library:
                 raise NotFound(f"没有编号为 {clause_id} 的条款", "clause")
             doc = session.get(Document, c.document_id)
             assert doc is not None
-        return _summary(doc, 0, date.today(), None), PassageView(c.id, c.label, c.kind, c.heading, c.text, c.flagged)
+        return _summary(doc, 0, date.today(), None), PassageView(
+            c.id, c.label, c.kind, c.heading, c.text, c.flagged
+        )
 
     def find_clause(self, document: str, label: str) -> int:
         """The id of clause `label` (第二十二条, 二、（一）) of a document given by id, key or 文号."""
@@ -583,7 +944,9 @@ class Library:
             if p.label == label:
                 return p.id
         labels = "、".join(p.label for p in view.passages[:20])
-        raise NotFound(f"《{view.document.title}》中没有条款 {label}（条款有: {labels}…）", "clause")
+        raise NotFound(
+            f"《{view.document.title}》中没有条款 {label}（条款有: {labels}…）", "clause"
+        )
 
     def set_repealed(self, ref: str, repealed: bool, principal: Principal) -> DocumentSummary:
         """Mark a document repealed (or not) by hand, e.g. when an official notice says so."""
@@ -591,7 +954,9 @@ class Library:
         doc_id = self.document(ref).document.id
         with self.session() as session, session.begin():
             session.execute(update(Document).where(Document.id == doc_id).values(repealed=repealed))
-            self._record(session, principal.actor, "repeal" if repealed else "unrepeal", str(doc_id))
+            self._record(
+                session, principal.actor, "repeal" if repealed else "unrepeal", str(doc_id)
+            )
         self._invalidate()
         return self.document(doc_id).document
 
@@ -601,11 +966,16 @@ class Library:
 
     def events(self, limit: int = 50) -> list[Event]:
         with self.session() as session:
-            return list(session.execute(select(Event).order_by(Event.id.desc()).limit(limit)).scalars())
+            return list(
+                session.execute(select(Event).order_by(Event.id.desc()).limit(limit)).scalars()
+            )
 
     def raise_if_empty(self) -> None:
         if self.count()[1] == 0:
-            raise Conflict("政策文件库为空：请先导入文件（zhixiang knowledge import …，或 make demo）", "library")
+            raise Conflict(
+                "政策文件库为空：请先导入文件（zhixiang knowledge import …，或 make demo）",
+                "library",
+            )
 
 
 @dataclass(frozen=True)
@@ -624,7 +994,9 @@ def _with_defaults(draft: DocumentDraft, defaults: dict[str, str]) -> DocumentDr
     return replace(draft, **changes)  # type: ignore[arg-type]
 
 
-def _document_values(draft: DocumentDraft, digest: str, structured: bool, now: datetime, actor: str) -> dict:
+def _document_values(
+    draft: DocumentDraft, digest: str, structured: bool, now: datetime, actor: str
+) -> dict:
     return {
         "title": draft.title[:300],
         "doc_no": draft.doc_no or None,
@@ -650,19 +1022,73 @@ def _document_values(draft: DocumentDraft, digest: str, structured: bool, now: d
 
 def _info(d: Document) -> ans.DocumentInfo:
     return ans.DocumentInfo(
-        d.id, d.title, d.doc_no or "", d.issuer, d.region, d.kind, tuple(filter(None, d.audience.split(","))),
-        d.issued_on, d.effective_on, d.expires_on, d.repealed, d.superseded_by_id, d.source_url,
+        d.id,
+        d.title,
+        d.doc_no or "",
+        d.issuer,
+        d.region,
+        d.kind,
+        tuple(filter(None, d.audience.split(","))),
+        d.issued_on,
+        d.effective_on,
+        d.expires_on,
+        d.repealed,
+        d.superseded_by_id,
+        d.source_url,
     )
 
 
-def _summary(d: Document, passages: int, as_of: date, successor: Document | None) -> DocumentSummary:
+def _summary(
+    d: Document, passages: int, as_of: date, successor: Document | None
+) -> DocumentSummary:
     info = _info(d)
     valid = ans.validity(info, as_of, _info(successor) if successor else None)
     return DocumentSummary(
-        d.id, d.key, d.title, d.doc_no or "", d.issuer, d.region, d.kind, info.audience,
-        d.issued_on, d.effective_on, d.expires_on, valid.label, valid.in_force, d.superseded_by_id,
-        tuple(filter(None, d.replaces.split("；"))), d.source_url, passages,
+        d.id,
+        d.key,
+        d.title,
+        d.doc_no or "",
+        d.issuer,
+        d.region,
+        d.kind,
+        info.audience,
+        d.issued_on,
+        d.effective_on,
+        d.expires_on,
+        valid.label,
+        valid.in_force,
+        d.superseded_by_id,
+        tuple(filter(None, d.replaces.split("；"))),
+        d.source_url,
+        passages,
     )
+
+
+PLACE_MISMATCH = 0.6
+_PLACE = re.compile(r"([\u4e00-\u9fa5]{2,3}?)(?:省|市|区|县)(?![长委政府级属内外])")
+_REGION_PART = re.compile(r"([\u4e00-\u9fa5]{2,}?)(?:省|市|区|县|自治区)")
+
+
+def _applies_to(region: str, places: set[str]) -> bool:
+    """Whether a document of `region` speaks for a question about `places`: national documents, or
+    documents of a named place or of a place above it (广东省 for 广州)."""
+    if region == "全国":
+        return True
+    parts = {m.group(1) for m in _REGION_PART.finditer(region)}
+    if parts & places:
+        return True
+    return any(p in _PARENTS and _PARENTS[p] in parts for p in places)
+
+
+# Places below the provinces that the library holds documents for, named in questions without them.
+_PARENTS = {
+    "天河": "广州",
+    "广州": "广东",
+    "深圳": "广东",
+    "佛山": "广东",
+    "东莞": "广东",
+    "珠海": "广东",
+}
 
 
 def _admits(

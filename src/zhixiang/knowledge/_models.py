@@ -33,7 +33,9 @@ class Document(Base):
     repealed: Mapped[bool] = mapped_column(Boolean, default=False)
     source_url: Mapped[str] = mapped_column(String(500), default="")
     note: Mapped[str] = mapped_column(Text, default="")
-    replaces: Mapped[str] = mapped_column(Text, default="")  # 文号 it names as repealed, "；"-joined
+    replaces: Mapped[str] = mapped_column(
+        Text, default=""
+    )  # 文号 it names as repealed, "；"-joined
     superseded_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("knowledge_documents.id", ondelete="SET NULL"), index=True
     )
@@ -57,7 +59,9 @@ class Clause(Base):
     seq: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(120))  # 第二十二条, 二、（一）
     kind: Mapped[str] = mapped_column(String(20))
-    heading: Mapped[str] = mapped_column(String(300), default="")  # chapter and section titles above
+    heading: Mapped[str] = mapped_column(
+        String(300), default=""
+    )  # chapter and section titles above
     text: Mapped[str] = mapped_column(Text)
     tokens: Mapped[str] = mapped_column(Text, default="")  # the index's words, space-joined
     flagged: Mapped[str] = mapped_column(String(200), default="")  # e.g. instruction-like text

@@ -32,7 +32,18 @@ _PAGE_EFFECT = re.compile(r"实施日期\s*(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2
 _PAGE_EXPIRY = re.compile(r"失效日期\s*(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)")
 _REPEALED_SENTENCE = re.compile(r"[^。\n]*同时废止")
 AUDIENCES = ("居民", "企业")
-_RESIDENT_WORDS = ("居民", "家庭", "个人", "老年人", "户籍", "失业人员", "残疾人", "儿童", "市民", "参保人")
+_RESIDENT_WORDS = (
+    "居民",
+    "家庭",
+    "个人",
+    "老年人",
+    "户籍",
+    "失业人员",
+    "残疾人",
+    "儿童",
+    "市民",
+    "参保人",
+)
 _ENTERPRISE_WORDS = ("企业", "市场主体", "用人单位", "个体工商户", "公司", "经营者", "小微")
 
 
@@ -100,7 +111,9 @@ def _iso(value: object, what: str, where: str, problems: list[ImportProblem]) ->
     except ValueError:
         found = parse_cn_date(text)
         if found is None:
-            problems.append(ImportProblem(where, f"{what}不是日期: {text!r}（已忽略）", fatal=False))
+            problems.append(
+                ImportProblem(where, f"{what}不是日期: {text!r}（已忽略）", fatal=False)
+            )
         return found
 
 
@@ -202,7 +215,9 @@ def read_jsonl(path: Path) -> Batch:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            batch.problems.append(ImportProblem(where, f"不是有效的 JSON（第{exc.colno}列: {exc.msg}）"))
+            batch.problems.append(
+                ImportProblem(where, f"不是有效的 JSON（第{exc.colno}列: {exc.msg}）")
+            )
             continue
         if not isinstance(record, dict):
             batch.problems.append(ImportProblem(where, "每行应为一个 JSON 对象"))
@@ -219,7 +234,9 @@ def read_jsonl(path: Path) -> Batch:
             audience = tuple(a for a in re.split(r"[,，、/ ]+", audience) if a)
         unknown = [a for a in audience if a not in AUDIENCES]
         if unknown:
-            problems.append(ImportProblem(where, f"未知的适用对象 {unknown}（应为 居民/企业，已忽略）", False))
+            problems.append(
+                ImportProblem(where, f"未知的适用对象 {unknown}（应为 居民/企业，已忽略）", False)
+            )
             audience = tuple(a for a in audience if a in AUDIENCES)
         replaces = record.get("replaces") or ()
         if isinstance(replaces, str):
@@ -234,7 +251,9 @@ def read_jsonl(path: Path) -> Batch:
             region=str(record.get("region") or "").strip(),
             kind=str(record.get("kind") or "").strip(),
             audience=tuple(audience),
-            issued_on=_iso(record.get("publish_date") or record.get("issued_on"), "发布日期", where, problems),
+            issued_on=_iso(
+                record.get("publish_date") or record.get("issued_on"), "发布日期", where, problems
+            ),
             effective_on=_iso(record.get("effective_on"), "施行日期", where, problems),
             expires_on=_iso(record.get("expires_on"), "失效日期", where, problems),
             source_url=str(record.get("source_url") or "").strip(),
@@ -341,7 +360,9 @@ def _plain(text: str, path: Path, origin: str, problems: list[ImportProblem]) ->
         if len(line) <= 16:
             issued = parse_cn_date(line) or issued
     batch.drafts.append(
-        DocumentDraft(key=str(path), title=title[:200], text="\n".join(lines), origin=origin, issued_on=issued)
+        DocumentDraft(
+            key=str(path), title=title[:200], text="\n".join(lines), origin=origin, issued_on=issued
+        )
     )
     return batch
 
@@ -403,7 +424,8 @@ def read_html(path: Path) -> Batch:
         return batch
     found = _plain(text, path, str(path), batch.problems)
     batch.drafts.extend(
-        replace(d, title=title or d.title) if title and len(title) <= 200 else d for d in found.drafts
+        replace(d, title=title or d.title) if title and len(title) <= 200 else d
+        for d in found.drafts
     )
     return batch
 
@@ -517,6 +539,10 @@ def read_file(path: Path) -> Batch:
     if reader is None:
         batch = Batch()
         kinds = "、".join(sorted(READERS))
-        batch.problems.append(ImportProblem(str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}（可导入: {kinds}）"))
+        batch.problems.append(
+            ImportProblem(
+                str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}（可导入: {kinds}）"
+            )
+        )
         return batch
     return reader(path)
