@@ -78,6 +78,17 @@ def _jieba():  # type: ignore[no-untyped-def]
     return jieba
 
 
+def _rarity(word: str) -> float:
+    """0 for everyday words, 1 for rare ones: how surprising `word` is in general Chinese text."""
+    jieba = _jieba()
+    information = math.log(jieba.dt.total / (jieba.dt.FREQ.get(word, 0) + 1))
+    return min(1.0, max(0.0, (information - COMMON_INFORMATION) / RARE_SPAN))
+
+
+COMMON_INFORMATION = 9.5  # bits (nats) of a word as common as 满足 or 申请
+RARE_SPAN = 4.0  # …and as rare as 末班车 or 米其林 at COMMON_INFORMATION + RARE_SPAN
+
+
 def words(text: str) -> list[str]:
     """jieba words of `text` that carry meaning (no punctuation, no function words), lower-cased."""
     return [w.lower() for w in _jieba().lcut(text) if _WORD.search(w) and w not in STOP_WORDS]
@@ -94,7 +105,7 @@ def tokenize(text: str) -> list[str]:
     return words(text) + bigrams(text)
 
 
-# Short forms people say for the terms the texts use: the question is searched with both.
+# Short forms people say for the terms the texts use: questions are searched with the full form.
 ABBREVIATIONS = {
     "公租房": "公共租赁住房", "廉租房": "廉租住房", "医保": "医疗保险", "社保": "社会保险",
     "低保": "最低生活保障", "公积金": "住房公积金", "失业金": "失业保险金", "养老金": "基本养老金",
@@ -103,10 +114,12 @@ ABBREVIATIONS = {
 
 
 def question_text(question: str) -> str:
-    """The subject of a question: the words of asking replaced by a break, short forms expanded."""
+    """The subject of a question: the words of asking replaced by a break, short forms written out."""
     text = _QUESTION_WORDS.sub("，", question)
-    expansions = [full for short, full in ABBREVIATIONS.items() if short in text and full not in text]
-    return "，".join([text, *expansions]) if expansions else text
+    for short, full in ABBREVIATIONS.items():
+        if short in text and full not in text:
+            text = text.replace(short, full)
+    return text
 
 
 def _tokenize_many(texts: Sequence[str]) -> list[str]:
@@ -219,8 +232,10 @@ class LexicalIndex:
     def weights(self, tokens: Iterable[str]) -> dict[str, float]:
         """Each token's inverse document frequency: how much finding it says.
 
-        A word the library has never seen weighs most (the library is unlikely to cover it); an
-        unseen bigram weighs nothing (it may only straddle two words).
+        A word the library has never seen says the library may not cover the question: it weighs
+        up to the most a word can, the rarer it is in everyday Chinese (jieba's dictionary counts)
+        the more, so an unseen 末班车 counts and an unseen 满足 does not. An unseen bigram weighs
+        nothing (it may only straddle two words).
         """
         unseen = float(np.log(1 + (len(self) + 0.5) / 0.5))
         found: dict[str, float] = {}
@@ -228,7 +243,7 @@ class LexicalIndex:
             if t in self.vocab:
                 found[t] = float(self.idf[self.vocab[t]])
             elif not t.startswith(BIGRAM):
-                found[t] = unseen
+                found[t] = unseen * _rarity(t)
         return found
 
     def search(self, tokens: list[str], k: int, mask: np.ndarray | None = None) -> list[Hit]:

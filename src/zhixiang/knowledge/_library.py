@@ -1101,26 +1101,44 @@ def _admits(
     if filters.in_force_on and not ans.validity(doc, filters.in_force_on, successor).in_force:
         return False
     if filters.region:
-        # at the asked place or below it (广州 → 广东省广州市天河区), or above it (全国, 广东省)
-        return doc.region == "全国" or any(
-            doc.region.startswith(place) or place.startswith(doc.region) for place in places
+        # at the asked place or below it (广州 → 广东省广州市天河区), or above it (全国, 广东省);
+        # a place the library holds no document of admits only the places above it
+        exact, above = places
+        return (
+            doc.region == "全国"
+            or any(doc.region.startswith(p) or p.startswith(doc.region) for p in exact)
+            or any(p.startswith(doc.region) for p in above)
         )
     return True
 
 
-def _places(filters: Filters, regions: Iterable[str]) -> set[str]:
-    """The region paths of the library that name the asked place (天河 → 广东省广州市天河区)."""
+def _places(filters: Filters, regions: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The region paths of the library that name the asked place (天河 → 广东省广州市天河区), and
+    when there are none, those of the nearest place above it that the library knows."""
     if not filters.region:
-        return set()
+        return set(), set()
     wanted = filters.region
     for suffix in ("省", "市", "区", "县"):
         if len(wanted) > 2:
             wanted = wanted.removesuffix(suffix)
+    regions = set(regions)
+    found = _paths_naming(wanted, regions)
+    if found:
+        return found, set()
+    while wanted in _PARENTS:
+        wanted = _PARENTS[wanted]
+        above = _paths_naming(wanted, regions)
+        if above:
+            return set(), above
+    return set(), set()
+
+
+def _paths_naming(place: str, regions: set[str]) -> set[str]:
     found = set()
     for region in regions:
-        at = region.find(wanted)
+        at = region.find(place)
         if at >= 0:
-            end = at + len(wanted)
+            end = at + len(place)
             while end < len(region) and region[end] not in "省市区县":
                 end += 1
             found.add(region[: end + 1])

@@ -174,10 +174,10 @@ def parse_structure(text: str) -> Structure:
 def _in_sequence(rank: int, value: int, stack: list[Node], last: dict[int, int]) -> bool:
     """A numbered line opens a node only when it continues the numbering (or starts it at 1)."""
     previous = last.get(rank)
-    if rank == ARTICLE:  # articles may restart (attachments) but never jump far ahead
-        return previous is None or value in (previous + 1, 1) or 0 < value - previous <= 3
+    if rank == ARTICLE:  # articles may restart (attachments) or skip (excerpts), never go back
+        return previous is None or value == 1 or value > previous
     if rank in (PART, CHAPTER, SECTION):
-        return previous is None or value in (previous + 1, 1)
+        return previous is None or value == 1 or value > previous
     if previous is None:
         return value == 1
     return value in (previous + 1, 1)
