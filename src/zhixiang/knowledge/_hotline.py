@@ -59,7 +59,7 @@ def read_replies(
                 continue
             title = (row.get("留言主题") or "").strip()
             detail = re.sub(r"\s+", " ", row.get("留言详情") or "").strip()
-            question = title if len(title) >= 8 else f"{title} {detail}".strip()
+            question = f"{title} {detail}".strip() if detail and detail != title else title
             yield HotlineReply(
                 source=f"{path.parent.name}:{row.get('留言编号') or title[:40]}",
                 question=mask_personal(question[:MAX_QUESTION_CHARS]),
