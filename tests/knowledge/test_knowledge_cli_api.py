@@ -3,11 +3,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from kn_fixtures import OFFICER, REVIEWER
 from typer.testing import CliRunner
 
+from zhixiang.access import operator
 from zhixiang.api import create_app
-from zhixiang.api.knowledge import knowledge_caller
 from zhixiang.cli import app
 
 runner = CliRunner()
@@ -83,12 +82,15 @@ def test_public_ask_endpoint_and_its_limits(imported: Path):
 def test_management_routes_need_a_permission(imported: Path):
     app_ = create_app()
     client = TestClient(app_)
+    root = operator("root")
+    reviewer, _ = app_.state.access.create_key(root, ["reviewer"], label="审核")
+    officer, _ = app_.state.access.create_key(root, ["policy_admin"], label="政策管理员")
     assert client.get("/knowledge/candidates").status_code == 401
     assert client.post("/knowledge/drafts", json={"clause_id": 1}).status_code == 401
-    app_.dependency_overrides[knowledge_caller] = lambda: REVIEWER
+    client.headers["X-API-Key"] = reviewer
     assert client.get("/knowledge/candidates").status_code == 200
     assert client.post("/knowledge/drafts", json={"clause_id": 1}).status_code == 403
-    app_.dependency_overrides[knowledge_caller] = lambda: OFFICER
+    client.headers["X-API-Key"] = officer
     made = client.post("/knowledge/drafts", json={"clause_id": 4})
     assert made.status_code == 200 and made.json()["yaml"].startswith("# 草稿")
     refused = client.post(f"/knowledge/drafts/{made.json()['draft_id']}/confirm", json={"yaml": "id: [unclosed"})

@@ -1,9 +1,8 @@
 """智能咨询 API: a public ask endpoint and the library's management routes.
 
-Thin: each route parses, calls `zhixiang.knowledge` and returns its values. Management routes take
-the caller from `knowledge_caller`, the one seam where the platform's authentication plugs in
-(`zhixiang.api._auth.requires` when it lands); until then it answers 401 for everyone, and the CLI
-(`zhixiang knowledge …`) is how officers manage the library.
+Thin: each route parses, calls `zhixiang.knowledge` and returns its values; refusals are
+`ZhixiangError`s that the app turns into their 4xx status. Reading the library is public (the texts
+are public documents); reviewing needs `knowledge.review`, drafting and confirming `knowledge.manage`.
 """
 
 from __future__ import annotations
@@ -13,11 +12,10 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from zhixiang.access import ANONYMOUS, Principal
-from zhixiang.errors import ZhixiangError
+from zhixiang.access import Principal
+from zhixiang.api._auth import public, requires
 from zhixiang.knowledge import MAX_QUESTION_CHARS, Filters, Library, open_library
 
 router = APIRouter(prefix="/knowledge", tags=["智能咨询"])
@@ -27,13 +25,10 @@ def get_library(request: Request) -> Library:
     return open_library(request.app.state.settings)
 
 
-def knowledge_caller() -> Principal:
-    """Who is calling a management route. Replace with the platform's `requires(...)` dependency."""
-    return ANONYMOUS
-
-
 LibraryDep = Annotated[Library, Depends(get_library)]
-Caller = Annotated[Principal, Depends(knowledge_caller)]
+Anyone = Annotated[Principal, public()]
+Reviewer = Annotated[Principal, requires("knowledge.review")]
+Manager = Annotated[Principal, requires("knowledge.manage")]
 
 
 class Question(BaseModel):
@@ -45,26 +40,18 @@ class Question(BaseModel):
     audience: Literal["居民", "企业"] | None = None
 
 
-def _refused(exc: ZhixiangError) -> JSONResponse:
-    return JSONResponse({"detail": exc.message, "field": exc.field}, exc.status)
-
-
 @router.post("/ask")
-def ask(body: Question, library: LibraryDep) -> dict:
+def ask(body: Question, library: LibraryDep, _: Anyone) -> dict:
     """问政策（公开）：最相关的条款原文、文件、文号、条款号、效力，以及简短回答或“未找到依据”。"""
-    try:
-        library.raise_if_empty()
-        answer = library.ask(
-            body.question, Filters(body.region, body.issuer, body.in_force_on, body.audience)
-        )
-    except ZhixiangError as exc:
-        return _refused(exc)  # type: ignore[return-value]
-    return dataclasses.asdict(answer)
+    library.raise_if_empty()
+    filters = Filters(body.region, body.issuer, body.in_force_on, body.audience)
+    return dataclasses.asdict(library.ask(body.question, filters))
 
 
 @router.get("/documents")
 def documents(
     library: LibraryDep,
+    _: Anyone,
     search: Annotated[str | None, Query(max_length=60)] = None,
     kind: Annotated[str | None, Query(max_length=30)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -75,12 +62,9 @@ def documents(
 
 
 @router.get("/documents/{ref}")
-def document(ref: Annotated[str, Path(max_length=200)], library: LibraryDep) -> dict:
+def document(ref: Annotated[str, Path(max_length=200)], library: LibraryDep, _: Anyone) -> dict:
     """一份文件及其条款结构。"""
-    try:
-        return dataclasses.asdict(library.document(ref))
-    except ZhixiangError as exc:
-        return _refused(exc)  # type: ignore[return-value]
+    return dataclasses.asdict(library.document(ref))
 
 
 class Review(BaseModel):
@@ -91,15 +75,11 @@ class Review(BaseModel):
 @router.get("/candidates")
 def candidates(
     library: LibraryDep,
-    caller: Caller,
+    _: Reviewer,
     status: Literal["pending", "approved", "rejected"] = "pending",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict]:
     """候选知识（热线答复）列表（需要 knowledge.review）。"""
-    try:
-        caller.require("knowledge.review")
-    except ZhixiangError as exc:
-        return _refused(exc)  # type: ignore[return-value]
     return [dataclasses.asdict(c) for c in library.candidates(status, limit)]
 
 
@@ -108,13 +88,10 @@ def review(
     candidate_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     body: Review,
     library: LibraryDep,
-    caller: Caller,
+    caller: Reviewer,
 ) -> dict:
     """审核一条候选知识（需要 knowledge.review）；审核人记入历史。"""
-    try:
-        return dataclasses.asdict(library.review(candidate_id, body.approve, caller, body.note))
-    except ZhixiangError as exc:
-        return _refused(exc)  # type: ignore[return-value]
+    return dataclasses.asdict(library.review(candidate_id, body.approve, caller, body.note))
 
 
 class DraftRequest(BaseModel):
@@ -122,12 +99,9 @@ class DraftRequest(BaseModel):
 
 
 @router.post("/drafts")
-def create_draft(body: DraftRequest, library: LibraryDep, caller: Caller) -> dict:
+def create_draft(body: DraftRequest, library: LibraryDep, caller: Manager) -> dict:
     """政策拆解：从条款起草政策条件（需要 knowledge.manage）。"""
-    try:
-        draft_id, drafted = library.draft(body.clause_id, caller)
-    except ZhixiangError as exc:
-        return _refused(exc)  # type: ignore[return-value]
+    draft_id, drafted = library.draft(body.clause_id, caller)
     return {"draft_id": draft_id, **dataclasses.asdict(drafted)}
 
 
@@ -140,11 +114,8 @@ def confirm_draft(
     draft_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     body: Confirmation,
     library: LibraryDep,
-    caller: Caller,
+    caller: Manager,
 ) -> dict:
     """确认核对后的政策草稿：政策检查通过才记为已确认（需要 knowledge.manage）。"""
-    try:
-        policy = library.confirm(draft_id, body.yaml, caller)
-    except ZhixiangError as exc:
-        return _refused(exc)  # type: ignore[return-value]
+    policy = library.confirm(draft_id, body.yaml, caller)
     return {"policy_id": policy.id, "conditions": [c.source for c in policy.conditions]}

@@ -18,14 +18,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhixiang.access import Principal
+from zhixiang.db import make_engine, migrate
 from zhixiang.errors import Conflict, InvalidInput, NotFound
 from zhixiang.knowledge import _answer as ans
 from zhixiang.knowledge._draft import PolicyDraft, draft_policy, finalize
@@ -55,27 +52,6 @@ LAW_KINDS = frozenset({"法律", "行政法规", "地方性法规", "司法解�
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; postgresql:// URLs use psycopg 3, SQLite gets WAL and foreign keys."""
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-    return engine
 
 
 @dataclass
@@ -205,19 +181,7 @@ class Library:
 
     def migrate(self) -> str:
         """Bring the schema to the newest revision (a no-op when it is there); return it."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        head = ScriptDirectory.from_config(config).get_current_head()
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(2104012312)"))
-            current = MigrationContext.configure(
-                connection, opts={"version_table": VERSION_TABLE}
-            ).get_current_revision()
-            if current != head:
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
-        return str(head)
+        return migrate(self.engine, MIGRATIONS, VERSION_TABLE)
 
     def session(self) -> Session:
         return self._session()

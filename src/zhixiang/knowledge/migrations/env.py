@@ -1,20 +1,6 @@
-"""Alembic environment for the policy library: its own version table, so databases can be shared."""
+"""Alembic environment of the policy library (version table knowledge_alembic_version; see zhixiang.db)."""
 
-from __future__ import annotations
-
-from alembic import context
-
+from zhixiang.db import run_migrations_online
 from zhixiang.knowledge._models import Base
 
-VERSION_TABLE = "knowledge_alembic_version"
-
-connection = context.config.attributes["connection"]
-context.configure(
-    connection=connection,
-    target_metadata=Base.metadata,
-    version_table=VERSION_TABLE,
-    include_name=lambda name, type_, _parent: type_ != "table" or name.startswith("knowledge_"),
-    render_as_batch=connection.dialect.name == "sqlite",
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations_online(Base.metadata)
