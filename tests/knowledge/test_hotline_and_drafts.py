@@ -49,7 +49,7 @@ def test_candidates_are_served_only_after_approval_and_reviews_are_recorded(libr
 def test_numeric_conditions_follow_the_legal_wording():
     found = {c.words: (c.operator, c.threshold) for c in find_conditions(
         "年满60周岁；年龄在45周岁以下；缴纳社会保险满4年；人均住房建筑面积低于15平方米；"
-        "营业收入超过2000万元；不满18周岁；每月2250元；贷款最高500万元"
+        "营业收入超过2000万元；不满18周岁；每月2250元；贷款最高500万元；歇业期限最长不得超过3年"
     )}  # fmt: skip
     assert found["年满60周岁"] == (">=", "60周岁")
     assert found["年龄在45周岁以下"] == ("<=", "45周岁")  # 以下 includes the number (民法典第1259条)
@@ -57,6 +57,7 @@ def test_numeric_conditions_follow_the_legal_wording():
     assert found["人均住房建筑面积低于15平方米"] == ("<", "15平方米")
     assert found["营业收入超过2000万元"] == (">", "2000万元")
     assert found["不满18周岁"] == ("<", "18周岁")
+    assert found["歇业期限最长不得超过3年"] == ("<=", "3年")
     assert not any("2250" in w for w in found)  # an amount without a comparing word is no condition
 
 
