@@ -87,6 +87,11 @@ def _seed(home: Path) -> None:
             root, username, PASSWORDS[username], roles, display_name=name, department=department
         )
     access.close()
+    documents = settings.shared_data_dir / "policy_texts" / "guangzhou" / "documents.jsonl"
+    if documents.exists():  # 智能咨询's library: the real Guangzhou documents (read, never copied)
+        from zhixiang.knowledge import open_library
+
+        open_library(settings).import_path(documents, root)
 
 
 def _seed_tickets(platform: Platform) -> None:

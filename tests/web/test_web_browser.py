@@ -218,3 +218,21 @@ def test_a_data_officer_sees_sources_quality_and_the_audit_chain(page, platform,
     assert page.locator("tbody tr").count() > 0
     page.get_by_role("link", name="审计日志").click()
     expect(page.get_by_test_id("audit-verify")).to_contain_text("审计链校验")
+
+
+def test_a_citizen_asks_a_policy_question_and_sees_the_clause_quoted(page, platform, shots) -> None:
+    from zhixiang.config import load_settings
+
+    if not (load_settings().shared_data_dir / "policy_texts").exists():
+        pytest.skip("no shared policy texts (../shared/data/policy_texts): the library is empty")
+    page.goto(platform.url + "/bianmin/ask")
+    page.get_by_role("button", name="提问").click()
+    expect(page.locator("#question-error")).to_contain_text("请输入问题")
+    page.get_by_label("您的问题").fill("失业保险金能领多久？")
+    page.get_by_role("button", name="提问").click()
+    answer = page.get_by_test_id("answer")
+    expect(answer).to_be_visible()
+    citation = answer.get_by_test_id("citation").first
+    expect(citation).to_contain_text("《")
+    expect(citation).to_contain_text(re.compile("有效|失效|废止|取代|施行"))
+    screenshot(page, shots, "bianmin-ask")

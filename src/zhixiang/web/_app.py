@@ -243,10 +243,19 @@ def _install_error_pages(app: FastAPI) -> None:
 
 def mount(app: FastAPI) -> None:
     """Hang the pages, their static assets and their error pages on the API's app."""
-    from zhixiang.web import _citizen, _dashboard, _data, _enterprise, _home, _policies, _tickets
+    from zhixiang.web import (
+        _ask,
+        _citizen,
+        _dashboard,
+        _data,
+        _enterprise,
+        _home,
+        _policies,
+        _tickets,
+    )
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (_home, _tickets, _policies, _data, _dashboard, _enterprise, _citizen):
+    for module in (_home, _tickets, _policies, _data, _dashboard, _enterprise, _citizen, _ask):
         app.include_router(module.router)
     _install_error_pages(app)
 
