@@ -236,3 +236,60 @@ def test_a_citizen_asks_a_policy_question_and_sees_the_clause_quoted(page, platf
     expect(citation).to_contain_text("《")
     expect(citation).to_contain_text(re.compile("有效|失效|废止|取代|施行"))
     screenshot(page, shots, "bianmin-ask")
+
+
+UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, textarea'))
+  .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+  .map(e => e.name || e.id)"""
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        (None, "/login"),
+        (None, "/bianmin/report"),
+        (None, "/bianmin/track"),
+        (None, "/qiye/calculator"),
+        ("agent", "/app/tickets/new"),
+        ("agent", "/app/tickets"),
+        ("officer", "/app/policies/calculator"),
+        ("leader", "/app/dashboard"),
+    ],
+)
+def test_every_control_has_a_label_and_the_page_is_reachable_by_keyboard(
+    page, platform, who, path
+) -> None:
+    if who:
+        platform.sign_in(page, who)
+    page.goto(platform.url + path)
+    assert page.evaluate(UNLABELLED) == []
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="跳到正文")
+    expect(skip).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main")).to_be_focused()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/bianmin",
+        "/bianmin/report",
+        "/bianmin/track",
+        "/bianmin/ask",
+        "/qiye",
+        "/qiye/calculator",
+    ],
+)
+def test_the_public_pages_fit_a_phone_screen(browser, platform, path) -> None:
+    phone = browser.new_context(
+        viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    )
+    tab = phone.new_page()
+    tab.goto(platform.url + path)
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 360, "the page scrolls sideways"
+    for box in tab.locator("button:visible, select:visible, input[type=text]:visible").all():
+        assert box.bounding_box()["height"] >= 40, "a control too small to tap"
+    phone.close()
