@@ -30,8 +30,8 @@ POLICIES = load_policies([demo_policies_dir()]).policies
 def warehouse(tmp_path: Path, table: pa.Table, name: str = "w.duckdb") -> str:
     """A DuckDB warehouse file holding `table` as `enterprise`, closed again (matching reads it)."""
     path = tmp_path / name
-    rows_in = table
     with duckdb.connect(str(path)) as con:
+        con.register("rows_in", table)
         con.execute("CREATE OR REPLACE TABLE enterprise AS SELECT * FROM rows_in")
         con.execute("CREATE UNIQUE INDEX IF NOT EXISTS enterprise_key ON enterprise(credit_code)")
     return f"duckdb://{path}"
@@ -139,8 +139,8 @@ def test_invalid_rows_are_reported_not_silently_used(tmp_path: Path) -> None:
     rows[1]["revenue"] = Decimal("-1.00")
     rows[2]["credit_code"] = rows[3]["credit_code"]
     path = tmp_path / "w.duckdb"
-    rows_in = pa.Table.from_pylist(rows, schema=generate_enterprises(1).schema)
     with duckdb.connect(str(path)) as con:
+        con.register("rows_in", pa.Table.from_pylist(rows, schema=generate_enterprises(1).schema))
         con.execute("CREATE TABLE enterprise AS SELECT * FROM rows_in")
     run = run_matching(f"duckdb://{path}", POLICIES, AS_OF, results_dir=tmp_path / "r")
     assert "1 行企业规模取值不在 大型、中型、小型、微型 中" in run.data_problems

@@ -21,9 +21,9 @@ POLICIES = load_policies([demo_policies_dir()]).policies
 
 
 def _write(path: Path, rows: list[dict], schema: pa.Schema) -> str:
-    rows_in = pa.Table.from_pylist(rows, schema=schema)
     path.unlink(missing_ok=True)
     with duckdb.connect(str(path)) as con:
+        con.register("rows_in", pa.Table.from_pylist(rows, schema=schema))
         con.execute("CREATE TABLE enterprise AS SELECT * FROM rows_in")
     return f"duckdb://{path}"
 
@@ -65,7 +65,16 @@ def _decoded(results_dir: Path) -> dict[str, set[tuple]]:
                 (r.entity_id, r.status, r.failed, r.unknown, r.amount, r.changed)
                 for r in results.rows(c.policy_id, limit=10_000)
             }
-            | {("counts", c.eligible, c.needs_information, c.ineligible, c.near_miss, c.total_amount)}
+            | {
+                (
+                    "counts",
+                    c.eligible,
+                    c.needs_information,
+                    c.ineligible,
+                    c.near_miss,
+                    c.total_amount,
+                )
+            }
             for c in results.run.policies
         }
 
@@ -83,7 +92,9 @@ def _stricter(policy_id: str) -> list:
 
 SCENARIOS = {
     "few facts changed, same rows": dict(share=0.05, shuffle=False, churn=0, policy=None, days=0),
-    "rows reordered, removed and added": dict(share=0.1, shuffle=True, churn=40, policy=None, days=0),
+    "rows reordered, removed and added": dict(
+        share=0.1, shuffle=True, churn=40, policy=None, days=0
+    ),
     "a policy changed and a later date": dict(
         share=0.05, shuffle=True, churn=10, policy="export-award", days=200
     ),
@@ -139,7 +150,9 @@ def test_incremental_run_equals_full_run(tmp_path: Path, scenario: str) -> None:
 
     def outcomes(decoded: dict[str, set[tuple]]) -> dict[str, set[tuple]]:
         return {
-            pid: {r if r[0] == "counts" else r[:5] for r in rows if r[0] == "counts" or len(r[2]) < 2}
+            pid: {
+                r if r[0] == "counts" else r[:5] for r in rows if r[0] == "counts" or len(r[2]) < 2
+            }
             for pid, rows in decoded.items()
         }
 

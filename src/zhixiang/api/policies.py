@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 from zhixiang.api.tickets import principal
 from zhixiang.catalog import load_catalog
 from zhixiang.demo import demo_policies_dir
-from zhixiang.identity import IdentifierError, validate_credit_code
 from zhixiang.errors import ZhixiangError
+from zhixiang.identity import IdentifierError, validate_credit_code
 from zhixiang.matching import Calculator, EntityLookup, load_run
 from zhixiang.rules import ExpressionError, PolicySet, Value, literal_for_field, load_policies
 from zhixiang.tickets import Principal

@@ -23,7 +23,10 @@ import typer.main
 from typer.core import TyperGroup
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "policies": ("zhixiang.cli.rules:policies_app", "政策文件：检查语法、字段、类型与单位，列出政策。"),
+    "policies": (
+        "zhixiang.cli.rules:policies_app",
+        "政策文件：检查语法、字段、类型与单位，列出政策。",
+    ),
     "match": ("zhixiang.cli.rules:match", "批量匹配：全部主体×政策，结果按批次原子发布。"),
     "explain": ("zhixiang.cli.rules:explain", "政策计算器：一家企业对每项政策的结论与原因。"),
     "near-misses": ("zhixiang.cli.rules:near_miss_list", "差一项：当前批次中只差一个条件的企业。"),

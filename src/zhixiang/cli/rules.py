@@ -187,7 +187,7 @@ def match(
                 **_engine_options(engine, settings),
             )
         except ZhixiangError as exc:
-            if exc.field == "table":
+            if exc.field in ("table", "warehouse", "input"):
                 console.print(
                     f"[red]{exc.message}；请先导入数据（zhixiang data import）或运行 zhixiang demo。[/red]"
                 )
@@ -198,7 +198,9 @@ def match(
     else:
         print_run(run)
         mode = "增量" if run.mode == "incremental" else "全量"
-        changed = f"，变化主体 {run.changed_entities:,} 家" if run.changed_entities is not None else ""
+        changed = (
+            f"，变化主体 {run.changed_entities:,} 家" if run.changed_entities is not None else ""
+        )
         console.print(
             f"批次 {run.run_id}（{mode}{changed}，{run.seconds:.1f} 秒）已发布为当前批次: {run.path}",
             highlight=False,
@@ -324,7 +326,11 @@ def near_miss_list(
     except ZhixiangError as exc:
         raise _fail(exc) from None
     table = Table(
-        "统一社会信用代码", "政策", "未满足的条件", "待补充", title=f"差一项（批次 {run.run_id}，评估日 {run.as_of}）"
+        "统一社会信用代码",
+        "政策",
+        "未满足的条件",
+        "待补充",
+        title=f"差一项（批次 {run.run_id}，评估日 {run.as_of}）",
     )
     for row in rows:
         table.add_row(row.entity_id, row.policy_id, "、".join(row.failed), "、".join(row.unknown))
@@ -336,8 +342,8 @@ def runs() -> None:
     from rich.table import Table
 
     from zhixiang.config import load_settings
-    from zhixiang.matching import list_runs, load_run
     from zhixiang.errors import NotFound
+    from zhixiang.matching import list_runs, load_run
 
     results_dir = load_settings().results_dir
     try:

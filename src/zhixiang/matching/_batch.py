@@ -182,8 +182,7 @@ def _previous_rows(rows: str, same_order: bool) -> str:
     if same_order:  # the same entities in the same order: the numbers already agree
         return f"SELECT idx, failed, unknown, amount FROM {rows}"
     return (
-        "SELECT m.idx, r.failed, r.unknown, r.amount"
-        f" FROM {rows} r JOIN idmap m ON r.idx = m.p_idx"
+        f"SELECT m.idx, r.failed, r.unknown, r.amount FROM {rows} r JOIN idmap m ON r.idx = m.p_idx"
     )
 
 

@@ -161,7 +161,11 @@ class EntityLookup:
             cursor = self._con.execute(self._sql, [entity_id])
             row = cursor.fetchone()
             names = [d[0] for d in cursor.description]
-        return None if row is None else facts_from_row(self.catalog, dict(zip(names, row, strict=True)))
+        return (
+            None
+            if row is None
+            else facts_from_row(self.catalog, dict(zip(names, row, strict=True)))
+        )
 
     def close(self) -> None:
         with self._lock:

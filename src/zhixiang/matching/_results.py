@@ -109,7 +109,9 @@ class Results:
     ) -> list[MatchRow]:
         """A page of the policy's kept rows of one kind, sorted (ties broken by entity_id)."""
         if order_by not in ORDERS:
-            raise InvalidInput(f"不能按 {order_by} 排序（可选: {'、'.join(ORDERS)}）", field="order_by")
+            raise InvalidInput(
+                f"不能按 {order_by} 排序（可选: {'、'.join(ORDERS)}）", field="order_by"
+            )
         if not 1 <= limit <= MAX_PAGE or offset < 0:
             raise InvalidInput(f"每页 1–{MAX_PAGE:,} 行，起点不能为负", field="limit")
         direction = "DESC NULLS LAST" if descending else "ASC NULLS LAST"
@@ -146,7 +148,9 @@ class Results:
                     "SELECT ? AS entity_id, failed, unknown, amount, changed"
                     f" FROM read_parquet('{_escape(path)}') WHERE idx = ?"
                 )
-                rows += [self._decode(counts.policy_id, r) for r in self._query(sql, [entity_id, idx])]
+                rows += [
+                    self._decode(counts.policy_id, r) for r in self._query(sql, [entity_id, idx])
+                ]
         return rows
 
     def _decode(self, policy_id: str, row: tuple) -> MatchRow:
