@@ -53,8 +53,11 @@ class Engine(Protocol):
     def fetch(self, sql: str) -> list[dict]: ...
     def write(self, query: str, directory: Path) -> None: ...
     def parquet(self, directory: Path) -> str: ...
+    def view(self, name: str, query: str) -> None: ...
     def materialize(self, name: str, query: str) -> None: ...
     def fingerprint(self, columns: Sequence[str]) -> str: ...
+    def quote(self, name: str) -> str: ...
+    def reason(self, exc: BaseException) -> str: ...
     def close(self) -> None: ...
 
 
@@ -142,11 +145,21 @@ class DuckEngine:
     def parquet(self, directory: Path) -> str:
         return f"read_parquet({_literal(directory / '*.parquet')})"
 
+    def view(self, name: str, query: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
+
     def materialize(self, name: str, query: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
 
     def fingerprint(self, columns: Sequence[str]) -> str:
         return f"hash({', '.join(map(_quote, columns))})"
+
+    def quote(self, name: str) -> str:
+        return _quote(name)
+
+    def reason(self, exc: BaseException) -> str:
+        text = str(exc).strip()
+        return text.splitlines()[0] if text else type(exc).__name__
 
     def close(self) -> None:
         self.con.close()
@@ -201,9 +214,9 @@ def _reused(rows: str, same_order: bool) -> str:
     )
 
 
-def _counts(rows: str) -> str:
+def _counts(policy_id: str, rows: str) -> str:
     return (
-        "SELECT count(*) AS kept,"
+        f"SELECT {_literal(policy_id)} AS policy_id, count(*) AS kept,"
         " sum(CASE WHEN failed = 0 AND unknown = 0 THEN 1 ELSE 0 END) AS eligible,"
         " sum(CASE WHEN failed = 0 AND unknown <> 0 THEN 1 ELSE 0 END) AS needs_information,"
         " sum(CASE WHEN bit_count(failed) = 1 THEN 1 ELSE 0 END) AS near_miss,"
@@ -315,7 +328,7 @@ def _run(
     run.data_problems = describe_problems(counts, run.entity)
     entities = run.path / "entities"
     eng.write(
-        f"SELECT _idx AS idx, {_quote(run.key)} AS entity_id,"
+        f"SELECT _idx AS idx, {eng.quote(run.key)} AS entity_id,"
         f" {eng.fingerprint(list(schema.names))} AS fp FROM staged",
         entities,
     )
@@ -331,11 +344,19 @@ def _run(
         )
         run.changed_entities = int(eng.fetch("SELECT count(*) AS n FROM changed_entities")[0]["n"])
     compiler = PolicyCompiler(schema, eng.dialect, cache_dir=results_dir / "compiled")
+    written = []
     for policy in policies:
         compiled = compiler(policy, as_of)
-        run.policies.append(_match_policy(eng, run, compiled, previous))
+        written.append((compiled, _match_policy(eng, run, compiled, previous)))
         if progress:
             progress(policy)
+    if written:  # one query for all counts: engines like Spark pay a lot per query
+        counts_sql = " UNION ALL ".join(
+            _counts(c.policy.id, eng.parquet(run.path / "rows" / f"policy_id={c.policy.id}"))
+            for c, _ in written
+        )
+        got = {row["policy_id"]: row for row in eng.fetch(counts_sql)}
+        run.policies = [_policy_counts(run, c, got[c.policy.id], reused) for c, reused in written]
 
 
 def _previous(
@@ -370,7 +391,8 @@ def _previous(
 
 def _match_policy(
     eng: Engine, run: store.MatchRun, compiled: CompiledPolicy, previous: _Previous | None
-) -> store.PolicyCounts:
+) -> bool:
+    """Write the policy's kept rows; True when only changed entities were evaluated."""
     policy = compiled.policy
     assert run.path is not None
     out = run.path / "rows" / f"policy_id={policy.id}"
@@ -380,24 +402,27 @@ def _match_policy(
     same_order = bool(previous and previous.same_order)
     prev_relation = _previous_rows(prev_rows, same_order) if prev_rows else None
     try:
-        eng.execute(
-            f"CREATE OR REPLACE TEMP VIEW {ENTITIES} AS SELECT * FROM"
-            f" {'changed_entities' if reuse else 'staged'}"
-        )
+        eng.view(ENTITIES, f"SELECT * FROM {'changed_entities' if reuse else 'staged'}")
         query = _evaluated(compiled.sql, prev_relation)
         if reuse:
             assert prev_rows is not None
             query = f"{_reused(prev_rows, same_order)} UNION ALL {query}"
         eng.write(query, out)
-        got = eng.fetch(_counts(eng.parquet(out)))[0]
     except ZhixiangError:
         raise
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MatchFailed(
-            f"政策 {policy.id}（{policy.title}）在 {eng.name} 上运行失败: {reason}",
+            f"政策 {policy.id}（{policy.title}）在 {eng.name} 上运行失败: {eng.reason(exc)}",
             field=policy.id,
         ) from exc
+    return reuse
+
+
+def _policy_counts(
+    run: store.MatchRun, compiled: CompiledPolicy, got: dict, reused: bool
+) -> store.PolicyCounts:
+    """Every row not kept is ineligible, so the kept rows and the entity count give every figure."""
+    policy = compiled.policy
     eligible = int(got["eligible"] or 0)
     needs_information = int(got["needs_information"] or 0)
     return store.PolicyCounts(
@@ -413,5 +438,5 @@ def _match_policy(
         version=compiled.version,
         kept=int(got["kept"] or 0),
         changed=int(got["changed"] or 0),
-        reused=reuse,
+        reused=reused,
     )
