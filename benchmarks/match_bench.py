@@ -51,11 +51,17 @@ def _policies(count: int):
     return demo if count <= len(demo) else replicate(demo, count)
 
 
-def job_match(warehouse: str, results: str, policies: int, threads: int, engine: str, full: bool) -> dict:
+def job_match(
+    warehouse: str, results: str, policies: int, threads: int, engine: str, full: bool
+) -> dict:
     from zhixiang.matching import run_matching
 
     chosen = _policies(policies)
-    options = {"threads": threads, "memory_limit": "3GB"} if engine == "duckdb" else {"master": f"local[{threads}]"}
+    options = (
+        {"threads": threads, "memory_limit": "3GB"}
+        if engine == "duckdb"
+        else {"master": f"local[{threads}]"}
+    )
     run = run_matching(
         warehouse, chosen, AS_OF, results_dir=Path(results), engine=engine, full=full, **options
     )
@@ -64,12 +70,23 @@ def job_match(warehouse: str, results: str, policies: int, threads: int, engine:
         "changed_entities": run.changed_entities,
         "kept": sum(p.kept for p in run.policies),
         "reused": sum(p.reused for p in run.policies),
-        "counts": {p.policy_id: [p.eligible, p.needs_information, p.ineligible, p.near_miss, str(p.total_amount)] for p in run.policies},  # fmt: skip
+        "counts": {
+            p.policy_id: [
+                p.eligible,
+                p.needs_information,
+                p.ineligible,
+                p.near_miss,
+                str(p.total_amount),
+            ]
+            for p in run.policies
+        },
         "run": str(run.path),
     }
 
 
-def job_wide(warehouse: str, results: str, policies: int, threads: int, engine: str, full: bool) -> dict:
+def job_wide(
+    warehouse: str, results: str, policies: int, threads: int, engine: str, full: bool
+) -> dict:
     """The baseline: DuckDB writes every entity × policy row, all outcome columns, with COPY."""
     import duckdb
     import ibis
@@ -82,7 +99,9 @@ def job_wide(warehouse: str, results: str, policies: int, threads: int, engine: 
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET memory_limit = '3GB'")
     con.execute(f"ATTACH '{warehouse.removeprefix('duckdb://')}' AS w (READ_ONLY)")
-    schema = ibis.Schema.from_pyarrow(con.execute("SELECT * FROM w.enterprise LIMIT 0").arrow().schema)
+    schema = ibis.Schema.from_pyarrow(
+        con.execute("SELECT * FROM w.enterprise LIMIT 0").arrow().schema
+    )
     table = ibis.table(schema, name="enterprise")
     start = time.perf_counter()
     sqls = [str(ibis.to_sql(e, dialect="duckdb")) for e in evaluations(chosen, table, AS_OF)]
@@ -275,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
             agree = inc_sum == checksum(after_full["run"]) and inc["counts"] == after_full["counts"]
             agree_first = first["counts"] == full["counts"] and first_sum == ref_full
             ratio = first["wall"] / wide["wall"]
-            say(f"  agreement: incremental == full after the change: {agree}; first == full rerun: {agree_first}")
+            say(
+                f"  agreement: incremental == full after the change: {agree}; first == full rerun: {agree_first}"
+            )
             say(f"  first run / baseline = {ratio:.2f}× wall, {first['cpu'] / wide['cpu']:.2f}× CPU (target ≤ 2×);"
                 f" kept rows {first['kept']:,} of {n * policies:,}")  # fmt: skip
             summary.append((n, policies, wide, first, full, same, inc, agree and agree_first))
@@ -284,8 +305,12 @@ def main(argv: list[str] | None = None) -> int:
                 spark = measure("match", warehouse, sres, policies=14, threads=args.threads, engine="spark",
                                 repeats=args.repeats, before=lambda s=sres: shutil.rmtree(s, ignore_errors=True))  # fmt: skip
                 show(f"Spark local[{args.threads}], first run", spark)
-                same_rows = spark["counts"] == first["counts"] and checksum(spark["run"]) == first_sum
-                say(f"  Spark / DuckDB = {spark['wall'] / first['wall']:.2f}× wall; agreement with DuckDB: {same_rows}")
+                same_rows = (
+                    spark["counts"] == first["counts"] and checksum(spark["run"]) == first_sum
+                )
+                say(
+                    f"  Spark / DuckDB = {spark['wall'] / first['wall']:.2f}× wall; agreement with DuckDB: {same_rows}"
+                )
         calc = bench_calculator(warehouse, args.lookups)
         say(f"calculator on the indexed warehouse, {args.lookups:,} random lookups: explain p50 {calc['p50']:.2f} ms,"
             f" p99 {calc['p99']:.2f} ms (target < 10 ms); lookup alone p50 {calc['lookup_p50']:.2f} / p99 {calc['lookup_p99']:.2f} ms;"
