@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         warehouse = make_warehouse(work / f"w{n}.duckdb", n)
         say(f"warehouse (generate + load + index): {time.perf_counter() - t:.1f} s; {load()}")
-        for policies in [14] + ([args.many] if n == max(sizes) else []):
+        for policies in [14] + ([args.many] if n == max(sizes) and args.many > 14 else []):
             res = work / f"r{n}-{policies}"
             shutil.rmtree(res, ignore_errors=True)
             say(f"-- {n:,} × {policies} policies = {n * policies:,} outcomes")
