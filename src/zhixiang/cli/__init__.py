@@ -38,6 +38,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tickets train": ("zhixiang.cli.classify:train", "用标注数据训练诉求分类模型。"),
     "data": ("zhixiang.cli.data:data_app", "数据中台：导入、隔离区、质量、授权、读取。"),
     "audit": ("zhixiang.cli.data:audit_app", "审计日志：核验与查看个人信息访问记录。"),
+    "ask": ("zhixiang.cli.knowledge:ask_command", "智能咨询：就政策提问，回答引用原文条款。"),
+    "knowledge": (
+        "zhixiang.cli.knowledge:knowledge_app",
+        "智能咨询：政策文件库、问答、知识审核、政策拆解。",
+    ),
 }
 
 
