@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -28,8 +29,10 @@ def spark():
         pytest.skip("Spark leg skipped: no Java (make test installs default-jre-headless)")
     from zhixiang.matching._spark import spark_session
 
+    interrupt = signal.getsignal(signal.SIGINT)
     session = spark_session("local[2]")
     session.sparkContext.setLogLevel("ERROR")
+    signal.signal(signal.SIGINT, interrupt)  # PySpark's own handler would outlive the session
     yield session
     session.stop()
 
@@ -54,12 +57,12 @@ def _decoded(results_dir: Path) -> dict[str, set[tuple]]:
 
 
 def test_spark_agrees_with_duckdb_row_for_row(spark, tmp_path: Path) -> None:
-    url = _warehouse(tmp_path / "w.duckdb", generate_enterprises(2000, seed=21, reference=AS_OF))
+    url = _warehouse(tmp_path / "w.duckdb", generate_enterprises(1000, seed=21, reference=AS_OF))
     on_duckdb = run_matching(url, POLICIES, AS_OF, results_dir=tmp_path / "duckdb")
     on_spark = run_matching(
         url, POLICIES, AS_OF, results_dir=tmp_path / "spark", engine="spark", session=spark
     )
-    assert on_spark.engine == "spark" and on_spark.entities == on_duckdb.entities == 2000
+    assert on_spark.engine == "spark" and on_spark.entities == on_duckdb.entities == 1000
     assert [p.version for p in on_spark.policies] != [p.version for p in on_duckdb.policies]
     duck, sparked = _decoded(tmp_path / "duckdb"), _decoded(tmp_path / "spark")
     assert duck.keys() == sparked.keys() and len(duck) == 14
