@@ -282,9 +282,9 @@ def main(argv: list[str] | None = None) -> int:
             first_sum = checksum(first["run"])  # old runs are removed as new ones come
             full = measure("match", warehouse, res, policies=policies, threads=args.threads, full=True, repeats=args.repeats)  # fmt: skip
             show("run_matching --full (changed vs previous)", full)
+            ref_full = checksum(full["run"])
             same = measure("match", warehouse, res, policies=policies, threads=args.threads, repeats=args.repeats)  # fmt: skip
             show(f"incremental, nothing changed ({same['reused']} reused)", same)
-            ref_full = checksum(full["run"])
             inc = measure("match", warehouse, res, policies=policies, threads=args.threads, repeats=args.repeats,
                           before=lambda w=warehouse: touch_share(w, 100))  # fmt: skip
             show(f"incremental, 1% changed ({inc['changed_entities']:,} entities)", inc)
