@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install browsers lint serve bench clean
+.PHONY: demo test install java browsers lint serve bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -17,11 +17,15 @@ install: $(STAMP)
 demo: install
 	$(BIN)/zhixiang demo
 
+# The Spark engine's tests need a Java runtime; Debian's is installed where none is found.
+java:
+	@command -v java >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless)
+
 # Browser tests drive Debian's chromium (never a downloaded browser); CI runs as root on a clean machine.
 browsers:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk)
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk)
 
-test: install browsers
+test: install java browsers
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --durations=15
 
