@@ -149,7 +149,7 @@ def test_a_policy_officer_runs_matching_and_opens_a_near_miss_list(page, platfor
         "row", name=re.compile("外贸出口奖励")
     ).get_by_test_id("near-miss-link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("差一项")
-    rows = page.get_by_test_id("near-miss-table").locator("tbody tr")
+    rows = page.get_by_test_id("result-table").locator("tbody tr")
     assert rows.count() > 0
     expect(rows.first).to_contain_text(re.compile("出口|纳税信用"))
     page.get_by_role("button", name="未满足的条件").click()
@@ -157,6 +157,15 @@ def test_a_policy_officer_runs_matching_and_opens_a_near_miss_list(page, platfor
     with page.expect_download() as download:
         page.get_by_role("link", name="Excel").click()
     assert download.value.suggested_filename.endswith(".xlsx")
+    page.get_by_role("navigation", name="名单").get_by_role("link", name="符合条件").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("符合条件")
+    page.get_by_label("排序", exact=True).select_option("amount")
+    page.get_by_label("倒序").check()
+    page.get_by_role("button", name="排序").click()
+    amounts = (
+        page.get_by_test_id("result-table").locator("tbody tr td:nth-child(5)").all_inner_texts()
+    )
+    assert amounts and amounts[0] != "—"
 
 
 def test_the_calculator_answers_for_typed_facts(page, platform, shots) -> None:

@@ -225,7 +225,11 @@ def _install_error_pages(app: FastAPI) -> None:
         message = {404: "没有这个页面", 405: "不支持这种请求方式"}.get(exc.status_code)
         if exc.status_code == 400:  # the form parser's refusals (starlette), in English
             too_big = "exceeded maximum size" in str(exc.detail)
-            message = "提交的内容过大：单项不能超过 1 MB" if too_big else "表单格式不正确，请刷新页面后重试"
+            message = (
+                "提交的内容过大：单项不能超过 1 MB"
+                if too_big
+                else "表单格式不正确，请刷新页面后重试"
+            )
         return page_error(request, exc.status_code, message or str(exc.detail))
 
     async def failure(request: Request, exc: Exception) -> Response:

@@ -9,6 +9,7 @@ it as the hotline centre (agents, leaders) or as their department (handlers); an
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,12 +18,16 @@ from fastapi import Request
 from zhixiang.access import Principal, Role
 from zhixiang.api.policies import get_policies
 from zhixiang.api.tickets import get_store
+from zhixiang.matching import Calculator, EntityLookup
 from zhixiang.rules import PolicySet
 from zhixiang.tickets import Principal as TicketCaller
 from zhixiang.tickets import SearchFilters, Status, TicketStore, TicketView, similarities
 
+_lock = threading.Lock()
+
 __all__ = [
     "Suggestion",
+    "calculator",
     "get_policies",
     "get_store",
     "policies",
@@ -41,6 +46,20 @@ def store(request: Request) -> TicketStore:
 
 def policies(request: Request) -> PolicySet:
     return get_policies(request)
+
+
+def calculator(request: Request) -> Calculator:
+    """The app's calculator over stored facts (its lookup keeps a prepared, read-only connection).
+
+    The same object the API's calculator route uses when it was opened first (`app.state`).
+    """
+    state = request.app.state
+    if getattr(state, "calculator", None) is None:
+        with _lock:
+            if getattr(state, "calculator", None) is None:
+                lookup = EntityLookup(state.settings.warehouse_url)
+                state.calculator = Calculator(policies(request).policies, lookup)
+    return state.calculator
 
 
 def ticket_caller(user: Principal) -> TicketCaller:

@@ -19,7 +19,7 @@ from zhixiang.errors import InvalidInput
 from zhixiang.identity import XIAMEN_DISTRICTS
 from zhixiang.tickets import SearchFilters, TicketView
 from zhixiang.web._app import render
-from zhixiang.web._capabilities import policies, store, ticket_caller
+from zhixiang.web._capabilities import store, ticket_caller
 from zhixiang.web._policies import _summary
 from zhixiang.web._regions import street_options
 from zhixiang.web._time import local
@@ -164,7 +164,7 @@ def _streets_chart(tickets: list[TicketView], district: str, measure: str) -> tu
     return option, rows
 
 
-def _reach_chart(summary: dict[str, dict], titles: dict[str, str]) -> dict | None:
+def _reach_chart(summary: dict[str, Any]) -> dict | None:
     if not summary:
         return None
     rows = list(summary.values())
@@ -172,20 +172,12 @@ def _reach_chart(summary: dict[str, dict], titles: dict[str, str]) -> dict | Non
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0},
         "grid": {"left": 8, "right": 8, "bottom": 8, "top": 40, "containLabel": True},
-        "xAxis": {
-            "type": "category",
-            "data": [r["policy_id"] for r in rows],
-            "axisLabel": {"rotate": 30},
-        },
+        "xAxis": {"type": "category", "data": [r.title for r in rows], "axisLabel": {"rotate": 30}},
         "yAxis": {"type": "value"},
         "series": [
-            {"name": "符合条件", "type": "bar", "data": [int(r["eligible"] or 0) for r in rows]},
-            {"name": "差一项", "type": "bar", "data": [int(r["near_miss"] or 0) for r in rows]},
-            {
-                "name": "待补充信息",
-                "type": "bar",
-                "data": [int(r["needs_information"] or 0) for r in rows],
-            },
+            {"name": "符合条件", "type": "bar", "data": [r.eligible for r in rows]},
+            {"name": "差一项", "type": "bar", "data": [r.near_miss for r in rows]},
+            {"name": "待补充信息", "type": "bar", "data": [r.needs_information for r in rows]},
         ],
     }
 
@@ -230,7 +222,7 @@ def dashboard(
         map_chart=map_option,
         map_data=map_data,
         streets=streets,
-        reach_chart=_reach_chart(summary, {p.id: p.title for p in policies(request).policies}),
+        reach_chart=_reach_chart(summary),
         summary=summary,
         ticket_count=len(tickets),
         capped=capped,

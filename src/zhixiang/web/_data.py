@@ -140,7 +140,11 @@ def quality(request: Request, user: Quality, format: str | None = None) -> Respo
         "xAxis": {"type": "value", "max": 100, "axisLabel": {"formatter": "{value}%"}},
         "yAxis": {"type": "category", "data": [f"{r['source']}·{r['label']}" for r in rows]},
         "series": [
-            {"name": "填充率", "type": "bar", "data": [round(100 * r["fill_rate"], 1) for r in rows]}
+            {
+                "name": "填充率",
+                "type": "bar",
+                "data": [round(100 * r["fill_rate"], 1) for r in rows],
+            }
         ],
     }
     return _maybe_export(rows, "数据质量", format) or _table(

@@ -1,8 +1,9 @@
 """政策 pages: the policies in force, one policy's conditions and tests, batch matching with a
-progress bar, the near-miss list of a policy, and the calculator for one enterprise.
+progress bar, a policy's eligible / needs-information / near-miss lists, and the calculator.
 
 Matching runs in a background thread of the server (one run at a time per app) so the page can
-show its progress; the run itself is `zhixiang.matching.run_matching`, as on the command line.
+show its progress; the run itself is `zhixiang.matching.run_matching`, as on the command line, and
+the lists are pages of the published run (`open_results`), sorted and counted by the engine.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from zhixiang.access import Principal
 from zhixiang.api._auth import requires
-from zhixiang.errors import Conflict, NotFound, ZhixiangError
+from zhixiang.errors import Conflict, InvalidInput, NotFound, ZhixiangError
 from zhixiang.identity import IdentifierError, validate_credit_code
-from zhixiang.matching import SUMMARY, Calculator, MatchRun, connect, near_misses, run_matching
+from zhixiang.matching import MatchRun, load_run, open_results, run_matching
 from zhixiang.rules import format_money, format_value, run_policy_tests
 from zhixiang.web._app import redirect, render
 from zhixiang.web._calculator import STATUS_LABELS, as_of_from, evaluate, facts_from, questions
-from zhixiang.web._capabilities import policies
+from zhixiang.web._capabilities import calculator, policies
+from zhixiang.web._export import MAX_ROWS as MAX_EXPORT
 from zhixiang.web._export import export
 from zhixiang.web._forms import Form
 
@@ -53,12 +55,13 @@ class MatchJob:
 _job_lock = threading.Lock()
 
 
-def _summary(request: Request) -> dict[str, dict[str, Any]]:
-    """Per-policy counts of the last batch run, as the API's /policies/summary gives them."""
-    con = connect(request.app.state.settings.warehouse_url)
-    if SUMMARY not in con.list_tables():
+def _summary(request: Request) -> dict[str, Any]:
+    """Per-policy counts of the current batch run (empty before the first run)."""
+    try:
+        run = load_run(request.app.state.settings.results_dir)
+    except ZhixiangError:
         return {}
-    return {row["policy_id"]: row for row in con.table(SUMMARY).to_pyarrow().to_pylist()}
+    return {c.policy_id: c for c in run.policies}
 
 
 @router.get("")
@@ -102,11 +105,11 @@ def _calculator_page(
         except IdentifierError as exc:
             form.refuse("credit_code", str(exc))
         else:
-            con = connect(request.app.state.settings.warehouse_url)
-            if "enterprise" not in con.list_tables():
-                form.refuse("credit_code", "数据仓库中还没有企业数据")
+            try:
+                found = calculator(request).explain(code, as_of)
+            except ZhixiangError as exc:
+                form.refuse("credit_code", exc.message)
             else:
-                found = Calculator(in_force, con.table("enterprise")).explain(code, as_of)
                 if found is None:
                     form.refuse("credit_code", f"没有统一社会信用代码为 {code} 的企业")
                 else:
@@ -165,11 +168,15 @@ async def start_match(request: Request, user: Matcher) -> Response:
             job.current = policy.title
 
         try:
-            con = connect(settings.warehouse_url)
-            if "enterprise" not in con.list_tables():
-                raise NotFound("数据仓库中还没有企业数据（请先导入或运行 zhixiang demo）")
             job.run = run_matching(
-                con, in_force, as_of, results_dir=settings.results_dir, progress=step
+                settings.warehouse_url,
+                in_force,
+                as_of,
+                results_dir=settings.results_dir,
+                keep=settings.results_keep,
+                progress=step,
+                memory_limit=settings.match_memory_limit,
+                threads=settings.match_threads or None,
             )
         except ZhixiangError as exc:
             job.error = exc.message
@@ -209,32 +216,82 @@ def policy_page(request: Request, user: Staff, policy_id: str) -> Response:
     )
 
 
-@router.get("/{policy_id}/near-misses")
-def near_miss_page(
-    request: Request, user: Results, policy_id: str, format: str | None = None
+RESULT_KINDS = {"eligible": "符合条件", "needs_information": "待补充信息", "near_miss": "差一项"}
+RESULT_ORDERS = {"entity_id": "统一社会信用代码", "amount": "金额", "status": "结论"}
+PAGE = 100
+RESULTS_PAGE = 10_000  # the most rows one call of `Results.rows` returns
+
+
+@router.get("/{policy_id}/results")
+def results_page(
+    request: Request,
+    user: Results,
+    policy_id: str,
+    kind: str = "near_miss",
+    order: str = "entity_id",
+    desc: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    format: str | None = None,
 ) -> Response:
-    """差一项: who fails exactly one condition of this policy, and which one."""
+    """One list of the current run for a policy: sorted by the engine, paged, exportable whole."""
     policy = policies(request).by_id(policy_id)
     if policy is None:
         raise NotFound(f"没有编号为 {policy_id} 的政策", "policy_id")
-    labels = {c.id: c.label for c in policy.conditions}
-    con = connect(request.app.state.settings.warehouse_url)
-    rows = []
-    if "matches" in con.list_tables():
-        for row in near_misses(con, policy_id, limit=5000):
-            failed = list(row.get("failed") or [])
-            rows.append(
-                {
-                    "entity_id": row["entity_id"],
-                    "failed": "、".join(labels.get(c, c) for c in failed),
-                    "unknown": "、".join(labels.get(c, c) for c in row.get("unknown") or []),
-                }
+    if kind not in RESULT_KINDS:
+        raise InvalidInput(f"名单应为 {'、'.join(RESULT_KINDS.values())} 之一", "kind")
+    labels = {c.id: c.label for c in policy.conditions} | {"amount": "金额所需信息"}
+    with open_results(request.app.state.settings.results_dir) as results:
+        total = results.count(policy_id, kind)  # type: ignore[arg-type]
+        pages = range(0, min(total, MAX_EXPORT), RESULTS_PAGE) if format else [(page - 1) * PAGE]
+        found = []
+        for start in pages:
+            found += results.rows(
+                policy_id,
+                kind,  # type: ignore[arg-type]
+                order_by=order,
+                descending=desc,
+                limit=RESULTS_PAGE if format else PAGE,
+                offset=start,
             )
+        run = results.run
+    rows = [
+        {
+            "entity_id": r.entity_id,
+            "status": STATUS_LABELS.get(r.status, r.status),
+            "failed": "、".join(labels.get(c, c) for c in r.failed),
+            "unknown": "、".join(labels.get(c, c) for c in r.unknown),
+            "amount": r.amount,
+        }
+        for r in found
+    ]
     if format:
         columns = (
             ("entity_id", "统一社会信用代码"),
+            ("status", "结论"),
             ("failed", "未满足的条件"),
             ("unknown", "待补充"),
+            ("amount", "金额（元）"),
         )
-        return export(rows, columns, f"{policy.title}-差一项", format)
-    return render(request, "policies/near_misses.html", user=user, policy=policy, rows=rows)
+        return export(rows, columns, f"{policy.title}-{RESULT_KINDS[kind]}", format)
+    return render(
+        request,
+        "policies/results.html",
+        user=user,
+        policy=policy,
+        run=run,
+        rows=rows,
+        kind=kind,
+        kinds=RESULT_KINDS,
+        order=order,
+        orders=RESULT_ORDERS,
+        desc=desc,
+        page=page,
+        pages=max(1, -(-total // PAGE)),
+        total=total,
+    )
+
+
+@router.get("/{policy_id}/near-misses")
+def near_miss_page(request: Request, user: Results, policy_id: str) -> Response:
+    """差一项: the near-miss list of the current run (kept as an address people have bookmarked)."""
+    return redirect(f"/app/policies/{policy_id}/results?kind=near_miss")

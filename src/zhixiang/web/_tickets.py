@@ -256,7 +256,9 @@ def _ticket_page(
     tickets = store(request)
     ticket = tickets.get(ticket_caller(user), ticket_id)
     notice = request.query_params.get("notice")
-    suggested = tickets.rules.route(ticket.category, ticket.region_code) if ticket.category else None
+    suggested = (
+        tickets.rules.route(ticket.category, ticket.region_code) if ticket.category else None
+    )
     return render_page(
         request,
         "tickets/detail.html",
