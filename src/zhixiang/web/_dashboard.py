@@ -77,6 +77,41 @@ def _rates_chart(report: Any) -> dict:
     }
 
 
+def _weekly_chart(
+    request: Request, department: str | None, until: dt.datetime, days: int, user: Principal
+) -> dict:
+    """The city's (or the department's) rates week by week: is it getting better?"""
+    weeks = max(2, min(13, days // 7))
+    tickets = store(request)
+    labels, series = [], {k: [] for k in ("响应率", "解决率", "满意率", "按期办结率")}
+    for i in range(weeks, 0, -1):
+        end = until - dt.timedelta(days=7 * (i - 1))
+        total = tickets.metrics(end - dt.timedelta(days=7), end, department).total
+        labels.append(local(end).strftime("%m-%d"))  # type: ignore[union-attr]
+        for name, rate in zip(
+            series,
+            (
+                total.response_rate,
+                total.resolution_rate,
+                total.satisfaction_rate,
+                total.on_time_resolve_rate,
+            ),
+            strict=True,
+        ):
+            series[name].append(_percent(rate))
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0},
+        "grid": {"left": 8, "right": 8, "bottom": 8, "top": 40, "containLabel": True},
+        "xAxis": {"type": "category", "data": labels, "name": "周止"},
+        "yAxis": {"type": "value", "max": 100, "axisLabel": {"formatter": "{value}%"}},
+        "series": [
+            {"name": name, "type": "line", "connectNulls": False, "data": values}
+            for name, values in series.items()
+        ],
+    }
+
+
 def _volume_chart(tickets: list[TicketView], since: dt.datetime, days: int) -> dict:
     dates = [(since + dt.timedelta(days=i)).date() for i in range(days + 1)]
     counts: dict[str, Counter] = defaultdict(Counter)
@@ -218,6 +253,7 @@ def dashboard(
         district=district,
         district_name=XIAMEN_DISTRICTS.get(district or ""),
         rates_chart=_rates_chart(report),
+        weekly_chart=_weekly_chart(request, department, until, days, user),
         volume_chart=_volume_chart(tickets, since, days),
         map_chart=map_option,
         map_data=map_data,
