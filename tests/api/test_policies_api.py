@@ -8,15 +8,15 @@ from zhixiang.api import create_app
 from zhixiang.config import load_settings
 from zhixiang.demo import generate_enterprises
 from zhixiang.matching import connect
-from zhixiang.tickets import open_store
+from zhixiang.access import open_access, operator
 
 
 def test_calculator_and_enterprise_account(home: Path) -> None:
     settings = load_settings()
     table = generate_enterprises(300, seed=2)
     connect(settings.warehouse_url).create_table("enterprise", table, overwrite=True)
-    secret, _ = open_store(settings.tickets_url, with_classifier=False).create_key(
-        "department", "city-commerce"
+    secret, _ = open_access(settings.access_db).create_key(
+        operator("test"), ["handler"], label="商务局", department="city-commerce"
     )
     client = TestClient(create_app(settings))
 

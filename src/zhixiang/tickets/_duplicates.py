@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable
 
 _SPACES = re.compile(r"\s\s+")
 
@@ -29,6 +31,24 @@ def _ngram_counts(text: str) -> Counter[str]:
     return counts
 
 
+def _scores(docs: list[Counter[str]]) -> list[float]:
+    """Cosine of docs[0] to each later doc under TF-IDF fitted on exactly these docs (as sklearn)."""
+    frequency: Counter[str] = Counter()
+    for doc in docs:
+        frequency.update(doc.keys())
+    n = 1 + len(docs)
+    idf = {g: math.log(n / (1 + k)) + 1.0 for g, k in frequency.items()}
+    weights = [{g: (1.0 + math.log(c)) * idf[g] for g, c in doc.items()} for doc in docs]
+    norms = [math.sqrt(sum(v * v for v in w.values())) for w in weights]
+    query = weights[0]
+    return [
+        sum(v * query.get(g, 0.0) for g, v in w.items()) / (norm * norms[0])
+        if norm and norms[0]
+        else 0.0
+        for w, norm in zip(weights[1:], norms[1:], strict=True)
+    ]
+
+
 def similarities(text: str, candidates: list[str]) -> list[float]:
     """Cosine similarity of `text` to each candidate, in 0..1.
 
@@ -39,18 +59,54 @@ def similarities(text: str, candidates: list[str]) -> list[float]:
     """
     if not candidates:
         return []
-    docs = [_ngram_counts(t) for t in (text, *candidates)]
-    frequency: Counter[str] = Counter()
-    for doc in docs:
-        frequency.update(doc.keys())
-    idf = {g: math.log((1 + len(docs)) / (1 + k)) + 1.0 for g, k in frequency.items()}
-    weights = [{g: (1.0 + math.log(c)) * idf[g] for g, c in doc.items()} for doc in docs]
-    norms = [math.sqrt(sum(v * v for v in w.values())) for w in weights]
-    query = weights[0]
-    return [
-        sum(v * query.get(g, 0.0) for g, v in w.items()) / (norm * norms[0])
-        for w, norm in zip(weights[1:], norms[1:], strict=True)
-    ]
+    return _scores([_ngram_counts(t) for t in (text, *candidates)])
+
+
+class NgramIndex:
+    """Cached n-gram counts of open tickets, so intake counts only the new ticket's text.
+
+    A ticket's text never changes after intake, so an entry never goes stale; the least recently
+    used entries are dropped beyond `capacity`. Each server process keeps its own index and fills
+    it from the database for candidates it has not seen (tickets taken in by other workers).
+    Scores are exactly those of `similarities` (a test holds them together).
+    """
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._counts: OrderedDict[int, Counter[str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def add(self, ticket_id: int, text: str) -> Counter[str]:
+        counts = _ngram_counts(text)
+        with self._lock:
+            self._counts[ticket_id] = counts
+            if len(self._counts) > self.capacity:
+                self._counts.popitem(last=False)
+        return counts
+
+    def missing(self, ids: Iterable[int]) -> list[int]:
+        with self._lock:
+            return [i for i in ids if i not in self._counts]
+
+    def scores(
+        self, text: str, ids: list[int], fetch: Callable[[list[int]], dict[int, str]]
+    ) -> list[float]:
+        """Similarity of `text` to each ticket in `ids`; `fetch` supplies texts not yet indexed."""
+        if not ids:
+            return []
+        lacking = self.missing(ids)
+        if lacking:
+            for ticket_id, candidate in fetch(lacking).items():
+                self.add(ticket_id, candidate)
+        with self._lock:
+            docs = [self._counts.get(i) for i in ids]
+            for i in ids:
+                if i in self._counts:
+                    self._counts.move_to_end(i)
+        return _scores([_ngram_counts(text), *(d if d is not None else Counter() for d in docs)])
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
