@@ -4,11 +4,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from zhixiang.access import open_access, operator
 from zhixiang.api import create_app
 from zhixiang.config import load_settings
 from zhixiang.demo import generate_enterprises
 from zhixiang.matching import connect
-from zhixiang.access import open_access, operator
 
 
 def test_calculator_and_enterprise_account(home: Path) -> None:

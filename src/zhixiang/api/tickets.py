@@ -23,6 +23,7 @@ from zhixiang.api._auth import requires
 from zhixiang.tickets import (
     Command,
     IntakeResult,
+    MetricsQuery,
     MetricsReport,
     SearchFilters,
     TicketDraft,
@@ -149,18 +150,14 @@ async def queue(
 
 @router.get("/metrics", response_model=MetricsReport)
 def metrics(
+    query: Annotated[MetricsQuery, Query()],
     store: Store,
     caller: Annotated[Principal, requires("tickets.metrics")],
-    since: datetime | None = None,
-    until: datetime | None = None,
-    department: Annotated[str | None, Query(max_length=64)] = None,
 ) -> MetricsReport:
     """三率 (响应率, 解决率, 满意率), 按时签收率, 按期办结率 and dispatch accuracy; default last 30 days."""
-    until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=30)
-    filters = SearchFilters(since=since, until=until)  # the same date bounds as search
-    assert filters.since is not None and filters.until is not None
-    return store.metrics(caller, filters.since, filters.until, department)
+    until = query.until or datetime.now(UTC)
+    since = query.since or until - timedelta(days=30)
+    return store.metrics(caller, since, until, query.department)
 
 
 @router.post("/escalations", response_model=list[TicketView])

@@ -108,8 +108,8 @@ def parse_holidays(text: str, source: str = "holidays.yaml") -> dict[int, YearSc
       workdays: [2027-02-14]                            # weekend days worked (调休)
     ```
     """
-    try:
-        data = yaml.safe_load(text) or {}
+    try:  # every scalar as text: dates are checked here, with the entry named, not by YAML
+        data = yaml.load(text, Loader=yaml.BaseLoader) or {}
     except yaml.YAMLError as exc:
         raise InvalidInput(f"节假日文件 {source} 不是合法的 YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -11,7 +11,7 @@ import operator
 import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 _SPACES = re.compile(r"\s\s+")
 
@@ -87,26 +87,25 @@ class NgramIndex:
                 self._counts.popitem(last=False)
         return counts
 
-    def missing(self, ids: Iterable[int]) -> list[int]:
-        with self._lock:
-            return [i for i in ids if i not in self._counts]
-
     def scores(
         self, text: str, ids: list[int], fetch: Callable[[list[int]], dict[int, str]]
     ) -> list[float]:
         """Similarity of `text` to each ticket in `ids`; `fetch` supplies texts not yet indexed."""
         if not ids:
             return []
-        lacking = self.missing(ids)
+        found: dict[int, Counter[str]] = {}
+        with self._lock:
+            for i in ids:
+                counts = self._counts.get(i)
+                if counts is not None:
+                    self._counts.move_to_end(i)
+                    found[i] = counts
+        lacking = [i for i in ids if i not in found]
         if lacking:
             for ticket_id, candidate in fetch(lacking).items():
-                self.add(ticket_id, candidate)
-        with self._lock:
-            docs = [self._counts.get(i) for i in ids]
-            for i in ids:
-                if i in self._counts:
-                    self._counts.move_to_end(i)
-        return _scores([_ngram_counts(text), *(d if d is not None else Counter() for d in docs)])
+                found[ticket_id] = self.add(ticket_id, candidate)
+        docs = [found.get(i, Counter()) for i in ids]
+        return _scores([_ngram_counts(text), *docs])
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

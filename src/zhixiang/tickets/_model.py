@@ -86,6 +86,13 @@ class Command(_Input):
     satisfaction: Satisfaction | None = None
 
 
+def _plausible(value: datetime | None) -> datetime | None:
+    """Dates far outside the store's life cannot be compared as UTC (year 1 or 9999 overflow)."""
+    if value is not None and not 1900 <= value.year <= 2200:
+        raise ValueError("日期应在 1900–2200 年之间")
+    return value
+
+
 class SearchFilters(_Input):
     """Every filter and the page are applied in the database query, never after a limit."""
 
@@ -108,10 +115,20 @@ class SearchFilters(_Input):
     @field_validator("since", "until")
     @classmethod
     def _in_range(cls, value: datetime | None) -> datetime | None:
-        """Dates far outside the store's life cannot be compared as UTC (year 1 or 9999 overflow)."""
-        if value is not None and not 1900 <= value.year <= 2200:
-            raise ValueError("日期应在 1900–2200 年之间")
-        return value
+        return _plausible(value)
+
+
+class MetricsQuery(_Input):
+    """The period (and department) of a metrics report; dates in the same range as search's."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    department: str | None = Field(None, max_length=64)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        return _plausible(value)
 
 
 class EventView(BaseModel):

@@ -8,7 +8,6 @@ form-encoded (in any declared charset), multipart/form-data with a photo in `med
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -153,7 +152,7 @@ def parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], list[Att
 def _multipart(
     content_type: str, body: bytes, charset: str
 ) -> tuple[dict[str, str], list[Attachment]]:
-    from python_multipart import parse_form
+    from python_multipart import create_form_parser
 
     raw: dict[str, bytes] = {}
     media: list[Attachment] = []
@@ -178,15 +177,13 @@ def _multipart(
                 filename = (file.file_name or b"").decode("utf-8", "replace")[:200] or None
                 media.append(Attachment(filename, kind, data))
 
-    headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
+    headers = {"Content-Type": content_type.encode("latin-1", "replace")}
     try:
-        parse_form(
-            headers,
-            io.BytesIO(body),
-            on_field,
-            on_file,
-            config={"MAX_MEMORY_FILE_SIZE": MAX_REQUEST_BYTES},
+        parser = create_form_parser(
+            headers, on_field, on_file, config={"MAX_MEMORY_FILE_SIZE": MAX_REQUEST_BYTES}
         )
+        parser.write(body)
+        parser.finalize()
     except Exception as exc:  # python-multipart raises its own error types for broken bodies
         raise Open311Error(400, f"无法解析 multipart 请求体：{exc}") from None
     if problems:
