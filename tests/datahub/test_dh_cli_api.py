@@ -108,9 +108,9 @@ def test_cli_rejects_a_bad_mapping_with_its_file_and_key(home: Path) -> None:
 
 
 def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[Path]) -> None:
+    from zhixiang.access import open_access, operator
     from zhixiang.api import create_app
     from zhixiang.config import load_settings
-    from zhixiang.access import open_access, operator
 
     settings: Settings = load_settings()
     access = open_access(settings.access_db)

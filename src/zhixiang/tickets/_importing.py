@@ -91,7 +91,7 @@ class ImportingJobs(IntakeJobs):
                 due_at, estimated = end_of_working_day_after(
                     r.dispatched_at, limit.working_days, self.calendar
                 )
-        resolved = dispatched and r.resolved_at is not None and bool(r.reply)
+        resolved = r.resolved_at is not None and bool(r.reply)
         status = Status.RESOLVED if resolved else Status.SIGNED if dispatched else Status.RECEIVED
         fingerprint = hashlib.sha256(r.model_dump_json().encode()).hexdigest()
         return Ticket(
@@ -167,11 +167,13 @@ class ImportingJobs(IntakeJobs):
                     ticket_id=t.id,
                     at=t.resolved_at,
                     action=Action.RESOLVE.value,
-                    from_status=Status.SIGNED.value,
+                    from_status=(Status.SIGNED if t.dispatched_at else Status.RECEIVED).value,
                     to_status=Status.RESOLVED.value,
                     actor=who.actor,
                     department=t.department,
-                    note="导入：原系统办结",
+                    note="导入：原系统办结"
+                    if t.dispatched_at
+                    else "导入：热线直接办结（非系统派单）",
                 )
             )
         return events

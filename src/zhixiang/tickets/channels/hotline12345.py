@@ -3,7 +3,8 @@
 The export has one row per work order: 工单编号, 工单类型, 问题分类 (three levels joined by `->`),
 一级分类, 标题, 主要内容, 问题点位, 被反映区, 被反映街乡镇, 承办单位, 处理结果, 来电时间, 派单时间,
 处理时限 (days), 办结时间 … Times are Beijing time. Each good row becomes a ticket in the state its
-times say; a bad row is quarantined with the reason, and nothing of it is stored. Re-running the
+times say (an order closed without a system dispatch, 非系统派单, is resolved with no department);
+a bad row is quarantined with the reason, and nothing of it is stored. Re-running the
 same file imports only what was not imported before (keyed by 工单编号), so after fixing the
 quarantined rows (or adding a department's name to the directory) the file can simply be run again.
 """
@@ -111,8 +112,8 @@ def _record(store: TicketStore, row: dict[str, str]) -> ImportedTicket:
     dispatched, resolved = _time(row, "派单时间"), _time(row, "办结时间")
     if dispatched is not None and dispatched < received:
         raise ValueError("派单时间早于来电时间")
-    if resolved is not None and (dispatched is None or resolved < dispatched):
-        raise ValueError("办结时间早于派单时间（或没有派单时间）")
+    if resolved is not None and resolved < (dispatched or received):
+        raise ValueError("办结时间早于派单时间" if dispatched else "办结时间早于来电时间")
     agency = row["承办单位"].strip()
     department = None
     if agency:
