@@ -11,10 +11,11 @@ import hashlib
 import logging
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select
+from sqlalchemy import Row, Select, bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from zhixiang.access import Principal
 from zhixiang.tickets import _duplicates as dup
@@ -31,6 +32,36 @@ _INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
 _INSERT_EVENT = insert(TicketEvent.__table__)
 _INSERT_MEDIA = insert(TicketMedia.__table__)
 _OPEN = [s.value for s in OPEN]
+_TEXTS = select(
+    Ticket.id,
+    Ticket.title,
+    func.substr(Ticket.body, 1, dup.TEXT_HEAD).label("body"),
+    Ticket.address,
+).where(Ticket.id.in_(bindparam("ids", expanding=True)))
+
+
+@cache
+def _candidates(grid: bool, region: bool, point: bool) -> Select[Any]:
+    """The candidate query for the kinds of place a ticket has, built once per kind: each OR term
+    can use its own index (grid, street/community code) only if no unindexable term is added."""
+    near = []
+    if grid:
+        near.append(Ticket.grid_id == bindparam("grid"))
+    if region:
+        near.append(Ticket.region_code == bindparam("region"))
+    if point:
+        near.append(Ticket.lat.between(bindparam("lat_lo"), bindparam("lat_hi")))
+    return (
+        select(Ticket.id, Ticket.title, Ticket.region_code, Ticket.grid_id, Ticket.lat, Ticket.lon)
+        .where(
+            Ticket.status.in_(_OPEN),
+            Ticket.group_id.is_(None),
+            Ticket.created_at >= bindparam("since"),
+            or_(*near),
+        )
+        .order_by(Ticket.created_at.desc())
+        .limit(bindparam("limit"))
+    )
 
 
 class Attachment:
@@ -82,13 +113,11 @@ class IntakeJobs(StoreBase):
         confident = ticket.category_source == "given" or (
             (ticket.confidence or 0.0) >= self.rules.auto_dispatch_threshold
         )
-        substance = self.rules.content_check.substance(draft.title, draft.body)
-        substantive = substance >= self.rules.content_check.min_chars
+        substantive = self.rules.content_check.says_something(draft.title, draft.body)
         if department is not None and confident and not substantive:
             notes.append("内容过少，无法判断诉求，待人工派单")
-        text = dup.ticket_text(ticket.title, ticket.body, ticket.address)
-        with self._session() as session:  # outside the write lock: only a proposal
-            duplicates = self._duplicates(session, ticket, text)
+        vector = dup.Vector(dup.ticket_text(ticket.title, ticket.body, ticket.address))
+        duplicates = self._duplicates(ticket, vector)  # outside the write lock: only a proposal
         ticket.duplicate_of = duplicates[0].id if duplicates else None
         events = [
             {
@@ -114,9 +143,8 @@ class IntakeJobs(StoreBase):
                 }
             )
         try:
-            with self._writing() as session:
-                # Core, not the unit of work: intake writes one row plus its events.
-                connection = session.connection()
+            # Core, not the unit of work: intake writes one row plus its events.
+            with self._write_lock, self._writer.begin() as connection:
                 values = {c.key: getattr(ticket, c.key) for c in _TICKET_COLUMNS}
                 ticket.id = connection.execute(_INSERT_TICKET, values).scalar_one()
                 common = {"ticket_id": ticket.id, "at": now, "actor": principal.actor}
@@ -142,7 +170,7 @@ class IntakeJobs(StoreBase):
             if replay is None:
                 raise
             return replay
-        self.index.add(ticket.id, text)
+        self.index.add(ticket.id, vector)
         return IntakeResult(ticket=view, created=True, auto_dispatched=auto, duplicates=duplicates)
 
     def _new_ticket(
@@ -245,51 +273,32 @@ class IntakeJobs(StoreBase):
 
     # -- 并单 proposals ---------------------------------------------------------------------------
 
-    def _duplicates(self, session: Session, ticket: Ticket, text: str) -> list[DuplicateView]:
+    def _duplicates(self, ticket: Ticket, vector: dup.Vector) -> list[DuplicateView]:
         """Open tickets near in place and time whose text is alike, most similar first."""
         rule = self.rules.duplicates
-        near = []
-        if ticket.grid_id:
-            near.append(Ticket.grid_id == ticket.grid_id)
-        if ticket.region_code and len(ticket.region_code) >= 9:
-            near.append(Ticket.region_code == ticket.region_code)
-        if ticket.lat is not None and ticket.lon is not None and rule.radius_m > 0:
-            d = rule.radius_m / 111_000
-            near.append(Ticket.lat.between(ticket.lat - d, ticket.lat + d))
-        if not near:
+        grid = ticket.grid_id or None
+        region = ticket.region_code if ticket.region_code and len(ticket.region_code) >= 9 else None
+        point = ticket.lat is not None and ticket.lon is not None and rule.radius_m > 0
+        if not (grid or region or point):
             return []
-        rows = session.execute(
-            select(
-                Ticket.id,
-                Ticket.title,
-                Ticket.region_code,
-                Ticket.grid_id,
-                Ticket.lat,
-                Ticket.lon,
-            )
-            .where(
-                Ticket.status.in_(_OPEN),
-                Ticket.group_id.is_(None),
-                Ticket.created_at >= ticket.created_at - timedelta(hours=rule.window_hours),
-                or_(*near),
-            )
-            .order_by(Ticket.created_at.desc())
-            .limit(rule.max_candidates)
-        ).all()
-        rows = [r for r in rows if self._near(ticket, r)]
+        d = rule.radius_m / 111_000
+        params = {
+            "since": ticket.created_at - timedelta(hours=rule.window_hours),
+            "grid": grid,
+            "region": region,
+            "lat_lo": (ticket.lat or 0.0) - d,
+            "lat_hi": (ticket.lat or 0.0) + d,
+            "limit": rule.max_candidates,
+        }
+        with self.engine.connect() as connection:
+            statement = _candidates(bool(grid), bool(region), point)
+            rows = [r for r in connection.execute(statement, params) if self._near(ticket, r)]
 
-        def fetch(ids: list[int]) -> dict[int, str]:
-            texts = session.execute(
-                select(
-                    Ticket.id,
-                    Ticket.title,
-                    func.substr(Ticket.body, 1, dup.TEXT_HEAD).label("body"),
-                    Ticket.address,
-                ).where(Ticket.id.in_(ids))
-            )
-            return {r.id: dup.ticket_text(r.title, r.body, r.address) for r in texts}
+            def fetch(ids: list[int]) -> dict[int, str]:
+                texts = connection.execute(_TEXTS, {"ids": ids})
+                return {r.id: dup.ticket_text(r.title, r.body, r.address) for r in texts}
 
-        scores = self.index.scores(text, [r.id for r in rows], fetch)
+            scores = self.index.scores(vector, [r.id for r in rows], fetch)
         found = [
             DuplicateView(id=r.id, title=r.title, score=round(s, 3))
             for r, s in zip(rows, scores, strict=True)

@@ -104,10 +104,18 @@ class ContentCheck(_Strict):
         words = sorted({w for w in self.filler if w}, key=len, reverse=True)
         return re.compile("|".join(map(re.escape, words)) or r"(?!)")
 
-    def substance(self, *texts: str) -> int:
-        """How many letters, digits or Chinese characters remain once the filler is taken out."""
-        remaining = self._filler.sub("", "".join(texts))
-        return sum(ch.isalnum() for ch in remaining)
+    def says_something(self, *texts: str) -> bool:
+        """Whether at least `min_chars` letters, digits or Chinese characters remain once the
+        filler is taken out (counting stops there)."""
+        if self.min_chars == 0:
+            return True
+        found = 0
+        for text in texts:
+            for ch in self._filler.sub("", text):
+                found += ch.isalnum()
+                if found >= self.min_chars:
+                    return True
+        return False
 
 
 class ReplyQuality(_Strict):
