@@ -170,3 +170,12 @@ def test_the_ngram_index_scores_as_the_direct_computation(text: str, candidates:
     for _ in range(2):
         assert index.scores(text, ids, fetch) == pytest.approx(similarities(text, candidates))
     assert len(index) <= max(3, len(candidates))
+
+
+def test_the_holidays_example_in_the_docs_is_2026_as_the_library_knows_it() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "tickets.md").read_text("utf-8")
+    block = page.split("```yaml file=holidays.yaml\n", 1)[1].split("```", 1)[0]
+    documented = parse_holidays(block)[2026]
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(365)]
+    library = LIBRARY.schedules[2026]
+    assert [documented.is_workday(d) for d in days] == [library.is_workday(d) for d in days]
