@@ -101,13 +101,15 @@ def test_bad_rows_are_quarantined_with_their_reason_and_the_rest_imported(
         {**GOOD, "工单编号": "热线-6", "处理时限": "2.5"},
         {**GOOD, "工单编号": "热线-7", "主要内容": " "},
         {**GOOD},  # the first order again
+        {**GOOD, "工单编号": "热线-8", "承办单位": "12345热线派单中心"},
     ]
     path = _write(tmp_path / "orders.csv", rows, "gbk")
     summary = import_work_orders(store, AGENT, path)
-    assert summary.encoding == "gb18030" and summary.rows == 9
+    assert summary.encoding == "gb18030" and summary.rows == 10
     assert len(summary.imported) == 2
     reasons = {q.record: q.reason for q in summary.quarantined}
-    assert set(reasons) == {3, 4, 5, 6, 7, 8, 9}
+    assert set(reasons) == {3, 4, 5, 6, 7, 8, 9, 10}
+    assert "派单中心不是承办部门" in reasons[10]
     assert "缺少工单编号" in reasons[3] and "来电时间" in reasons[4]
     assert "办结时间早于" in reasons[5] and "火星分中心" in reasons[6]
     assert "整天数" in reasons[7] and "主要内容为空" in reasons[8] and "重复" in reasons[9]
