@@ -316,6 +316,7 @@ def test_a_gbk_form_is_stored_as_the_citizen_wrote_it(client: TestClient) -> Non
     assert _count(client) == 2
 
 
+@pytest.mark.slow
 def test_closed_requests_are_listed_however_many_newer_ones_exist(client: TestClient) -> None:
     store: TicketStore = client.app.state.tickets
     agent = store_principal(client, "agent")

@@ -278,3 +278,9 @@ def test_arbitrary_json_never_causes_a_server_error(env: Env, body: dict, path: 
             path, json={**LAMP, **body} if path.endswith("tickets") else body, headers=headers
         )
         assert response.status_code < 500, response.text
+
+
+def test_the_calendar_route_lists_known_years_and_estimated_deadlines(env: Env) -> None:
+    assert env.client.get("/requests/calendar").status_code == 401
+    calendar = env.client.get("/requests/calendar", headers=env.siming).json()
+    assert 2026 in calendar["known_years"] and calendar["estimated"] == []

@@ -46,6 +46,7 @@ def beijing(tickets_url: str) -> Iterator[TicketStore]:
     store.close()
 
 
+@pytest.mark.slow
 def test_the_real_beijing_export_imports_once(beijing: TicketStore) -> None:
     if not REAL.exists():
         pytest.skip(f"real 12345 work orders not found at {REAL} (see /work/shared/data/README.md)")

@@ -4,7 +4,7 @@ permissions, search, the defects found under attack, reply scoring and retrainin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from tk_helpers import AGENT, HEALTH, LEADER, OFFICER, SIMING, Clock
 from zhixiang.access import Principal
 from zhixiang.classify import load_model
 from zhixiang.tickets import (
+    CST,
     Command,
     Forbidden,
     InvalidInput,
@@ -24,6 +25,7 @@ from zhixiang.tickets import (
     TicketDraft,
     TicketStore,
     TransitionRefused,
+    WorkCalendar,
     load_rules,
 )
 from zhixiang.tickets._tables import Base
@@ -462,3 +464,30 @@ def test_a_broken_reply_scorer_does_not_stop_departments_answering(tmp_path: Pat
     done = act(store, SIMING, ticket_id, action="resolve", reply="已处理")
     assert done.status == "resolved" and done.reply_score is None
     store.close()
+
+
+# -- the calendar beyond the library -------------------------------------------------------------
+
+
+def test_deadlines_in_an_unknown_year_are_flagged_and_listed(
+    tickets_url: str, clock: Clock, tmp_path: Path
+) -> None:
+    clock.now = datetime(2026, 12, 21, 2, 0)  # Monday 21 Dec 2026: 15 working days reach 2027
+    library = TicketStore(tickets_url, clock=clock, calendar=WorkCalendar.default())
+    library.migrate()
+    soon = library.intake(AGENT, draft(priority="general", title="路灯不亮", grid_id="G1")).ticket
+    late = library.intake(AGENT, draft(priority="complex", title="小区改造", grid_id="G2")).ticket
+    assert not soon.deadline_estimated and late.deadline_estimated
+    listed = library.search(AGENT, SearchFilters(deadline_estimated=True, state="open"))
+    assert [t.id for t in listed] == [late.id]
+    assert 2027 not in library.calendar_years()
+    library.close()
+
+    holidays = tmp_path / "holidays.yaml"
+    holidays.write_text("2027: {holidays: [2027-01-01], workdays: []}", "utf-8")
+    known = TicketStore(tickets_url, clock=clock, calendar=WorkCalendar.default(holidays))
+    again = known.intake(AGENT, draft(priority="complex", title="小区改造二", grid_id="G3")).ticket
+    assert not again.deadline_estimated and 2027 in known.calendar_years()
+    # 15 working days from 21 Dec 2026 skipping 1 Jan 2027 (as the file says): Tuesday 12 Jan
+    assert again.due_at.astimezone(CST).date() == date(2027, 1, 12)
+    known.close()
