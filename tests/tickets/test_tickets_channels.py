@@ -34,10 +34,10 @@ def _beijing_directory(agencies: set[str]):
 
 @pytest.fixture
 def beijing(tickets_url: str) -> Iterator[TicketStore]:
-    with REAL.open(encoding="utf-8-sig") as f:
-        agencies = (
-            {r["承办单位"] for r in csv.DictReader(f) if r["承办单位"]} if REAL.exists() else set()
-        )
+    agencies: set[str] = set()
+    if REAL.exists():
+        with REAL.open(encoding="utf-8-sig") as f:
+            agencies = {r["承办单位"] for r in csv.DictReader(f) if r["承办单位"]}
     store = TicketStore(
         tickets_url, directory=_beijing_directory(agencies), calendar=WorkCalendar.default()
     )

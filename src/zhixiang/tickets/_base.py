@@ -116,7 +116,7 @@ class StoreBase:
             known = "、".join(self.rules.category_names)
             raise InvalidInput(f"未知的一级分类 {category!r}（可选：{known}）", "category")
 
-    def _check_department(self, department: str | None, field: str = "department") -> str:
+    def check_department(self, department: str | None, field: str = "department") -> str:
         """A handling department of the directory, by code (a name or alias is accepted and resolved)."""
         found = self.directory.get(department)
         if found is None:

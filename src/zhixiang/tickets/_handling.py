@@ -92,9 +92,9 @@ class HandlingJobs(IntakeJobs):
             category = cmd.category or ticket.category
             if cmd.department is None and category:
                 cmd.department = self.rules.route(category, ticket.region_code)
-            cmd.department = self._check_department(cmd.department)
+            cmd.department = self.check_department(cmd.department)
         elif action == Action.REASSIGN:
-            cmd.department = self._check_department(cmd.department)
+            cmd.department = self.check_department(cmd.department)
             if cmd.department == ticket.department:
                 raise InvalidInput("改派的部门与当前承办部门相同", "department")
         elif action in (Action.RETURN, Action.EXTEND) and not cmd.reason:

@@ -48,9 +48,9 @@ class ImportingJobs(IntakeJobs):
         """Write `records` from `source` (e.g. `12345`) in one transaction; already-imported are skipped."""
         self._require(principal, "tickets.intake")
         for r in records:
-            self._check_draft(r.draft)
+            self.check_draft(r.draft)
             if r.department is not None:
-                r.department = self._check_department(r.department)
+                r.department = self.check_department(r.department)
         scope = f"import:{source}"[:64]
         result = ImportReport()
         with self._writing() as session:

@@ -96,7 +96,7 @@ class IntakeJobs(StoreBase):
         self._require(principal, "tickets.intake")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
             raise InvalidInput("Idempotency-Key 长度应为1–128个字符", "Idempotency-Key")
-        self._check_draft(draft)
+        self.check_draft(draft)
         media = media or []
         if len(media) > MAX_MEDIA:
             raise InvalidInput(f"附件最多 {MAX_MEDIA} 个，收到 {len(media)} 个", "media")
@@ -248,7 +248,7 @@ class IntakeJobs(StoreBase):
                 duplicates=[],
             )
 
-    def _check_draft(self, draft: TicketDraft) -> None:
+    def check_draft(self, draft: TicketDraft) -> None:
         limits = self.rules.text_limits
         if len(draft.title) > limits.title:
             raise InvalidInput(f"标题过长：{len(draft.title)} 字，上限 {limits.title}", "title")

@@ -174,9 +174,9 @@ def import_work_orders(store: TicketStore, caller: Principal, path: Path) -> Imp
             if external_id in seen:
                 raise ValueError("工单编号在本文件中重复")
             record = _record(store, row)
-            store._check_draft(record.draft)
+            store.check_draft(record.draft)
             if record.department is not None:
-                store._check_department(record.department, "承办单位")
+                store.check_department(record.department, "承办单位")
         except (ValueError, ZhixiangError) as exc:
             summary.quarantined.append(QuarantinedRow(number, external_id, str(exc), row))
             continue
