@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
 from zhixiang.access import open_access
-from zhixiang.api import data, open311, policies, tickets
+from zhixiang.api import data, knowledge, open311, policies, tickets
 from zhixiang.config import Settings, load_settings
 from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError
 from zhixiang.errors import RetryLater, ZhixiangError
@@ -50,6 +50,7 @@ def create_app(
     app.include_router(open311.router)
     app.include_router(data.router)
     app.include_router(policies.router)
+    app.include_router(knowledge.router)
 
     @app.get("/health", tags=["system"])
     def health() -> dict[str, str]:

@@ -7,6 +7,7 @@ import typer
 from zhixiang.cli import classify as classify_cli
 from zhixiang.cli import demo, rules
 from zhixiang.cli.data import audit_app, data_app
+from zhixiang.cli.knowledge import ask_command, knowledge_app
 from zhixiang.cli.tickets import tickets_app
 
 app = typer.Typer(
@@ -26,6 +27,8 @@ tickets_app.command("train")(classify_cli.train)
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(data_app, name="data")
 app.add_typer(audit_app, name="audit")
+app.command("ask")(ask_command)
+app.add_typer(knowledge_app, name="knowledge")
 
 
 @app.command("serve")
