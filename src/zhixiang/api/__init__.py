@@ -23,8 +23,8 @@ def create_app(
 ) -> FastAPI:
     """Build the application; routers hold no business logic, they call each capability's public face.
 
-    Resources are opened here, once: the access store and the ticket store (`tickets` to use one
-    already open, e.g. with a reply scorer injected: `ticket_store=`).
+    Resources are opened here, once: the access store and the ticket store (pass `ticket_store` to
+    use one already open, e.g. with a reply scorer injected).
     """
     settings = settings or load_settings()
     app = FastAPI(title="智享 Zhixiang", version=__version__)
