@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, gt=0, description="任何请求体的上限（字节）")
     session_hours: float = Field(8.0, gt=0, description="登录会话有效时长（小时）")
+    results_keep: int = Field(3, ge=2, description="保留最近几个完成的匹配批次（至少 2）")
+    match_memory_limit: str = Field(
+        "3GB", description="批量匹配时 DuckDB 的内存上限，超出部分写到临时文件"
+    )
+    match_threads: int = Field(0, ge=0, description="批量匹配的线程数；0 为全部核心")
+    spark_master: str = Field(
+        "local[2]", description="Spark 引擎的 master（local[N]、spark://…、yarn、k8s://…）"
+    )
     cookie_secure: bool = Field(
         True, description="会话 Cookie 仅经 HTTPS 发送（本机演示可设为 false）"
     )
