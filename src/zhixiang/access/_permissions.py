@@ -79,6 +79,12 @@ PERMISSIONS: dict[str, Permission] = dict(
         _p("tickets.dispatch", "派单、改派、督办、催办、并单", R.AGENT),
         _p("tickets.follow_up", "回访、重办、归档", R.AGENT),
         _p("tickets.handle", "签收、办理、退单、延期、办结（本部门）", R.HANDLER),
+        _p(
+            "tickets.act",
+            "对工单执行流程动作（各动作另需派单、办理或回访权限）",
+            R.AGENT,
+            R.HANDLER,
+        ),
         _p("tickets.read", "查看工单（办理人仅本部门）", R.AGENT, R.HANDLER, R.LEADER),
         _p("tickets.metrics", "查看三率与时效（办理人仅本部门）", R.AGENT, R.HANDLER, R.LEADER),
         _p("tickets.escalate", "执行超期升级", R.AGENT, R.SYSADMIN),
