@@ -48,7 +48,7 @@ def measure(size: int) -> None:
     from zhixiang.access import SYSTEM, Role, operator
     from zhixiang.api import create_app
     from zhixiang.tickets import TicketDraft
-    from zhixiang.web._capabilities import store, ticket_caller
+    from zhixiang.web._capabilities import store
 
     app = create_app()
     app.state.access.create_user(
@@ -61,7 +61,7 @@ def measure(size: int) -> None:
     request = _Request()
     request.app = app  # type: ignore[attr-defined]
     tickets = store(request)  # type: ignore[arg-type]
-    caller = ticket_caller(SYSTEM)
+    caller = SYSTEM
     for i in range(size):
         title, body = TEXTS[i % len(TEXTS)]
         tickets.intake(
@@ -81,7 +81,7 @@ def measure(size: int) -> None:
     for path in PAGES:
         wall, cpu = median_of(lambda path=path: client.get(path).raise_for_status())
         print(f"  {path:<28} wall {wall * 1000:8.1f} ms   cpu {cpu * 1000:8.1f} ms")
-    wall, cpu = median_of(lambda: tickets.metrics(*_last_30_days(), None))
+    wall, cpu = median_of(lambda: tickets.metrics(SYSTEM, *_last_30_days(), None))
     print(
         f"  {'baseline: store.metrics':<28} wall {wall * 1000:8.1f} ms   cpu {cpu * 1000:8.1f} ms"
     )

@@ -98,11 +98,6 @@ class Settings(BaseSettings):
         return self.shared_data or Path(__file__).resolve().parents[3] / "shared" / "data"
 
     @property
-    def uploads_dir(self) -> Path:
-        """Photos that came with citizens' reports, named by the ticket's token."""
-        return self.home / "uploads"
-
-    @property
     def results_dir(self) -> Path:
         return self.home / "results"
 

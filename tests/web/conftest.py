@@ -49,12 +49,8 @@ class Platform:
 
     @property
     def tickets(self):
-        from zhixiang.web._capabilities import get_store
-
-        class _Request:  # get_store only reads request.app.state
-            app = self.app
-
-        return get_store(_Request())  # type: ignore[arg-type]
+        """The ticket store the server uses (opened by `create_app`)."""
+        return self.app.state.tickets
 
 
 def _free_port() -> int:
@@ -96,9 +92,9 @@ def _seed(home: Path) -> None:
 
 def _seed_tickets(platform: Platform) -> None:
     """Calls of the last days across the districts, some handled, one open in STREET."""
-    from zhixiang.tickets import Command, Principal, TicketDraft
+    from zhixiang.access import SYSTEM as centre
+    from zhixiang.tickets import Command, TicketDraft
 
-    centre = Principal(key_id="seed", scope="intake")
     tickets = platform.tickets
     streets = ["350203003", "350203005", "350206001", "350211001", "350212001", "350213001"]
     for i, (title, body) in enumerate(SEEDED):

@@ -11,7 +11,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import PASSWORDS, csrf_of
+from web_helpers import PASSWORDS, csrf_of, everyone
 
 HUGE = "长" * 200_001
 
@@ -31,9 +31,9 @@ def signed_in(client: TestClient, username: str) -> str:
 
 
 def snapshot(platform) -> list:
-    from zhixiang.tickets import Principal, SearchFilters
+    from zhixiang.tickets import SearchFilters
 
-    found = platform.tickets.search(Principal(key_id="t", scope="intake"), SearchFilters(limit=500))
+    found = platform.tickets.search(everyone(), SearchFilters(limit=500))
     return [(t.id, t.status, t.department, t.extensions, t.reply) for t in found]
 
 
@@ -65,7 +65,7 @@ def test_staff_forms_refuse_bad_input_and_change_nothing(client, platform) -> No
     refused(client.post("/app/tickets/new", data={"title": "t", "body": "b"}), "CSRF")
     ticket = next(
         t
-        for t in platform.tickets.search(None, SearchFilters(status="received"))
+        for t in platform.tickets.search(everyone(), SearchFilters(status="received"))
         if t.group_id is None
     ).id
     refused(post(f"/app/tickets/{ticket}/dispatch", action="bogus"), "不能执行")
@@ -86,10 +86,10 @@ def test_staff_forms_refuse_bad_input_and_change_nothing(client, platform) -> No
 
 
 def test_a_handlers_forms_refuse_bad_input(client, platform) -> None:
-    from zhixiang.tickets import Principal, SearchFilters
+    from zhixiang.tickets import SearchFilters
 
     mine = platform.tickets.search(
-        Principal(key_id="t", scope="intake"),
+        everyone(),
         SearchFilters(department="city-hrss", status="dispatched", limit=1),
     )
     assert mine, "the seed dispatches some tickets to city-hrss"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
-from web_helpers import PASSWORDS, STREET, csrf_of
+from web_helpers import PASSWORDS, STREET, csrf_of, everyone
 
 pytestmark = pytest.mark.browser
 
@@ -15,11 +15,9 @@ SCRIPT = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"
 
 
 def _count(platform) -> int:
-    from zhixiang.tickets import Principal, SearchFilters
+    from zhixiang.tickets import SearchFilters
 
-    return len(
-        platform.tickets.search(Principal(key_id="t", scope="intake"), SearchFilters(limit=500))
-    )
+    return len(platform.tickets.search(everyone(), SearchFilters(limit=500)))
 
 
 def test_intake_refuses_empty_and_oversized_input_next_to_the_field(page, platform) -> None:

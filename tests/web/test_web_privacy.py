@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from fastapi.testclient import TestClient
-from web_helpers import csrf_of
+from web_helpers import csrf_of, everyone
 
 from zhixiang.web._export import export
 
@@ -42,8 +42,10 @@ def test_a_reported_photo_is_kept_without_its_exif_location(platform) -> None:
     )
     assert answer.status_code == 303, answer.text[-500:]
     code = answer.headers["location"].split("code=")[1].split("&")[0]
-    stored = platform.app.state.settings.uploads_dir / f"{code}.jpg"
-    with Image.open(stored) as kept:
+    ticket = platform.tickets.by_token(code)
+    content_type, data = platform.tickets.media(everyone(), ticket.id, 1)
+    assert content_type == "image/jpeg"
+    with Image.open(io.BytesIO(data)) as kept:
         assert dict(kept.getexif()) == {}
         assert kept.size == (64, 48)
 

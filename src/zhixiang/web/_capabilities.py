@@ -1,10 +1,10 @@
 """Where pages get the capabilities from: the same objects the API routes use, opened once per app.
 
-Two bridges live here until the ticket capability offers them itself (issue 7, branch `tickets`):
-the ticket store still takes its own key-based `Principal`, so a signed-in person is presented to
-it as the hotline centre (agents, leaders) or as their department (handlers); and intake has no
-"preview" yet, so the suggestion shown before saving is assembled from the store's public parts
-(its classifier, its routing rules, its search and `similarities`) with the store's own thresholds.
+Two bridges live here until the ticket capability offers them itself: intake has no "preview", so
+the suggestion shown before saving is assembled from the store's public parts (its classifier, its
+routing rules, its search and `similarities`) with the store's own thresholds; and a citizen's own
+rating of a reply is recorded as the 回访 it is by the rating form's principal, for the one ticket
+whose tracking code the citizen holds.
 """
 
 from __future__ import annotations
@@ -15,33 +15,35 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 
-from zhixiang.access import Principal, Role
+from zhixiang.access import Principal, PrincipalKind, Role
 from zhixiang.api.policies import get_policies
-from zhixiang.api.tickets import get_store
 from zhixiang.matching import Calculator, EntityLookup
 from zhixiang.rules import PolicySet
-from zhixiang.tickets import Principal as TicketCaller
 from zhixiang.tickets import SearchFilters, Status, TicketStore, TicketView, similarities
 
 _lock = threading.Lock()
 
 __all__ = [
+    "WEB_CHANNEL",
+    "WEB_FOLLOW_UP",
     "Suggestion",
     "calculator",
-    "get_policies",
-    "get_store",
+    "department_name",
+    "departments",
     "policies",
     "preview",
     "store",
-    "ticket_caller",
 ]
 
-#: The web-form channel: a citizen's own report and their own 回访 rating arrive through it.
-WEB_CHANNEL = TicketCaller(key_id="web", scope="intake")
+#: The public web form (便民服务) as an intake channel.
+WEB_CHANNEL = Principal(PrincipalKind.SYSTEM, "web-form", "便民服务网站", frozenset({Role.CHANNEL}))
+#: Records a citizen's own rating as the ticket's 回访 (only from the rating form, by tracking code).
+WEB_FOLLOW_UP = Principal(PrincipalKind.SYSTEM, "web-rating", "群众评价", frozenset({Role.AGENT}))
 
 
 def store(request: Request) -> TicketStore:
-    return get_store(request)
+    """The app's ticket store, opened once by `create_app`."""
+    return request.app.state.tickets
 
 
 def policies(request: Request) -> PolicySet:
@@ -62,11 +64,13 @@ def calculator(request: Request) -> Calculator:
     return state.calculator
 
 
-def ticket_caller(user: Principal) -> TicketCaller:
-    """The ticket store's view of a signed-in person (its department scoping decides the rest)."""
-    if user.has(Role.HANDLER) and not user.citywide:
-        return TicketCaller(key_id=user.id, scope="department", department=user.department)
-    return TicketCaller(key_id=user.id, scope="intake")
+def departments(request: Request) -> list[tuple[str, str]]:
+    """Every department of the directory as (code, name): the choices for 派单 and filters."""
+    return [(d.code, d.name) for d in request.app.state.access.directory]
+
+
+def department_name(request: Request, code: str | None) -> str | None:
+    return request.app.state.access.directory.name_of(code) if code else None
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,8 @@ _OPEN = (Status.RECEIVED, Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS)
 
 def preview(
     tickets: TicketStore,
-    caller: TicketCaller,
+    names: dict[str, str],
+    caller: Principal,
     title: str,
     body: str,
     region_code: str | None,
@@ -129,7 +134,7 @@ def preview(
         category,
         confidence,
         department,
-        rules.departments.get(department) if department else None,
+        names.get(department) if department else None,
         department is not None and (confidence or 0.0) >= rules.auto_dispatch_threshold,
         duplicates,
     )

@@ -8,6 +8,7 @@ view (no names or contacts of anyone).
 from __future__ import annotations
 
 import io
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
@@ -16,9 +17,10 @@ from starlette.datastructures import UploadFile
 
 from zhixiang.access import Principal
 from zhixiang.errors import ZhixiangError
-from zhixiang.tickets import SATISFACTION_LABELS, Action, Command, Status
+from zhixiang.tickets import SATISFACTION_LABELS, Action, Attachment, Command, Status
+from zhixiang.tickets.channels import submit_web_form
 from zhixiang.web._app import anyone, check_public_form, redirect, render
-from zhixiang.web._capabilities import WEB_CHANNEL, store
+from zhixiang.web._capabilities import WEB_CHANNEL, WEB_FOLLOW_UP, store
 from zhixiang.web._forms import Form
 from zhixiang.web._regions import district_options, street_options
 from zhixiang.web._tickets import _draft
@@ -27,7 +29,16 @@ from zhixiang.web._time import local
 router = APIRouter(prefix="/bianmin", include_in_schema=False)
 Anyone = Annotated[Principal, anyone()]
 
-PHOTO_TYPES = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+PHOTO_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+#: The web form channel's field names (`zhixiang.tickets.channels.webform`) for this page's fields.
+CHANNEL_FIELDS = {
+    "title": "title",
+    "body": "content",
+    "reporter_name": "name",
+    "reporter_contact": "phone",
+    "address": "address",
+    "category": "category",
+}
 PHOTO_MAX_PIXELS = 40_000_000
 
 
@@ -82,10 +93,10 @@ def _report_form(request: Request, user: Principal, form: Form, status: int = 20
 
 @router.get("/report")
 def report_form(request: Request, user: Anyone) -> Response:
-    return _report_form(request, user, Form())
+    return _report_form(request, user, Form({"form_token": secrets.token_urlsafe(16)}))
 
 
-async def _photo(request: Request, form: Form, upload: UploadFile) -> tuple[bytes, str] | None:
+async def _photo(request: Request, form: Form, upload: UploadFile) -> Attachment | None:
     """The photo re-encoded without its metadata (EXIF can carry where and when it was taken)."""
     from PIL import Image, UnidentifiedImageError
 
@@ -110,7 +121,7 @@ async def _photo(request: Request, form: Form, upload: UploadFile) -> tuple[byte
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         form.refuse("photo", "照片应为 JPEG、PNG 或 WebP 图片")
         return None
-    return out.getvalue(), PHOTO_TYPES[kind]
+    return Attachment(upload.filename, PHOTO_TYPES[kind], out.getvalue())
 
 
 @router.post("/report")
@@ -126,17 +137,19 @@ async def report(request: Request, user: Anyone) -> Response:
         photo = await _photo(request, form, upload)
     if draft is None or not form.ok:
         return _report_form(request, user, form, 422)
+    fields = {target: form.values.get(name, "") for name, target in CHANNEL_FIELDS.items()}
+    fields["region_code"] = form.get("street") or form.get("district") or ""
+    fields["confidential"] = "yes" if form.flag("confidential") else ""
+    fields["form_token"] = form.get("form_token") or ""
     try:
-        result = store(request).intake(WEB_CHANNEL, draft)
+        result = submit_web_form(store(request), WEB_CHANNEL, fields, [photo] if photo else [])
     except ZhixiangError as exc:
-        if exc.field == "region_code":
-            exc.field = "district"
-        form.refuse_error(exc, ("title", "body", "district", "category"))
+        back = {target: name for name, target in CHANNEL_FIELDS.items()} | {
+            "region_code": "district"
+        }
+        exc.field = back.get(exc.field or "", exc.field)
+        form.refuse_error(exc, ("title", "body", "district", "category", "reporter_contact"))
         return _report_form(request, user, form, 422)
-    if photo is not None:
-        folder = request.app.state.settings.uploads_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{result.ticket.token}.{photo[1]}").write_bytes(photo[0])
     return redirect(f"/bianmin/track?code={result.ticket.token}&new=1")
 
 
@@ -157,6 +170,7 @@ def track(request: Request, user: Anyone, code: str = "", new: str = "") -> Resp
         200 if ticket or not code else 404,
         form=form,
         ticket=ticket,
+        code=code.strip().lower()[:64],
         new=bool(new),
         local=local,
         satisfaction=list(SATISFACTION_LABELS.items()),
@@ -189,7 +203,7 @@ async def rate(request: Request, user: Anyone, code: str) -> Response:
                 satisfaction=form.get("satisfaction"),
                 reason=form.get("comment"),
             )
-            tickets.act(WEB_CHANNEL, ticket.id, command)
+            tickets.act(WEB_FOLLOW_UP, ticket.id, command)
         except ValidationError as exc:
             form.refuse_validation(exc)
             if "reason" in form.errors:
@@ -205,6 +219,7 @@ async def rate(request: Request, user: Anyone, code: str) -> Response:
         422,
         form=form,
         ticket=ticket,
+        code=code[:64],
         local=local,
         satisfaction=list(SATISFACTION_LABELS.items()),
         can_rate=ticket.status == Status.RESOLVED,

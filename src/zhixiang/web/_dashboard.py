@@ -19,7 +19,7 @@ from zhixiang.errors import InvalidInput
 from zhixiang.identity import XIAMEN_DISTRICTS
 from zhixiang.tickets import SearchFilters, TicketView
 from zhixiang.web._app import render
-from zhixiang.web._capabilities import store, ticket_caller
+from zhixiang.web._capabilities import store
 from zhixiang.web._policies import _summary
 from zhixiang.web._regions import street_options
 from zhixiang.web._time import local
@@ -37,10 +37,10 @@ _PAGE = 500
 def _tickets(
     request: Request, user: Principal, since: dt.datetime
 ) -> tuple[list[TicketView], bool]:
-    tickets, caller = store(request), ticket_caller(user)
+    tickets = store(request)
     found: list[TicketView] = []
     while len(found) < MAX_TICKETS:
-        page = tickets.search(caller, SearchFilters(since=since, limit=_PAGE, offset=len(found)))
+        page = tickets.search(user, SearchFilters(since=since, limit=_PAGE, offset=len(found)))
         found += page
         if len(page) < _PAGE:
             return found, False
@@ -86,7 +86,7 @@ def _weekly_chart(
     labels, series = [], {k: [] for k in ("响应率", "解决率", "满意率", "按期办结率")}
     for i in range(weeks, 0, -1):
         end = until - dt.timedelta(days=7 * (i - 1))
-        total = tickets.metrics(end - dt.timedelta(days=7), end, department).total
+        total = tickets.metrics(user, end - dt.timedelta(days=7), end, department).total
         labels.append(local(end).strftime("%m-%d"))  # type: ignore[union-attr]
         for name, rate in zip(
             series,
@@ -235,7 +235,7 @@ def dashboard(
     until = dt.datetime.now(dt.UTC)
     since = until - dt.timedelta(days=days)
     department = None if user.citywide else user.department
-    report = store(request).metrics(since, until, department)
+    report = store(request).metrics(user, since, until, department)
     tickets, capped = _tickets(request, user, since)
     map_option, map_data = _map_chart(tickets, measure)
     streets = _streets_chart(tickets, district, measure) if district else None

@@ -29,7 +29,7 @@ from zhixiang.tickets import (
     TicketView,
 )
 from zhixiang.web._app import redirect, render
-from zhixiang.web._capabilities import preview, store, ticket_caller
+from zhixiang.web._capabilities import department_name, departments, preview, store
 from zhixiang.web._export import export
 from zhixiang.web._forms import Form
 from zhixiang.web._regions import district_options
@@ -113,7 +113,7 @@ def _options(request: Request) -> dict[str, Any]:
     rules = store(request).rules
     return {
         "categories": [(c, c) for c in rules.category_names],
-        "departments": [(code, name) for code, name in rules.departments.items()],
+        "departments": departments(request),
         "statuses": [(s.value, STATUS_LABELS[s]) for s in Status],
         "priorities": [
             (p, rules.priorities[p].label) for p in PRIORITY_CHOICES if p in rules.priorities
@@ -130,7 +130,7 @@ def ticket_list(request: Request, user: Reader, format: str | None = None) -> Re
     tickets: list[TicketView] = []
     if filters is not None:
         try:
-            tickets = store(request).search(ticket_caller(user), filters)
+            tickets = store(request).search(user, filters)
         except ZhixiangError as exc:
             form.refuse_error(exc, ("department", "category", "region"))
     if format:
@@ -154,11 +154,11 @@ def my_queue(request: Request, user: Reader) -> Response:
 def queue(request: Request, user: Reader, department: str) -> Response:
     """A department's open work, soonest deadline first, with the time left and overdue in red."""
     tickets = store(request)
-    items = tickets.queue(ticket_caller(user), department, limit=200)
+    items = tickets.queue(user, department, limit=200)
     rows = [(t, countdown(t.due_at, t.overdue)) for t in items]
     visible = [
         (code, name)
-        for code, name in tickets.rules.departments.items()
+        for code, name in departments(request)
         if user.citywide or code == user.department
     ]
     return render_page(
@@ -166,7 +166,7 @@ def queue(request: Request, user: Reader, department: str) -> Response:
         "tickets/queue.html",
         user,
         department=department,
-        department_label=tickets.rules.departments.get(department, department),
+        department_label=department_name(request, department) or department,
         rows=rows,
         queues=visible,
         overdue=sum(1 for t in items if t.overdue),
@@ -213,7 +213,13 @@ async def intake_preview(request: Request, user: Intake) -> Response:
     if title or body:
         try:
             suggestion = preview(
-                store(request), ticket_caller(user), title, body, region, form.get("address")
+                store(request),
+                dict(departments(request)),
+                user,
+                title,
+                body,
+                region,
+                form.get("address"),
             )
         except ZhixiangError as exc:
             form.message = exc.message
@@ -229,10 +235,9 @@ async def intake(request: Request, user: Intake) -> Response:
     if merge_into is not None and not merge_into.isdigit():
         form.refuse("merge_into", "并入的工单编号应为数字")
     tickets = store(request)
-    caller = ticket_caller(user)
     if draft is not None and form.ok:
         try:
-            result = tickets.intake(caller, draft)
+            result = tickets.intake(user, draft)
         except ZhixiangError as exc:
             if exc.field == "region_code":
                 exc.field = "district"
@@ -241,7 +246,7 @@ async def intake(request: Request, user: Intake) -> Response:
             ticket = result.ticket
             if merge_into:
                 try:
-                    tickets.merge(caller, ticket.id, int(merge_into))
+                    tickets.merge(user, ticket.id, int(merge_into))
                 except ZhixiangError as exc:
                     return redirect(f"/app/tickets/{ticket.id}?notice=并单未完成：{exc.message}")
                 return redirect(f"/app/tickets/{ticket.id}?notice=已受理并并入工单 {merge_into}")
@@ -254,7 +259,7 @@ def _ticket_page(
     request: Request, user: Principal, ticket_id: int, form: Form | None = None, status: int = 200
 ) -> Response:
     tickets = store(request)
-    ticket = tickets.get(ticket_caller(user), ticket_id)
+    ticket = tickets.get(user, ticket_id)
     notice = request.query_params.get("notice")
     suggested = (
         tickets.rules.route(ticket.category, ticket.region_code) if ticket.category else None
@@ -279,6 +284,15 @@ def _ticket_page(
         dispatch_form=Form({"department": suggested or ""}),
         **_options(request),
     )
+
+
+@router.get("/tickets/{ticket_id}/media/{number}")
+def ticket_media(
+    request: Request, user: Reader, ticket_id: TicketId, number: Annotated[int, Path(ge=1, le=4)]
+) -> Response:
+    """A photo sent with the report, for staff who may read the ticket (the public never sees it)."""
+    content_type, data = store(request).media(user, ticket_id, number)
+    return Response(data, media_type=content_type, headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/tickets/{ticket_id}")
@@ -317,10 +331,10 @@ async def _act(request: Request, user: Principal, ticket_id: int, group: str) ->
         }
     try:
         command = Command(**data)
-        store(request).act(ticket_caller(user), ticket_id, command)
+        store(request).act(user, ticket_id, command)
     except ValidationError as exc:
         form.refuse_validation(exc)
-        ticket = store(request).get(ticket_caller(user), ticket_id)
+        ticket = store(request).get(user, ticket_id)
         if (group, action) not in _allowed_actions(user, ticket):  # its form is not on the page
             form.message = "；".join(form.errors.values())
     except ZhixiangError as exc:
@@ -361,7 +375,7 @@ async def merge(request: Request, user: Dispatcher, ticket_id: TicketId) -> Resp
         form.message = "并单未完成：主单编号应为数字"
         return _ticket_page(request, user, ticket_id, form, 422)
     try:
-        store(request).merge(ticket_caller(user), ticket_id, int(into))
+        store(request).merge(user, ticket_id, int(into))
     except ZhixiangError as exc:
         form.refuse_error(exc, ("into",))
         form.message = f"并单未完成：{exc.message}"
