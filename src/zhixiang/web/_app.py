@@ -47,7 +47,19 @@ CONTENT_SECURITY_POLICY = (
 )
 
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(street_options=street_options, region_name=region_name)
+#: How each intake channel is called on a page.
+CHANNEL_LABELS = {
+    "hotline": "12345热线",
+    "web": "网站",
+    "app": "移动应用",
+    "wechat": "微信",
+    "open311": "Open311 接口",
+    "email": "电子邮件",
+    "12345": "12345 工单导入",
+}
+templates.env.globals.update(
+    street_options=street_options, region_name=region_name, channel_labels=CHANNEL_LABELS
+)
 templates.env.filters["money"] = lambda value: format_money(Decimal(str(value)))
 
 
