@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, gt=0, description="任何请求体的上限（字节）")
     session_hours: float = Field(8.0, gt=0, description="登录会话有效时长（小时）")
+    photo_max_bytes: int = Field(5_000_000, gt=0, description="便民服务上传照片的上限（字节）")
     results_keep: int = Field(3, ge=2, description="保留最近几个完成的匹配批次（至少 2）")
     match_memory_limit: str = Field(
         "3GB", description="批量匹配时 DuckDB 的内存上限，超出部分写到临时文件"

@@ -52,6 +52,10 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(knowledge.router)
 
+    from zhixiang.web import mount
+
+    mount(app)  # the pages: server-rendered, on this same app (zhixiang.web)
+
     @app.get("/health", tags=["system"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}

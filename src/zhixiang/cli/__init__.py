@@ -113,9 +113,12 @@ def main() -> None:
 
 @app.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """启动 Web API 服务（接口文档见 /docs）。"""
+    """启动服务：工作台（/）、企业服务（/qiye）、便民服务（/bianmin）与 Web API（接口文档见 /docs）。"""
     import uvicorn
 
     from zhixiang.api import create_app
 
-    uvicorn.run(create_app(), host=host, port=port)
+    app = create_app()
+    base = f"http://{host}:{port}"
+    typer.echo(f"工作台 {base}/   企业服务 {base}/qiye   便民服务 {base}/bianmin   接口文档 {base}/docs")
+    uvicorn.run(app, host=host, port=port)

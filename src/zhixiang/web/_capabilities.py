@@ -1,0 +1,140 @@
+"""Where pages get the capabilities from: the same objects the API routes use, opened once per app.
+
+Two bridges live here until the ticket capability offers them itself: intake has no "preview", so
+the suggestion shown before saving is assembled from the store's public parts (its classifier, its
+routing rules, its search and `similarities`) with the store's own thresholds; and a citizen's own
+rating of a reply is recorded as the 回访 it is by the rating form's principal, for the one ticket
+whose tracking code the citizen holds.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fastapi import Request
+
+from zhixiang.access import Principal, PrincipalKind, Role
+from zhixiang.api.policies import get_policies
+from zhixiang.matching import Calculator, EntityLookup
+from zhixiang.rules import PolicySet
+from zhixiang.tickets import SearchFilters, Status, TicketStore, TicketView, similarities
+
+_lock = threading.Lock()
+
+__all__ = [
+    "WEB_CHANNEL",
+    "WEB_FOLLOW_UP",
+    "Suggestion",
+    "calculator",
+    "department_name",
+    "departments",
+    "policies",
+    "preview",
+    "store",
+]
+
+#: The public web form (便民服务) as an intake channel.
+WEB_CHANNEL = Principal(PrincipalKind.SYSTEM, "web-form", "便民服务网站", frozenset({Role.CHANNEL}))
+#: Records a citizen's own rating as the ticket's 回访 (only from the rating form, by tracking code).
+WEB_FOLLOW_UP = Principal(PrincipalKind.SYSTEM, "web-rating", "群众评价", frozenset({Role.AGENT}))
+
+
+def store(request: Request) -> TicketStore:
+    """The app's ticket store, opened once by `create_app`."""
+    return request.app.state.tickets
+
+
+def policies(request: Request) -> PolicySet:
+    return get_policies(request)
+
+
+def calculator(request: Request) -> Calculator:
+    """The app's calculator over stored facts (its lookup keeps a prepared, read-only connection).
+
+    The same object the API's calculator route uses when it was opened first (`app.state`).
+    """
+    state = request.app.state
+    if getattr(state, "calculator", None) is None:
+        with _lock:
+            if getattr(state, "calculator", None) is None:
+                lookup = EntityLookup(state.settings.warehouse_url)
+                state.calculator = Calculator(policies(request).policies, lookup)
+    return state.calculator
+
+
+def departments(request: Request) -> list[tuple[str, str]]:
+    """Every department of the directory as (code, name): the choices for 派单 and filters."""
+    return [(d.code, d.name) for d in request.app.state.access.directory]
+
+
+def department_name(request: Request, code: str | None) -> str | None:
+    return request.app.state.access.directory.name_of(code) if code else None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What intake would decide for a draft: category, confidence, department, near duplicates."""
+
+    category: str | None
+    confidence: float | None
+    department: str | None
+    department_name: str | None
+    auto_dispatch: bool
+    duplicates: list[tuple[TicketView, float]]
+
+
+_OPEN = (Status.RECEIVED, Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS)
+
+
+def preview(
+    tickets: TicketStore,
+    names: dict[str, str],
+    caller: Principal,
+    title: str,
+    body: str,
+    region_code: str | None,
+    address: str | None = None,
+) -> Suggestion:
+    """The store's classifier and routing for this draft, and open tickets of the same street alike."""
+    rules = tickets.rules
+    category = confidence = None
+    if tickets.classifier is not None and (title or body):
+        prediction = tickets.classifier.predict([title], [body])[0]
+        if prediction.category in rules.category_names:
+            category, confidence = prediction.category, float(prediction.confidence)
+    department = rules.route(category, region_code) if category else None
+    duplicates: list[tuple[TicketView, float]] = []
+    if region_code and len(region_code) >= 9:
+        since = datetime.now(UTC) - timedelta(hours=rules.duplicates.window_hours)
+        near: list[TicketView] = []
+        for status in _OPEN:
+            near += tickets.search(
+                caller,
+                SearchFilters(
+                    region=region_code[:9],
+                    status=status,
+                    since=since,
+                    limit=rules.duplicates.max_candidates,
+                ),
+            )
+        near = [t for t in near if t.group_id is None]
+        text = f"{title} {address or ''} {body[:300]}"
+        scores = similarities(text, [f"{t.title} {t.address or ''} {t.body[:300]}" for t in near])
+        duplicates = sorted(
+            (
+                (t, round(s, 3))
+                for t, s in zip(near, scores, strict=True)
+                if s >= rules.duplicates.threshold
+            ),
+            key=lambda pair: -pair[1],
+        )[:5]
+    return Suggestion(
+        category,
+        confidence,
+        department,
+        names.get(department) if department else None,
+        department is not None and (confidence or 0.0) >= rules.auto_dispatch_threshold,
+        duplicates,
+    )

@@ -1,0 +1,265 @@
+"""驾驶舱 for leaders: 三率 and timeliness by department, ticket volume by category over time,
+policy reach, and the 一图掌握 map of 厦门市 coloured by a chosen measure, drilling into streets.
+
+The figures are the ticket store's (`metrics`, `search`) and the last match run's; this module
+only counts what they return into chart series. A handler sees their own department only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+
+from zhixiang.access import Principal
+from zhixiang.api._auth import requires
+from zhixiang.errors import InvalidInput
+from zhixiang.identity import XIAMEN_DISTRICTS
+from zhixiang.tickets import SearchFilters, TicketView
+from zhixiang.web._app import render
+from zhixiang.web._capabilities import store
+from zhixiang.web._policies import _summary
+from zhixiang.web._regions import street_options
+from zhixiang.web._time import local
+
+router = APIRouter(prefix="/app/dashboard", include_in_schema=False)
+Metrics = Annotated[Principal, requires("tickets.metrics")]
+
+PERIODS = {"7": "近7天", "30": "近30天", "90": "近90天"}
+MEASURES = {"count": "工单数", "overdue": "超期占比（%）", "open": "在办工单数"}
+#: The volume chart reads at most this many tickets of the period (the store pages at 500).
+MAX_TICKETS = 20_000
+_PAGE = 500
+
+
+def _tickets(
+    request: Request, user: Principal, since: dt.datetime
+) -> tuple[list[TicketView], bool]:
+    tickets = store(request)
+    found: list[TicketView] = []
+    while len(found) < MAX_TICKETS:
+        page = tickets.search(user, SearchFilters(since=since, limit=_PAGE, offset=len(found)))
+        found += page
+        if len(page) < _PAGE:
+            return found, False
+    return found, True
+
+
+def _percent(rate: Any) -> float | None:
+    return None if rate.value is None else round(rate.value * 100, 1)
+
+
+def _rates_chart(report: Any) -> dict:
+    names = [d.name for d in report.departments]
+    series = [
+        ("响应率", "response_rate"),
+        ("解决率", "resolution_rate"),
+        ("满意率", "satisfaction_rate"),
+        ("按时签收率", "on_time_sign_rate"),
+        ("按期办结率", "on_time_resolve_rate"),
+    ]
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0},
+        "grid": {"left": 8, "right": 8, "bottom": 8, "top": 56, "containLabel": True},
+        "xAxis": {"type": "category", "data": names, "axisLabel": {"interval": 0, "rotate": 30}},
+        "yAxis": {"type": "value", "max": 100, "axisLabel": {"formatter": "{value}%"}},
+        "series": [
+            {
+                "name": label,
+                "type": "bar",
+                "data": [_percent(getattr(d, key)) for d in report.departments],
+            }
+            for label, key in series
+        ],
+    }
+
+
+def _weekly_chart(
+    request: Request, department: str | None, until: dt.datetime, days: int, user: Principal
+) -> dict:
+    """The city's (or the department's) rates week by week: is it getting better?"""
+    weeks = max(2, min(13, days // 7))
+    tickets = store(request)
+    labels, series = [], {k: [] for k in ("响应率", "解决率", "满意率", "按期办结率")}
+    for i in range(weeks, 0, -1):
+        end = until - dt.timedelta(days=7 * (i - 1))
+        total = tickets.metrics(user, end - dt.timedelta(days=7), end, department).total
+        labels.append(local(end).strftime("%m-%d"))  # type: ignore[union-attr]
+        for name, rate in zip(
+            series,
+            (
+                total.response_rate,
+                total.resolution_rate,
+                total.satisfaction_rate,
+                total.on_time_resolve_rate,
+            ),
+            strict=True,
+        ):
+            series[name].append(_percent(rate))
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0},
+        "grid": {"left": 8, "right": 8, "bottom": 8, "top": 40, "containLabel": True},
+        "xAxis": {"type": "category", "data": labels, "name": "周止"},
+        "yAxis": {"type": "value", "max": 100, "axisLabel": {"formatter": "{value}%"}},
+        "series": [
+            {"name": name, "type": "line", "connectNulls": False, "data": values}
+            for name, values in series.items()
+        ],
+    }
+
+
+def _volume_chart(tickets: list[TicketView], since: dt.datetime, days: int) -> dict:
+    dates = [(since + dt.timedelta(days=i)).date() for i in range(days + 1)]
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for t in tickets:
+        counts[t.category or "未分类"][local(t.created_at).date()] += 1  # type: ignore[union-attr]
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0, "type": "scroll"},
+        "grid": {"left": 8, "right": 8, "bottom": 8, "top": 40, "containLabel": True},
+        "xAxis": {"type": "category", "data": [d.strftime("%m-%d") for d in dates]},
+        "yAxis": {"type": "value", "minInterval": 1},
+        "series": [
+            {
+                "name": category,
+                "type": "line",
+                "stack": "总量",
+                "areaStyle": {},
+                "data": [by_day.get(d, 0) for d in dates],
+            }
+            for category, by_day in sorted(counts.items())
+        ],
+    }
+
+
+def _measure(group: list[TicketView], measure: str) -> float:
+    if measure == "overdue":
+        return round(100 * sum(t.overdue for t in group) / len(group), 1) if group else 0
+    if measure == "open":
+        return sum(t.status.value in ("dispatched", "signed", "in_progress") for t in group)
+    return len(group)
+
+
+def _map_chart(tickets: list[TicketView], measure: str) -> tuple[dict, list[dict]]:
+    by_district: dict[str, list[TicketView]] = defaultdict(list)
+    for t in tickets:
+        if t.region_code and t.region_code[:6] in XIAMEN_DISTRICTS:
+            by_district[t.region_code[:6]].append(t)
+    data = [
+        {"name": name, "value": _measure(by_district[code], measure), "code": code}
+        for code, name in XIAMEN_DISTRICTS.items()
+    ]
+    top = max((d["value"] for d in data), default=0) or 1
+    option = {
+        "tooltip": {"trigger": "item", "formatter": "{b}：{c}"},
+        "visualMap": {
+            "min": 0,
+            "max": top,
+            "left": 8,
+            "bottom": 8,
+            "text": ["高", "低"],
+            "calculable": True,
+            "inRange": {"color": ["#e8f1fb", "#6aa5dd", "#0b4f8a"]},
+        },
+        "series": [
+            {
+                "name": MEASURES[measure],
+                "type": "map",
+                "map": "厦门",
+                "roam": False,
+                "label": {"show": True, "color": "#1a1a1a"},
+                "emphasis": {"label": {"show": True}},
+                "data": data,
+            }
+        ],
+    }
+    return option, data
+
+
+def _streets_chart(tickets: list[TicketView], district: str, measure: str) -> tuple[dict, list]:
+    by_street: dict[str, list[TicketView]] = defaultdict(list)
+    for t in tickets:
+        if t.region_code and t.region_code.startswith(district) and len(t.region_code) >= 9:
+            by_street[t.region_code[:9]].append(t)
+    rows = sorted(
+        ((name, _measure(by_street[code], measure)) for code, name in street_options(district)),
+        key=lambda row: row[1],
+    )
+    option = {
+        "tooltip": {"trigger": "axis"},
+        "grid": {"left": 8, "right": 24, "bottom": 8, "top": 8, "containLabel": True},
+        "xAxis": {"type": "value"},
+        "yAxis": {"type": "category", "data": [r[0] for r in rows]},
+        "series": [{"name": MEASURES[measure], "type": "bar", "data": [r[1] for r in rows]}],
+    }
+    return option, rows
+
+
+def _reach_chart(summary: dict[str, Any]) -> dict | None:
+    if not summary:
+        return None
+    rows = list(summary.values())
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0},
+        "grid": {"left": 8, "right": 8, "bottom": 8, "top": 40, "containLabel": True},
+        "xAxis": {"type": "category", "data": [r.title for r in rows], "axisLabel": {"rotate": 30}},
+        "yAxis": {"type": "value"},
+        "series": [
+            {"name": "符合条件", "type": "bar", "data": [r.eligible for r in rows]},
+            {"name": "差一项", "type": "bar", "data": [r.near_miss for r in rows]},
+            {"name": "待补充信息", "type": "bar", "data": [r.needs_information for r in rows]},
+        ],
+    }
+
+
+@router.get("")
+def dashboard(
+    request: Request,
+    user: Metrics,
+    period: str = "30",
+    measure: str = "count",
+    district: str | None = None,
+) -> Response:
+    if period not in PERIODS:
+        raise InvalidInput(f"统计区间应为 {'、'.join(PERIODS)} 天之一", "period")
+    if measure not in MEASURES:
+        raise InvalidInput(f"地图指标应为 {'、'.join(MEASURES)} 之一", "measure")
+    if district is not None and district not in XIAMEN_DISTRICTS:
+        raise InvalidInput(f"没有区划 {district!r}", "district")
+    days = int(period)
+    until = dt.datetime.now(dt.UTC)
+    since = until - dt.timedelta(days=days)
+    department = None if user.citywide else user.department
+    report = store(request).metrics(user, since, until, department)
+    tickets, capped = _tickets(request, user, since)
+    map_option, map_data = _map_chart(tickets, measure)
+    streets = _streets_chart(tickets, district, measure) if district else None
+    summary = _summary(request) if user.can("policies.summary") else {}
+    return render(
+        request,
+        "dashboard.html",
+        user=user,
+        report=report,
+        percent=_percent,
+        period=period,
+        periods=PERIODS,
+        measure=measure,
+        measures=MEASURES,
+        district=district,
+        district_name=XIAMEN_DISTRICTS.get(district or ""),
+        rates_chart=_rates_chart(report),
+        weekly_chart=_weekly_chart(request, department, until, days, user),
+        volume_chart=_volume_chart(tickets, since, days),
+        map_chart=map_option,
+        map_data=map_data,
+        streets=streets,
+        reach_chart=_reach_chart(summary),
+        summary=summary,
+        ticket_count=len(tickets),
+        capped=capped,
+    )

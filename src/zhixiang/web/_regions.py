@@ -1,0 +1,41 @@
+"""The region tree for pickers: 厦门市's districts and each district's streets (街道/镇).
+
+Names and codes come from `zhixiang.identity` (the Ministry of Civil Affairs' code list shipped in
+a PyPI package); this module only arranges them as choices.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from zhixiang.identity import XIAMEN_DISTRICTS, RegionLevel, region_code_table
+
+
+def district_options() -> list[tuple[str, str]]:
+    return list(XIAMEN_DISTRICTS.items())
+
+
+@cache
+def _streets() -> dict[str, list[tuple[str, str]]]:
+    table = region_code_table().to_pylist()
+    found: dict[str, list[tuple[str, str]]] = {}
+    for row in table:
+        if row["level"] == RegionLevel.TOWN and row["parent"] in XIAMEN_DISTRICTS:
+            found.setdefault(row["parent"], []).append((row["code"], row["name"]))
+    return {code: sorted(streets) for code, streets in found.items()}
+
+
+def street_options(district: str | None) -> list[tuple[str, str]]:
+    return _streets().get(district or "", [])
+
+
+def region_name(code: str | None) -> str | None:
+    """厦门市思明区 / 思明区中华街道, for showing a stored code."""
+    if not code:
+        return None
+    district = XIAMEN_DISTRICTS.get(code[:6])
+    if len(code) >= 9:
+        for street, name in street_options(code[:6]):
+            if street == code[:9]:
+                return f"{district}{name}"
+    return district

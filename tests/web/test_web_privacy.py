@@ -1,0 +1,62 @@
+"""The page layer's own privacy and safety rules, each with a test that fails without it."""
+
+from __future__ import annotations
+
+import io
+
+from fastapi.testclient import TestClient
+from web_helpers import csrf_of, everyone
+
+from zhixiang.web._export import export
+
+
+def _jpeg_with_location() -> bytes:
+    from PIL import Image
+
+    image = Image.new("RGB", (64, 48), (200, 40, 40))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x8825] = {1: "N", 2: (24.0, 27.0, 0.0), 3: "E", 4: (118.0, 5.0, 0.0)}  # GPS
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_a_reported_photo_is_kept_without_its_exif_location(platform) -> None:
+    from PIL import Image
+
+    photo = _jpeg_with_location()
+    with Image.open(io.BytesIO(photo)) as sent:
+        assert sent.getexif(), "the test photo carries EXIF"
+    client = TestClient(platform.app, base_url="http://127.0.0.1", follow_redirects=False)
+    csrf = csrf_of(client.get("/bianmin/report").text)
+    answer = client.post(
+        "/bianmin/report",
+        data={
+            "csrf_token": csrf,
+            "title": "井盖缺失",
+            "body": "人行道井盖缺失",
+            "district": "350206",
+        },
+        files={"photo": ("p.jpg", io.BytesIO(photo), "image/jpeg")},
+    )
+    assert answer.status_code == 303, answer.text[-500:]
+    code = answer.headers["location"].split("code=")[1].split("&")[0]
+    ticket = platform.tickets.by_token(code)
+    content_type, data = platform.tickets.media(everyone(), ticket.id, 1)
+    assert content_type == "image/jpeg"
+    with Image.open(io.BytesIO(data)) as kept:
+        assert dict(kept.getexif()) == {}
+        assert kept.size == (64, 48)
+
+
+def test_an_export_never_hands_a_formula_to_a_spreadsheet() -> None:
+    rows = [{"title": '=HYPERLINK("http://evil")', "body": "+1", "ok": "路灯不亮"}]
+    columns = [("title", "标题"), ("body", "内容"), ("ok", "说明")]
+    text = export(rows, columns, "工单", "csv").body.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and "'+1" in text and ",路灯不亮" in text
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(export(rows, columns, "工单", "xlsx").body))
+    cells = [c.value for c in next(book.active.iter_rows(min_row=2))]
+    assert cells[0].startswith("'=") and book.active["A2"].data_type == "s"
