@@ -70,8 +70,13 @@ class Settings(BaseSettings):
 
     @property
     def shared_data_dir(self) -> Path:
-        """Real data for tests and evaluation: $ZHIXIANG_SHARED_DATA, else ../shared/data beside the checkout."""
-        return self.shared_data or Path(__file__).resolve().parents[3] / "shared" / "data"
+        """Real data for tests and evaluation: $ZHIXIANG_SHARED_DATA, else the nearest `shared/data`
+        beside the checkout or one of its parents (a git worktree sits a level deeper)."""
+        if self.shared_data is not None:
+            return self.shared_data
+        checkout = Path(__file__).resolve().parents[2]
+        beside = [folder / "shared" / "data" for folder in checkout.parents]
+        return next((path for path in beside if path.is_dir()), beside[0])
 
     @property
     def results_dir(self) -> Path:
