@@ -42,7 +42,11 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "access_alembic_version"
 KEY_CACHE_SECONDS = 5.0
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
+_KEY_SECRET = re.compile(r"^zx_([0-9a-f]{8})_")
 MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+#: Passed as `department` to `set_roles`: leave the account's department as it is.
+KEEP = "<keep>"
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,10 @@ class AccessStore:
         if not chosen:
             raise InvalidInput("至少需要一个角色", "roles")
         code = self.directory.resolve(department).code if department else None
+        if Role.DATA_OFFICER in chosen and code is None:
+            raise InvalidInput(
+                "数据管理员必须属于一个部门（授权审批不能授予本部门）", "department"
+            )
         if Role.HANDLER in chosen and code is None:
             raise InvalidInput("部门办理人必须属于一个部门", "department")
         portal = chosen & {Role.ENTERPRISE, Role.CITIZEN}
@@ -179,6 +187,8 @@ class AccessStore:
     def _check_password(self, password: str, username: str) -> None:
         if len(password) < MIN_PASSWORD:
             raise InvalidInput(f"密码至少 {MIN_PASSWORD} 位", "password")
+        if len(password) > MAX_PASSWORD:
+            raise InvalidInput(f"密码最多 {MAX_PASSWORD} 位", "password")
         if username.lower() in password.lower():
             raise InvalidInput("密码不能包含用户名", "password")
         if len(set(password)) < 4:
@@ -241,9 +251,10 @@ class AccessStore:
         by: Principal,
         username: str,
         roles: Iterable[Role | str],
-        department: str | None = None,
+        department: str | None = KEEP,
     ) -> UserView:
-        """Change an account's roles and department; nobody changes their own (no self-promotion)."""
+        """Change an account's roles and department (`KEEP`: unchanged); nobody changes their own
+        (no self-promotion). Every session of the account ends, so new rights start clean."""
         self._check_admin(by)
         if by.kind is PrincipalKind.USER and by.id == username:
             raise Forbidden("不能修改自己的角色，请由另一位管理员操作", "username")
@@ -251,6 +262,8 @@ class AccessStore:
             row = session.get(User, username)
             if row is None:
                 raise NotFound(f"没有用户 {username}", "username")
+            if department == KEEP:
+                department = row.department
             chosen, code = self._check_roles(roles, department, row.subject)
             if Role.SYSADMIN in chosen | _roles(row.roles) and not by.has(Role.SYSADMIN):
                 raise Forbidden("只有系统管理员可以授予或收回系统管理员角色", "roles")
@@ -291,6 +304,16 @@ class AccessStore:
             self._end_sessions(session, username)
             return _user_view(row)
 
+    def enable_user(self, by: Principal, username: str) -> UserView:
+        """Let a disabled account sign in again (with its old password, or set a new one first)."""
+        self._check_admin(by)
+        with self._writing() as session:
+            row = session.get(User, username)
+            if row is None:
+                raise NotFound(f"没有用户 {username}", "username")
+            row.disabled_at = None
+            return _user_view(row)
+
     # -- signing in ----------------------------------------------------------------------------------
 
     def _verify(self, stored: str, password: str) -> bool:
@@ -328,6 +351,9 @@ class AccessStore:
             stored = row.password_hash if row is not None else self._dummy_hash
             ok = self._verify(stored, password) and row is not None and row.disabled_at is None
             if not ok:
+                session.execute(
+                    delete(LoginFailure).where(LoginFailure.at < now - self.throttle.window)
+                )
                 session.add(LoginFailure(username=username, address=address, at=now))
         if not ok:
             raise Unauthenticated("用户名或密码不正确", "password")
@@ -402,11 +428,12 @@ class AccessStore:
     ) -> tuple[str, KeyView]:
         """A new key for a machine; the secret is returned once and only its hash is stored."""
         self._check_admin(by)
-        chosen, code = self._check_roles(roles, department, None)
-        if chosen & {Role.ENTERPRISE, Role.CITIZEN}:
+        named = {str(r) for r in roles}
+        if named & {Role.ENTERPRISE, Role.CITIZEN}:
             raise InvalidInput("门户用户请用账号登录，不签发 API 密钥", "roles")
-        if Role.SYSADMIN in chosen:
+        if Role.SYSADMIN in named:
             raise InvalidInput("不为系统管理员角色签发 API 密钥", "roles")
+        chosen, code = self._check_roles(named, department, None)
         if not 1 <= valid_days <= 3 * 366:
             raise InvalidInput("有效期应为 1–1098 天", "valid_days")
         if not label.strip():
@@ -436,7 +463,10 @@ class AccessStore:
             ]
 
     def revoke_key(self, by: Principal, key_id: str) -> KeyView:
+        """Revoke a key by its id, or by the leaked secret itself (whose id is in its prefix)."""
         self._check_admin(by)
+        if found := _KEY_SECRET.match(key_id):
+            key_id = found.group(1)
         with self._writing() as session:
             row = session.get(ApiKey, key_id)
             if row is None:
