@@ -19,6 +19,8 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --durations=15
 
 serve: install

@@ -54,9 +54,13 @@ def test_changing_the_password_ends_the_session(http: TestClient) -> None:
         "csrf_token"
     ]
     change = {"old_password": "not mine at all", "new_password": "another good one 7"}
-    assert http.post("/session/password", json=change, headers={CSRF_HEADER: csrf}).status_code == 403
+    assert (
+        http.post("/session/password", json=change, headers={CSRF_HEADER: csrf}).status_code == 403
+    )
     change["old_password"] = PASSWORD
-    assert http.post("/session/password", json=change, headers={CSRF_HEADER: csrf}).status_code == 204
+    assert (
+        http.post("/session/password", json=change, headers={CSRF_HEADER: csrf}).status_code == 204
+    )
     assert http.get("/session").json()["authenticated"] is False
     again = http.post("/session", json={"username": "wang", "password": "another good one 7"})
     assert again.status_code == 200

@@ -168,9 +168,7 @@ class AccessStore:
             raise InvalidInput("至少需要一个角色", "roles")
         code = self.directory.resolve(department).code if department else None
         if Role.DATA_OFFICER in chosen and code is None:
-            raise InvalidInput(
-                "数据管理员必须属于一个部门（授权审批不能授予本部门）", "department"
-            )
+            raise InvalidInput("数据管理员必须属于一个部门（授权审批不能授予本部门）", "department")
         if Role.HANDLER in chosen and code is None:
             raise InvalidInput("部门办理人必须属于一个部门", "department")
         portal = chosen & {Role.ENTERPRISE, Role.CITIZEN}

@@ -36,3 +36,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     from zhixiang.api import create_app
 
     uvicorn.run(create_app(), host=host, port=port)
+
+
+__all__ = ["app"]
