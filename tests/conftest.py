@@ -33,6 +33,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ZHIXIANG_HOME", str(tmp_path))
     monkeypatch.delenv("ZHIXIANG_WAREHOUSE", raising=False)
     monkeypatch.delenv("ZHIXIANG_TICKETS_DB", raising=False)
+    monkeypatch.delenv("ZHIXIANG_ACCESS_DB", raising=False)
+    # Cheap password hashing in tests (a real deployment keeps Settings' default cost).
+    monkeypatch.setenv("ZHIXIANG_PASSWORD_HASH_MEMORY", "1024")
+    monkeypatch.setenv("ZHIXIANG_PASSWORD_HASH_ROUNDS", "1")
     return tmp_path
 
 

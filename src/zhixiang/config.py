@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, gt=0, description="任何请求体的上限（字节）")
     session_hours: float = Field(8.0, gt=0, description="登录会话有效时长（小时）")
+    password_hash_memory: int = Field(
+        65536, ge=1024, description="Argon2 口令散列的内存开销（KiB）；调高后旧散列在下次登录时升级"
+    )
+    password_hash_rounds: int = Field(3, ge=1, le=20, description="Argon2 口令散列的迭代次数")
     cookie_secure: bool = Field(
         True, description="会话 Cookie 仅经 HTTPS 发送（本机演示可设为 false）"
     )

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -139,8 +140,12 @@ class AccessStore:
         self.throttle = throttle
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
-        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
         self._keys: dict[str, tuple[Principal, float]] = {}
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        """Checked against when the account does not exist, so that takes as long as a wrong password."""
+        return self.hasher.hash(secrets.token_urlsafe(16))
 
     def migrate(self) -> str:
         return migrate(self._writer, MIGRATIONS, VERSION_TABLE)
@@ -545,6 +550,11 @@ def open_access(url: str | None = None) -> AccessStore:
     from zhixiang.config import load_settings
 
     settings = load_settings()
-    store = AccessStore(url or settings.access_db, session_hours=settings.session_hours)
+    hasher = PasswordHasher(
+        time_cost=settings.password_hash_rounds, memory_cost=settings.password_hash_memory
+    )
+    store = AccessStore(
+        url or settings.access_db, session_hours=settings.session_hours, hasher=hasher
+    )
     store.migrate()
     return store

@@ -6,6 +6,7 @@ import typer
 
 from zhixiang.cli import classify as classify_cli
 from zhixiang.cli import demo, rules
+from zhixiang.cli.access import access_app
 from zhixiang.cli.data import audit_app, data_app
 from zhixiang.cli.tickets import tickets_app
 
@@ -26,6 +27,7 @@ tickets_app.command("train")(classify_cli.train)
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(data_app, name="data")
 app.add_typer(audit_app, name="audit")
+app.add_typer(access_app, name="access")
 
 
 @app.command("serve")
