@@ -200,3 +200,21 @@ def test_a_disabled_account_can_be_enabled_again(store: AccessStore, admin: Prin
     assert store.sign_in("zhao", PASSWORD).principal.id == "zhao"
     with pytest.raises(InvalidInput, match="最多"):
         store.set_password(admin, "zhao", "x" * 2000)
+
+
+def test_only_a_system_administrator_makes_system_administrators(
+    store: AccessStore, admin: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should another role ever administer accounts, it still cannot hand out the top role."""
+    from zhixiang.access import PERMISSIONS, Permission
+
+    deputy_roles = frozenset({Role.SYSADMIN, Role.DATA_OFFICER})
+    monkeypatch.setitem(PERMISSIONS, "access.admin", Permission("access.admin", "账号", deputy_roles))
+    deputy = Principal(PrincipalKind.USER, "deputy", roles=frozenset({Role.DATA_OFFICER}))
+    with pytest.raises(Forbidden, match="系统管理员"):
+        store.create_user(deputy, "root2", PASSWORD, ["sysadmin"])
+    store.create_user(deputy, "clerk", PASSWORD, ["agent"])
+    with pytest.raises(Forbidden, match="系统管理员"):
+        store.set_roles(deputy, "clerk", ["sysadmin"])
+    with pytest.raises(Forbidden, match="系统管理员"):
+        store.set_roles(deputy, "admin", ["agent"])

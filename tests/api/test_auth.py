@@ -100,3 +100,19 @@ def test_keys_sessions_and_csrf(client: tuple[TestClient, AccessStore]) -> None:
 def test_a_route_naming_an_unknown_permission_fails_at_definition() -> None:
     with pytest.raises(KeyError):
         requires("tickets.delete")
+
+
+def test_what_a_leader_may_call_only_reads(home: Path) -> None:
+    """领导只读: a route open to a leader's permissions never changes anything."""
+    from zhixiang.access import PERMISSIONS
+    from zhixiang.api._auth import PUBLIC
+
+    writes = [
+        f"{sorted(route.methods)} {route.path} ({name})"
+        for route in create_app().routes
+        if isinstance(route, APIRoute)
+        and (name := declared_permission(route)) not in (None, PUBLIC)
+        and Role.LEADER in PERMISSIONS[name].roles
+        and route.methods - {"GET", "HEAD"}
+    ]
+    assert writes == []
