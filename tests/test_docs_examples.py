@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,7 +112,10 @@ def test_the_runnable_examples_of_each_page_run_as_written(
     from zhixiang.config import load_settings
 
     monkeypatch.chdir(home)
-    env = {"ZHIXIANG_HOME": str(home)}
+    env = {
+        "ZHIXIANG_HOME": str(home),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     shared = load_settings().shared_data_dir
     if shared.is_dir():
         env["ZHIXIANG_SHARED_DATA"] = str(shared)

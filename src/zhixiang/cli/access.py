@@ -22,7 +22,7 @@ from rich.table import Table
 from zhixiang.cli._console import console
 
 if TYPE_CHECKING:
-    from zhixiang.access import AccessStore, Principal
+    from zhixiang.access import AccessStore, Principal, Role
 
 access_app = typer.Typer(
     help="账号与权限：部门目录、工作人员与门户账号、API 密钥。", no_args_is_help=True
@@ -341,6 +341,54 @@ def keys_revoke(
     store = _store()
     revoked = _run(lambda: store.revoke_key(_me(), key))
     console.print(f"密钥 {revoked.id}（{escape(revoked.label)}）已吊销")
+
+
+@access_app.command("roles")
+def roles(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="输出 Markdown 表格（docs/access.md 用）")
+    ] = False,
+) -> None:
+    """列出每个角色可以做什么（来自权限表，代码与文档同源）。"""
+    if markdown:
+        typer.echo(permissions_markdown())
+    else:
+        console.print(_permissions_table())
+
+
+def _roles_in_order() -> list[Role]:
+    from zhixiang.access import Role
+
+    return list(Role)
+
+
+def _permission_rows() -> list[tuple[str, str, list[bool]]]:
+    from zhixiang.access import PERMISSIONS
+
+    order = _roles_in_order()
+    return [(p.name, p.label, [r in p.roles for r in order]) for p in PERMISSIONS.values()]
+
+
+def permissions_markdown() -> str:
+    """The permission table as Markdown: one row per permission, one column per role."""
+    from zhixiang.access import ROLE_LABELS
+
+    order = _roles_in_order()
+    head = ["权限", "说明", *(f"{ROLE_LABELS[r]}<br>`{r}`" for r in order)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, label, holds in _permission_rows():
+        marks = ["✓" if held else "" for held in holds]
+        lines.append("| " + " | ".join([f"`{name}`", label, *marks]) + " |")
+    return "\n".join(lines)
+
+
+def _permissions_table() -> Table:
+    from zhixiang.access import ROLE_LABELS
+
+    table = Table("权限", "说明", *(ROLE_LABELS[r] for r in _roles_in_order()), title="角色与权限")
+    for name, label, holds in _permission_rows():
+        table.add_row(name, label, *("✓" if held else "" for held in holds))
+    return table
 
 
 # -- demo ----------------------------------------------------------------------------------------------
