@@ -109,3 +109,26 @@ def test_portal_accounts_hold_portal_permissions_only() -> None:
 
 def test_only_a_system_administrator_administers_accounts_and_keys() -> None:
     assert PERMISSIONS["access.admin"].roles == {Role.SYSADMIN}
+
+
+def test_scope_follows_the_directory_the_caller_was_authenticated_under() -> None:
+    directory = parse_departments(
+        "departments:\n  - {code: top, name: 上级, kind: bureau}\n"
+        "  - {code: sub, name: 下级, kind: branch, parent: top}\n"
+    )
+    handler = Principal(
+        PrincipalKind.KEY,
+        "k",
+        roles=frozenset({Role.HANDLER}),
+        department="top",
+        directory=directory,
+    )
+    assert handler.sees_department("sub") and not handler.sees_department("city-hrss")
+    below = Principal(
+        PrincipalKind.KEY,
+        "k",
+        roles=frozenset({Role.HANDLER}),
+        department="sub",
+        directory=directory,
+    )
+    assert not below.sees_department("top")

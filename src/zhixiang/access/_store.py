@@ -381,7 +381,7 @@ class AccessStore:
                     .where(User.username == username)
                     .values(password_hash=self.hasher.hash(password))
                 )
-        return SignedIn(token, csrf, expires, _user_principal(row))
+        return SignedIn(token, csrf, expires, _user_principal(row, self.directory))
 
     def session(self, token: str | None) -> tuple[Principal, str]:
         """The principal of a live session and its CSRF token; refused if ended, expired or disabled."""
@@ -398,7 +398,7 @@ class AccessStore:
         row, user = found
         if row.ended_at is not None or row.expires_at <= self.clock() or user.disabled_at:
             raise Unauthenticated("会话已结束或已过期，请重新登录", "session")
-        return _user_principal(user), row.csrf_token
+        return _user_principal(user, self.directory), row.csrf_token
 
     def sign_out(self, token: str | None) -> None:
         """End one session (logout); the same cookie never works again."""
@@ -496,13 +496,18 @@ class AccessStore:
                 f"API 密钥 {row.id} 已于 {row.expires_at:%Y-%m-%d} 过期", "api_key"
             )
         principal = Principal(
-            PrincipalKind.KEY, row.id, row.label, _roles(row.roles), row.department
+            PrincipalKind.KEY,
+            row.id,
+            row.label,
+            _roles(row.roles),
+            row.department,
+            directory=self.directory,
         )
         self._keys[digest] = (principal, now + KEY_CACHE_SECONDS)
         return principal
 
 
-def _user_principal(row: User) -> Principal:
+def _user_principal(row: User, directory: DepartmentDirectory) -> Principal:
     return Principal(
         PrincipalKind.USER,
         row.username,
@@ -510,6 +515,7 @@ def _user_principal(row: User) -> Principal:
         _roles(row.roles),
         row.department,
         row.subject,
+        directory,
     )
 
 
