@@ -50,22 +50,18 @@ async def _form_value(request: Request, name: str) -> str:
     return ""
 
 
-async def authenticate(request: Request, query_key: str | None = None) -> Principal:
+async def authenticate(request: Request) -> Principal:
     """The caller of this request (anonymous when it brings no credentials); cached on the request.
 
     A wrong, expired or revoked API key is refused (401) even on a public route: the client must
     learn that its key is bad. A session cookie that has ended reads as no cookie, so a stale cookie
-    never locks anyone out of the public pages (the login page among them). `query_key` names a
-    query or form parameter that may also carry the key, for protocols that put it there (Open311's
-    `api_key`).
+    never locks anyone out of the public pages (the login page among them).
     """
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     store = access_store(request)
     key = request.headers.get(KEY_HEADER)
-    if not key and query_key:
-        key = request.query_params.get(query_key) or await _form_value(request, query_key)
     principal = ANONYMOUS
     if key:
         principal = store.authenticate_key(key)
@@ -83,7 +79,7 @@ async def authenticate(request: Request, query_key: str | None = None) -> Princi
     return principal
 
 
-def requires(name: str, *, query_key: str | None = None) -> Any:
+def requires(name: str) -> Any:
     """A dependency that lets the request through only if the caller holds permission `name`."""
     permission(name)  # an unknown name fails when the route module is imported
 
@@ -92,7 +88,7 @@ def requires(name: str, *, query_key: str | None = None) -> Any:
         _key: str | None = Security(_key_scheme),
         _session: str | None = Security(_session_scheme),
     ) -> Principal:
-        principal = await authenticate(request, query_key)
+        principal = await authenticate(request)
         if principal is ANONYMOUS and request.cookies.get(SESSION_COOKIE):
             raise Unauthenticated("会话已结束或已过期，请重新登录", "session")
         principal.require(name)
@@ -102,12 +98,12 @@ def requires(name: str, *, query_key: str | None = None) -> Any:
     return Depends(dependency)
 
 
-def public(*, identify: bool = True, query_key: str | None = None) -> Any:
+def public(*, identify: bool = True) -> Any:
     """A dependency for routes anyone may call; it still identifies a caller who brings credentials
     (unless `identify` is off: the sign-in route must not trip over the session it replaces)."""
 
     async def dependency(request: Request) -> Principal:
-        return await authenticate(request, query_key) if identify else ANONYMOUS
+        return await authenticate(request) if identify else ANONYMOUS
 
     dependency.zx_permission = PUBLIC  # type: ignore[attr-defined]
     return Depends(dependency)
