@@ -209,7 +209,9 @@ def test_only_a_system_administrator_makes_system_administrators(
     from zhixiang.access import PERMISSIONS, Permission
 
     deputy_roles = frozenset({Role.SYSADMIN, Role.DATA_OFFICER})
-    monkeypatch.setitem(PERMISSIONS, "access.admin", Permission("access.admin", "账号", deputy_roles))
+    monkeypatch.setitem(
+        PERMISSIONS, "access.admin", Permission("access.admin", "账号", deputy_roles)
+    )
     deputy = Principal(PrincipalKind.USER, "deputy", roles=frozenset({Role.DATA_OFFICER}))
     with pytest.raises(Forbidden, match="系统管理员"):
         store.create_user(deputy, "root2", PASSWORD, ["sysadmin"])
@@ -218,3 +220,20 @@ def test_only_a_system_administrator_makes_system_administrators(
         store.set_roles(deputy, "clerk", ["sysadmin"])
     with pytest.raises(Forbidden, match="系统管理员"):
         store.set_roles(deputy, "admin", ["agent"])
+
+
+def test_a_portal_account_speaks_for_a_valid_identifier(
+    store: AccessStore, admin: Principal
+) -> None:
+    user = store.create_user(
+        admin, "qiye01", PASSWORD, ["enterprise"], subject="91350211kp3nfa4p28"
+    )
+    assert user.subject == "91350211KP3NFA4P28"
+    for roles, subject in (
+        (["enterprise"], "91350211KP3NFA4P29"),
+        (["citizen"], "350203198901190004"),
+        (["agent"], "91350211KP3NFA4P28"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            store.create_user(admin, "bad", PASSWORD, roles, subject=subject)
+        assert refused.value.field == "subject"

@@ -184,6 +184,22 @@ class AccessStore:
         return chosen, code
 
     @staticmethod
+    def _check_subject(roles: frozenset[Role], subject: str | None) -> str | None:
+        """A portal account speaks for a real identifier: an enterprise's 统一社会信用代码, a
+        citizen's 身份证号 (normalised, so one person never gets two accounts by spelling)."""
+        from zhixiang.identity import IdentifierError, validate_credit_code, validate_id_number
+
+        if subject is None:
+            return None
+        check = validate_credit_code if Role.ENTERPRISE in roles else validate_id_number
+        if not roles & {Role.ENTERPRISE, Role.CITIZEN}:
+            raise InvalidInput("只有门户账号代表企业或个人（subject）", "subject")
+        try:
+            return check(subject)
+        except IdentifierError as exc:
+            raise InvalidInput(f"subject: {exc}", "subject") from None
+
+    @staticmethod
     def _check_admin(by: Principal) -> None:
         by.require("access.admin")
 
@@ -215,6 +231,7 @@ class AccessStore:
         if not _USERNAME.match(username):
             raise InvalidInput("用户名为2–32位小写字母、数字、点、横线或下划线", "username")
         chosen, code = self._check_roles(roles, department, subject)
+        subject = self._check_subject(chosen, subject)
         if Role.SYSADMIN in chosen and not by.has(Role.SYSADMIN):
             raise Forbidden("只有系统管理员可以创建系统管理员", "roles")
         self._check_password(password, username)
