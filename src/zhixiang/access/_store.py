@@ -45,6 +45,7 @@ KEY_CACHE_SECONDS = 5.0
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 _KEY_SECRET = re.compile(r"^zx_([0-9a-f]{8})_")
 MIN_PASSWORD = 10
+SESSION_KEPT = timedelta(days=30)  # ended sessions are kept this long after expiry, then deleted
 MAX_PASSWORD = 1024
 #: Passed as `department` to `set_roles`: leave the account's department as it is.
 KEEP = "<keep>"
@@ -382,6 +383,7 @@ class AccessStore:
         expires = now + self.session_length
         with self._writing() as session:
             session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+            session.execute(delete(Session).where(Session.expires_at < now - SESSION_KEPT))
             session.add(
                 Session(
                     token_hash=_digest(token),
