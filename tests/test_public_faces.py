@@ -23,6 +23,7 @@ KNOWN_PRIVATE_IMPORTS = {
     ("zhixiang.api.open311", "zhixiang.tickets._deadlines"),
     ("zhixiang.cli.tickets", "zhixiang.tickets._deadlines"),
     ("zhixiang.cli.classify", "zhixiang.classify._evaluation"),
+    ("zhixiang.cli.knowledge", "zhixiang.knowledge._open"),
 }
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
 from zhixiang.access import Principal, open_access
-from zhixiang.api import data, open311, policies, session, tickets
+from zhixiang.api import data, knowledge, open311, policies, session, tickets
 from zhixiang.api._auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(data.router)
     app.include_router(policies.router)
+    app.include_router(knowledge.router)
     app.include_router(session.router)
     add_docs(app)
 
