@@ -27,6 +27,8 @@ browsers:
 
 test: install java browsers
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --durations=15
 
 serve: install

@@ -10,7 +10,21 @@ from pathlib import Path
 import pytest
 
 PG_URL = os.environ.get("ZHIXIANG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data (`Settings.shared_data_dir`); a test that needs them is skipped, saying where
+    it looked, in a clone without them (see README, "Real data")."""
+    from zhixiang.config import load_settings
+
+    path = load_settings().shared_data_dir
+    if not path.is_dir():
+        pytest.skip(
+            f"real data not found at {path}: set ZHIXIANG_SHARED_DATA or put shared/data beside "
+            "the checkout (README, 'Real data')"
+        )
+    return path
 
 
 @pytest.fixture
@@ -19,6 +33,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ZHIXIANG_HOME", str(tmp_path))
     monkeypatch.delenv("ZHIXIANG_WAREHOUSE", raising=False)
     monkeypatch.delenv("ZHIXIANG_TICKETS_DB", raising=False)
+    monkeypatch.delenv("ZHIXIANG_ACCESS_DB", raising=False)
+    # Cheap password hashing in tests (a real deployment keeps Settings' default cost).
+    monkeypatch.setenv("ZHIXIANG_PASSWORD_HASH_MEMORY", "1024")
+    monkeypatch.setenv("ZHIXIANG_PASSWORD_HASH_ROUNDS", "1")
     return tmp_path
 
 

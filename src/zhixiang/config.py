@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, gt=0, description="任何请求体的上限（字节）")
     session_hours: float = Field(8.0, gt=0, description="登录会话有效时长（小时）")
     photo_max_bytes: int = Field(5_000_000, gt=0, description="便民服务上传照片的上限（字节）")
+    password_hash_memory: int = Field(
+        65536, ge=1024, description="Argon2 口令散列的内存开销（KiB）；调高后旧散列在下次登录时升级"
+    )
+    password_hash_rounds: int = Field(3, ge=1, le=20, description="Argon2 口令散列的迭代次数")
     results_keep: int = Field(3, ge=2, description="保留最近几个完成的匹配批次（至少 2）")
     match_memory_limit: str = Field(
         "3GB", description="批量匹配时 DuckDB 的内存上限，超出部分写到临时文件"
@@ -94,8 +98,13 @@ class Settings(BaseSettings):
 
     @property
     def shared_data_dir(self) -> Path:
-        """Real data for tests and evaluation: $ZHIXIANG_SHARED_DATA, else ../shared/data beside the checkout."""
-        return self.shared_data or Path(__file__).resolve().parents[3] / "shared" / "data"
+        """Real data for tests and evaluation: $ZHIXIANG_SHARED_DATA, else the nearest `shared/data`
+        beside the checkout or one of its parents (a git worktree sits a level deeper)."""
+        if self.shared_data is not None:
+            return self.shared_data
+        checkout = Path(__file__).resolve().parents[2]
+        beside = [folder / "shared" / "data" for folder in checkout.parents]
+        return next((path for path in beside if path.is_dir()), beside[0])
 
     @property
     def results_dir(self) -> Path:

@@ -156,3 +156,84 @@ def test_keys_are_shown_once_hashed_expiring_and_revocable(
         store.create_key(admin, ["sysadmin"], label="root")
     with pytest.raises(Unauthenticated):
         store.authenticate_key("zx_00000000_guess")
+
+
+def test_changing_roles_keeps_the_department_unless_told_and_ends_sessions(
+    store: AccessStore, admin: Principal
+) -> None:
+    store.create_user(admin, "wang", PASSWORD, ["agent"], department="center")
+    signed = store.sign_in("wang", PASSWORD)
+    assert store.set_roles(admin, "wang", ["agent", "leader"]).department == "center"
+    with pytest.raises(Unauthenticated):
+        store.session(signed.token)
+    assert store.set_roles(admin, "wang", ["handler"], "人社局").department == "city-hrss"
+    assert store.set_roles(admin, "wang", ["leader"], None).department is None
+
+
+def test_a_data_officer_belongs_to_a_department(store: AccessStore, admin: Principal) -> None:
+    """Grant approval refuses grants to the approver's own department: that needs a department."""
+    with pytest.raises(InvalidInput) as refused:
+        store.create_key(admin, ["data_officer"], label="数据中台")
+    assert refused.value.field == "department"
+    _, key = store.create_key(admin, ["data_officer"], label="数据中台", department="大数据局")
+    assert key.department == "city-data"
+
+
+def test_portal_roles_get_accounts_not_keys_and_a_leaked_secret_revokes_its_key(
+    store: AccessStore, admin: Principal
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        store.create_key(admin, ["enterprise"], label="企业")
+    assert refused.value.field == "roles"
+    secret, key = store.create_key(admin, ["channel"], label="网站")
+    assert store.revoke_key(admin, secret).id == key.id
+    with pytest.raises(Unauthenticated, match="吊销"):
+        store.authenticate_key(secret)
+
+
+def test_a_disabled_account_can_be_enabled_again(store: AccessStore, admin: Principal) -> None:
+    store.create_user(admin, "zhao", PASSWORD, ["leader"])
+    store.disable_user(admin, "zhao")
+    with pytest.raises(Unauthenticated):
+        store.sign_in("zhao", PASSWORD)
+    assert store.enable_user(admin, "zhao").disabled is False
+    assert store.sign_in("zhao", PASSWORD).principal.id == "zhao"
+    with pytest.raises(InvalidInput, match="最多"):
+        store.set_password(admin, "zhao", "x" * 2000)
+
+
+def test_only_a_system_administrator_makes_system_administrators(
+    store: AccessStore, admin: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should another role ever administer accounts, it still cannot hand out the top role."""
+    from zhixiang.access import PERMISSIONS, Permission
+
+    deputy_roles = frozenset({Role.SYSADMIN, Role.DATA_OFFICER})
+    monkeypatch.setitem(
+        PERMISSIONS, "access.admin", Permission("access.admin", "账号", deputy_roles)
+    )
+    deputy = Principal(PrincipalKind.USER, "deputy", roles=frozenset({Role.DATA_OFFICER}))
+    with pytest.raises(Forbidden, match="系统管理员"):
+        store.create_user(deputy, "root2", PASSWORD, ["sysadmin"])
+    store.create_user(deputy, "clerk", PASSWORD, ["agent"])
+    with pytest.raises(Forbidden, match="系统管理员"):
+        store.set_roles(deputy, "clerk", ["sysadmin"])
+    with pytest.raises(Forbidden, match="系统管理员"):
+        store.set_roles(deputy, "admin", ["agent"])
+
+
+def test_a_portal_account_speaks_for_a_valid_identifier(
+    store: AccessStore, admin: Principal
+) -> None:
+    user = store.create_user(
+        admin, "qiye01", PASSWORD, ["enterprise"], subject="91350211kp3nfa4p28"
+    )
+    assert user.subject == "91350211KP3NFA4P28"
+    for roles, subject in (
+        (["enterprise"], "91350211KP3NFA4P29"),
+        (["citizen"], "350203198901190004"),
+        (["agent"], "91350211KP3NFA4P28"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            store.create_user(admin, "bad", PASSWORD, roles, subject=subject)
+        assert refused.value.field == "subject"

@@ -81,3 +81,54 @@ def test_refusals_say_who_could_and_tell_the_public_to_sign_in() -> None:
         handler.require("tickets.dispatch")
     with pytest.raises(Unauthenticated):
         ANONYMOUS.require("tickets.read")
+
+
+# What a leader may do is read: each permission a leader holds is named after what it reads, and
+# (tests/api/test_auth.py) every route such a permission opens is a GET.
+READING = ("read", "metrics", "summary", "sources", "quality", "explain", "results", "check")
+
+
+def test_a_leader_only_reads() -> None:
+    held = [name for name, p in PERMISSIONS.items() if Role.LEADER in p.roles]
+    assert held and all(name.rsplit(".", 1)[-1] in READING for name in held), held
+
+
+def test_data_officers_machines_and_the_public_never_read_tickets() -> None:
+    """A data officer runs imports and grants; it has no duty that needs citizens' requests."""
+    for role in (Role.DATA_OFFICER, Role.CHANNEL, Role.ENTERPRISE, Role.CITIZEN):
+        who = Principal(PrincipalKind.KEY, "k", roles=frozenset({role}), department="city-data")
+        assert not who.can("tickets.read") and not who.can("tickets.metrics"), role
+
+
+def test_portal_accounts_hold_portal_permissions_only() -> None:
+    for name, p in PERMISSIONS.items():
+        portal = p.roles & {Role.ENTERPRISE, Role.CITIZEN}
+        assert not portal or name.startswith("portal."), name
+        assert not name.startswith("portal.") or p.roles <= {Role.ENTERPRISE, Role.CITIZEN}
+
+
+def test_only_a_system_administrator_administers_accounts_and_keys() -> None:
+    assert PERMISSIONS["access.admin"].roles == {Role.SYSADMIN}
+
+
+def test_scope_follows_the_directory_the_caller_was_authenticated_under() -> None:
+    directory = parse_departments(
+        "departments:\n  - {code: top, name: 上级, kind: bureau}\n"
+        "  - {code: sub, name: 下级, kind: branch, parent: top}\n"
+    )
+    handler = Principal(
+        PrincipalKind.KEY,
+        "k",
+        roles=frozenset({Role.HANDLER}),
+        department="top",
+        directory=directory,
+    )
+    assert handler.sees_department("sub") and not handler.sees_department("city-hrss")
+    below = Principal(
+        PrincipalKind.KEY,
+        "k",
+        roles=frozenset({Role.HANDLER}),
+        department="sub",
+        directory=directory,
+    )
+    assert not below.sees_department("top")

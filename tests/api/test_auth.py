@@ -21,7 +21,6 @@ from zhixiang.errors import ZhixiangError
 NOT_YET_DECLARED = {
     "/data/",
     "/policies",
-    "/health",
 }
 
 
@@ -86,7 +85,9 @@ def test_keys_sessions_and_csrf(client: tuple[TestClient, AccessStore]) -> None:
     form = http.post("/dispatch", data={"csrf_token": signed.csrf_token})
     assert form.status_code == 200
     store.sign_out(signed.token)
-    assert http.post("/dispatch", headers={"X-CSRF-Token": signed.csrf_token}).status_code == 401
+    ended = http.post("/dispatch", headers={"X-CSRF-Token": signed.csrf_token})
+    assert ended.status_code == 401 and "重新登录" in ended.json()["detail"]
+    assert http.get("/open").json() == {"who": "anonymous:public"}  # a stale cookie locks out nothing
 
     handler = store.sign_in("li", "a good password 2")
     http.cookies.set(SESSION_COOKIE, handler.token)
@@ -97,3 +98,19 @@ def test_keys_sessions_and_csrf(client: tuple[TestClient, AccessStore]) -> None:
 def test_a_route_naming_an_unknown_permission_fails_at_definition() -> None:
     with pytest.raises(KeyError):
         requires("tickets.delete")
+
+
+def test_what_a_leader_may_call_only_reads(home: Path) -> None:
+    """领导只读: a route open to a leader's permissions never changes anything."""
+    from zhixiang.access import PERMISSIONS
+    from zhixiang.api._auth import PUBLIC
+
+    writes = [
+        f"{sorted(route.methods)} {route.path} ({name})"
+        for route in create_app().routes
+        if isinstance(route, APIRoute)
+        and (name := declared_permission(route)) not in (None, PUBLIC)
+        and Role.LEADER in PERMISSIONS[name].roles
+        and route.methods - {"GET", "HEAD"}
+    ]
+    assert writes == []

@@ -11,9 +11,6 @@ from sklearn.model_selection import train_test_split
 
 from zhixiang.classify import Classifier, read_messages, train_model
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-LABELLED = SHARED_DATA / "taidi2020" / "messages_labeled.csv"
-
 
 @dataclass(frozen=True)
 class Split:
@@ -25,8 +22,8 @@ class Split:
 
 
 @pytest.fixture(scope="session")
-def labelled() -> Split:
-    messages = read_messages(LABELLED, labelled=True)
+def labelled(shared_data: Path) -> Split:
+    messages = read_messages(shared_data / "taidi2020" / "messages_labeled.csv", labelled=True)
     assert messages.labels is not None
     return Split(messages.titles, messages.bodies, messages.labels)
 

@@ -13,8 +13,6 @@ from typer.testing import CliRunner
 from zhixiang.classify import load_model
 from zhixiang.cli.classify import classify, train
 
-LABELLED = Path(__file__).resolve().parents[2].parent / "shared/data/taidi2020/messages_labeled.csv"
-
 app = typer.Typer()
 app.command("classify")(classify)
 app.command("train")(train)
@@ -22,8 +20,9 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def messages() -> pd.DataFrame:
-    return pd.read_csv(LABELLED, dtype=str, keep_default_na=False)
+def messages(shared_data: Path) -> pd.DataFrame:
+    labelled = shared_data / "taidi2020" / "messages_labeled.csv"
+    return pd.read_csv(labelled, dtype=str, keep_default_na=False)
 
 
 def test_classify_adds_predicted_category_and_confidence(

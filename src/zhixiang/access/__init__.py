@@ -25,6 +25,7 @@ from zhixiang.access._permissions import (
     permission,
 )
 from zhixiang.access._store import (
+    KEEP,
     AccessStore,
     KeyView,
     SignedIn,
@@ -38,6 +39,7 @@ __all__ = [
     "ANONYMOUS",
     "CITYWIDE_ROLES",
     "DEFAULT_DEPARTMENTS",
+    "KEEP",
     "PERMISSIONS",
     "ROLE_LABELS",
     "STAFF_ROLES",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from zhixiang.access._departments import DepartmentDirectory, load_departments
 from zhixiang.errors import Forbidden, Unauthenticated
 
 
@@ -154,6 +155,8 @@ class Principal:
     roles: frozenset[Role] = field(default_factory=frozenset)
     department: str | None = None
     subject: str | None = None
+    #: The directory the caller's department is in (the access store's); the configured one if None.
+    directory: DepartmentDirectory | None = field(default=None, compare=False, repr=False)
 
     @property
     def actor(self) -> str:
@@ -192,13 +195,9 @@ class Principal:
             return False
         if code == self.department:
             return True
-        from zhixiang.access._departments import load_departments
-
-        directory = load_departments()
-        return (
-            self.department in {d.code for d in directory.ancestors(code)}
-            if code in directory
-            else False
+        directory = self.directory or load_departments()
+        return code in directory and any(
+            d.code == self.department for d in directory.ancestors(code)
         )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -42,7 +43,12 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "access_alembic_version"
 KEY_CACHE_SECONDS = 5.0
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
+_KEY_SECRET = re.compile(r"^zx_([0-9a-f]{8})_")
 MIN_PASSWORD = 10
+SESSION_KEPT = timedelta(days=30)  # ended sessions are kept this long after expiry, then deleted
+MAX_PASSWORD = 1024
+#: Passed as `department` to `set_roles`: leave the account's department as it is.
+KEEP = "<keep>"
 
 
 @dataclass(frozen=True)
@@ -135,8 +141,12 @@ class AccessStore:
         self.throttle = throttle
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
-        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
         self._keys: dict[str, tuple[Principal, float]] = {}
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        """Checked against when the account does not exist, so that takes as long as a wrong password."""
+        return self.hasher.hash(secrets.token_urlsafe(16))
 
     def migrate(self) -> str:
         return migrate(self._writer, MIGRATIONS, VERSION_TABLE)
@@ -163,6 +173,8 @@ class AccessStore:
         if not chosen:
             raise InvalidInput("至少需要一个角色", "roles")
         code = self.directory.resolve(department).code if department else None
+        if Role.DATA_OFFICER in chosen and code is None:
+            raise InvalidInput("数据管理员必须属于一个部门（授权审批不能授予本部门）", "department")
         if Role.HANDLER in chosen and code is None:
             raise InvalidInput("部门办理人必须属于一个部门", "department")
         portal = chosen & {Role.ENTERPRISE, Role.CITIZEN}
@@ -173,12 +185,30 @@ class AccessStore:
         return chosen, code
 
     @staticmethod
+    def _check_subject(roles: frozenset[Role], subject: str | None) -> str | None:
+        """A portal account speaks for a real identifier: an enterprise's 统一社会信用代码, a
+        citizen's 身份证号 (normalised, so one person never gets two accounts by spelling)."""
+        from zhixiang.identity import IdentifierError, validate_credit_code, validate_id_number
+
+        if subject is None:
+            return None
+        check = validate_credit_code if Role.ENTERPRISE in roles else validate_id_number
+        if not roles & {Role.ENTERPRISE, Role.CITIZEN}:
+            raise InvalidInput("只有门户账号代表企业或个人（subject）", "subject")
+        try:
+            return check(subject)
+        except IdentifierError as exc:
+            raise InvalidInput(f"subject: {exc}", "subject") from None
+
+    @staticmethod
     def _check_admin(by: Principal) -> None:
         by.require("access.admin")
 
     def _check_password(self, password: str, username: str) -> None:
         if len(password) < MIN_PASSWORD:
             raise InvalidInput(f"密码至少 {MIN_PASSWORD} 位", "password")
+        if len(password) > MAX_PASSWORD:
+            raise InvalidInput(f"密码最多 {MAX_PASSWORD} 位", "password")
         if username.lower() in password.lower():
             raise InvalidInput("密码不能包含用户名", "password")
         if len(set(password)) < 4:
@@ -202,6 +232,7 @@ class AccessStore:
         if not _USERNAME.match(username):
             raise InvalidInput("用户名为2–32位小写字母、数字、点、横线或下划线", "username")
         chosen, code = self._check_roles(roles, department, subject)
+        subject = self._check_subject(chosen, subject)
         if Role.SYSADMIN in chosen and not by.has(Role.SYSADMIN):
             raise Forbidden("只有系统管理员可以创建系统管理员", "roles")
         self._check_password(password, username)
@@ -241,9 +272,10 @@ class AccessStore:
         by: Principal,
         username: str,
         roles: Iterable[Role | str],
-        department: str | None = None,
+        department: str | None = KEEP,
     ) -> UserView:
-        """Change an account's roles and department; nobody changes their own (no self-promotion)."""
+        """Change an account's roles and department (`KEEP`: unchanged); nobody changes their own
+        (no self-promotion). Every session of the account ends, so new rights start clean."""
         self._check_admin(by)
         if by.kind is PrincipalKind.USER and by.id == username:
             raise Forbidden("不能修改自己的角色，请由另一位管理员操作", "username")
@@ -251,6 +283,8 @@ class AccessStore:
             row = session.get(User, username)
             if row is None:
                 raise NotFound(f"没有用户 {username}", "username")
+            if department == KEEP:
+                department = row.department
             chosen, code = self._check_roles(roles, department, row.subject)
             if Role.SYSADMIN in chosen | _roles(row.roles) and not by.has(Role.SYSADMIN):
                 raise Forbidden("只有系统管理员可以授予或收回系统管理员角色", "roles")
@@ -291,6 +325,16 @@ class AccessStore:
             self._end_sessions(session, username)
             return _user_view(row)
 
+    def enable_user(self, by: Principal, username: str) -> UserView:
+        """Let a disabled account sign in again (with its old password, or set a new one first)."""
+        self._check_admin(by)
+        with self._writing() as session:
+            row = session.get(User, username)
+            if row is None:
+                raise NotFound(f"没有用户 {username}", "username")
+            row.disabled_at = None
+            return _user_view(row)
+
     # -- signing in ----------------------------------------------------------------------------------
 
     def _verify(self, stored: str, password: str) -> bool:
@@ -328,6 +372,9 @@ class AccessStore:
             stored = row.password_hash if row is not None else self._dummy_hash
             ok = self._verify(stored, password) and row is not None and row.disabled_at is None
             if not ok:
+                session.execute(
+                    delete(LoginFailure).where(LoginFailure.at < now - self.throttle.window)
+                )
                 session.add(LoginFailure(username=username, address=address, at=now))
         if not ok:
             raise Unauthenticated("用户名或密码不正确", "password")
@@ -336,6 +383,7 @@ class AccessStore:
         expires = now + self.session_length
         with self._writing() as session:
             session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+            session.execute(delete(Session).where(Session.expires_at < now - SESSION_KEPT))
             session.add(
                 Session(
                     token_hash=_digest(token),
@@ -352,7 +400,7 @@ class AccessStore:
                     .where(User.username == username)
                     .values(password_hash=self.hasher.hash(password))
                 )
-        return SignedIn(token, csrf, expires, _user_principal(row))
+        return SignedIn(token, csrf, expires, _user_principal(row, self.directory))
 
     def session(self, token: str | None) -> tuple[Principal, str]:
         """The principal of a live session and its CSRF token; refused if ended, expired or disabled."""
@@ -369,7 +417,7 @@ class AccessStore:
         row, user = found
         if row.ended_at is not None or row.expires_at <= self.clock() or user.disabled_at:
             raise Unauthenticated("会话已结束或已过期，请重新登录", "session")
-        return _user_principal(user), row.csrf_token
+        return _user_principal(user, self.directory), row.csrf_token
 
     def sign_out(self, token: str | None) -> None:
         """End one session (logout); the same cookie never works again."""
@@ -402,11 +450,12 @@ class AccessStore:
     ) -> tuple[str, KeyView]:
         """A new key for a machine; the secret is returned once and only its hash is stored."""
         self._check_admin(by)
-        chosen, code = self._check_roles(roles, department, None)
-        if chosen & {Role.ENTERPRISE, Role.CITIZEN}:
+        named = {str(r) for r in roles}
+        if named & {Role.ENTERPRISE, Role.CITIZEN}:
             raise InvalidInput("门户用户请用账号登录，不签发 API 密钥", "roles")
-        if Role.SYSADMIN in chosen:
+        if Role.SYSADMIN in named:
             raise InvalidInput("不为系统管理员角色签发 API 密钥", "roles")
+        chosen, code = self._check_roles(named, department, None)
         if not 1 <= valid_days <= 3 * 366:
             raise InvalidInput("有效期应为 1–1098 天", "valid_days")
         if not label.strip():
@@ -436,7 +485,10 @@ class AccessStore:
             ]
 
     def revoke_key(self, by: Principal, key_id: str) -> KeyView:
+        """Revoke a key by its id, or by the leaked secret itself (whose id is in its prefix)."""
         self._check_admin(by)
+        if found := _KEY_SECRET.match(key_id):
+            key_id = found.group(1)
         with self._writing() as session:
             row = session.get(ApiKey, key_id)
             if row is None:
@@ -463,13 +515,18 @@ class AccessStore:
                 f"API 密钥 {row.id} 已于 {row.expires_at:%Y-%m-%d} 过期", "api_key"
             )
         principal = Principal(
-            PrincipalKind.KEY, row.id, row.label, _roles(row.roles), row.department
+            PrincipalKind.KEY,
+            row.id,
+            row.label,
+            _roles(row.roles),
+            row.department,
+            directory=self.directory,
         )
         self._keys[digest] = (principal, now + KEY_CACHE_SECONDS)
         return principal
 
 
-def _user_principal(row: User) -> Principal:
+def _user_principal(row: User, directory: DepartmentDirectory) -> Principal:
     return Principal(
         PrincipalKind.USER,
         row.username,
@@ -477,6 +534,7 @@ def _user_principal(row: User) -> Principal:
         _roles(row.roles),
         row.department,
         row.subject,
+        directory,
     )
 
 
@@ -517,6 +575,11 @@ def open_access(url: str | None = None) -> AccessStore:
     from zhixiang.config import load_settings
 
     settings = load_settings()
-    store = AccessStore(url or settings.access_db, session_hours=settings.session_hours)
+    hasher = PasswordHasher(
+        time_cost=settings.password_hash_rounds, memory_cost=settings.password_hash_memory
+    )
+    store = AccessStore(
+        url or settings.access_db, session_hours=settings.session_hours, hasher=hasher
+    )
     store.migrate()
     return store

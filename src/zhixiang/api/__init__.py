@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
-from zhixiang.access import open_access
-from zhixiang.api import data, knowledge, open311, policies, tickets
+from zhixiang.access import Principal, open_access
+from zhixiang.api import data, knowledge, open311, policies, session, tickets
+from zhixiang.api._auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    KEY_HEADER,
+    SESSION_COOKIE,
+    authenticate,
+    end_session,
+    public,
+    requires,
+    start_session,
+)
+from zhixiang.api._docs import add_docs
 from zhixiang.config import Settings, load_settings
 from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError
 from zhixiang.errors import RetryLater, ZhixiangError
@@ -27,7 +41,7 @@ def create_app(
     use one already open, e.g. with a reply scorer injected).
     """
     settings = settings or load_settings()
-    app = FastAPI(title="智享 Zhixiang", version=__version__)
+    app = FastAPI(title="智享 Zhixiang", version=__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
 
     app.state.access = open_access(settings.access_db)
@@ -51,16 +65,29 @@ def create_app(
     app.include_router(data.router)
     app.include_router(policies.router)
     app.include_router(knowledge.router)
+    app.include_router(session.router)
+    add_docs(app)
 
     from zhixiang.web import mount
 
     mount(app)  # the pages: server-rendered, on this same app (zhixiang.web)
 
     @app.get("/health", tags=["system"])
-    def health() -> dict[str, str]:
+    def health(caller: Annotated[Principal, public()]) -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     return app
 
 
-__all__ = ["create_app"]
+__all__ = [
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "KEY_HEADER",
+    "SESSION_COOKIE",
+    "authenticate",
+    "create_app",
+    "end_session",
+    "public",
+    "requires",
+    "start_session",
+]

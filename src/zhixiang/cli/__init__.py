@@ -41,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tickets train": ("zhixiang.cli.classify:train", "用标注数据训练诉求分类模型。"),
     "data": ("zhixiang.cli.data:data_app", "数据中台：导入、隔离区、质量、授权、读取。"),
     "audit": ("zhixiang.cli.data:audit_app", "审计日志：核验与查看个人信息访问记录。"),
+    "access": (
+        "zhixiang.cli.access:access_app",
+        "账号与权限：部门目录、账号、角色、API 密钥、演示账号。",
+    ),
     "ask": ("zhixiang.cli.knowledge:ask_command", "智能咨询：就政策提问，回答引用原文条款。"),
     "knowledge": (
         "zhixiang.cli.knowledge:knowledge_app",
@@ -122,3 +126,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     base = f"http://{host}:{port}"
     typer.echo(f"工作台 {base}/   企业服务 {base}/qiye   便民服务 {base}/bianmin   接口文档 {base}/docs")
     uvicorn.run(app, host=host, port=port)
+
+
+__all__ = ["app"]

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import typer
 
 from zhixiang.catalog import load_catalog
+from zhixiang.cli.access import demo_users
 from zhixiang.cli.data import print_report
 from zhixiang.cli.rules import check_policies, console, match
 from zhixiang.config import Settings, load_settings
@@ -60,6 +61,8 @@ def run_demo(count: Count = 50_000, seed: Seed = 0) -> None:
             raise
     console.rule("3. 批量匹配")
     match(policies=None, as_of=None, warehouse=None, table="enterprise", as_json=False)
+    console.rule("4. 演示账号")
+    demo_users(enterprise=str(table.column("credit_code")[0]))
     console.print("查看单个企业: zhixiang explain <统一社会信用代码>；启动服务: zhixiang serve")
     demo_knowledge(settings)
 

@@ -66,7 +66,7 @@ class Evaluator:
                 return self.params[name]
             case Neg(arg=arg):
                 value = self.eval(arg)
-                return None if value is None else -value  # type: ignore[operator]
+                return None if value is None else -value  # type: ignore[operator,return-value]
             case Not(arg=arg):
                 value = self.eval(arg)
                 return None if value is None else not value

@@ -279,7 +279,7 @@ def parse(text: str) -> Node:
     try:
         tree = _parser().parse(text)
     except UnexpectedCharacters as exc:
-        raise ExpressionError(f"无法识别的字符 {text[exc.pos_in_stream]!r}", exc.column) from None
+        raise ExpressionError(f"无法识别的字符 {exc.char!r}", exc.column) from None
     except UnexpectedEOF:
         raise ExpressionError("表达式不完整", len(text) + 1) from None
     except UnexpectedToken as exc:
@@ -419,7 +419,7 @@ class _Checker:
                     ValueType.RATIO: "%",
                     ValueType.YEARS: "年",
                     ValueType.MONTHS: "月",
-                }[next(iter({lt, rt} - {ValueType.NUMBER}))]
+                }[next(iter({lt, rt} - {ValueType.NUMBER}))]  # type: ignore[index]
                 hint = f"（数值请写上单位 {unit}）"
             raise ExpressionError(f"类型不符: {lt} 不能与 {rt} 比较{hint}", _col(at))
         for this, other in ((left, right), (right, left)):
@@ -575,7 +575,7 @@ def literal_for_field(field: Field, raw: object) -> Value:
         return text
     if isinstance(raw, (bool, date)):
         value: Value = raw
-        literal_type = ValueType.BOOL if isinstance(raw, bool) else ValueType.DATE
+        literal_type: ValueType | None = ValueType.BOOL if isinstance(raw, bool) else ValueType.DATE
     else:
         try:
             lit = parse_literal(str(raw))

@@ -327,7 +327,7 @@ def _tests(
         return tests
     for i, y in enumerate(section.seq(), start=1):
         try:
-            name = y.get("name").text() if y.get("name") else f"用例{i}"
+            name = n.text() if (n := y.get("name")) else f"用例{i}"
             as_of = _date(_required(y, "as_of", "评估日期"), "as_of ")
             facts: dict[str, Value] = {}
             facts_y = y.get("facts")
@@ -349,10 +349,10 @@ def _tests(
                     f"用例 {name}: 未知结论 {status_y.text()}，应为 {'/'.join(STATUSES)}",
                 )
             amount = None
-            if expect.get("amount") is not None:
-                lit = parse_literal(expect.get("amount").text())
-                if lit.type is not ValueType.MONEY:
-                    raise _Bad(expect.get("amount").where, f"用例 {name}: 金额应带单位，如 20万元")
+            if (amount_y := expect.get("amount")) is not None:
+                lit = parse_literal(amount_y.text())
+                if lit.type is not ValueType.MONEY or not isinstance(lit.value, Decimal):
+                    raise _Bad(amount_y.where, f"用例 {name}: 金额应带单位，如 20万元")
                 amount = lit.value
             lists: dict[str, tuple[str, ...] | None] = {}
             for key in ("failed", "unknown"):
@@ -367,7 +367,7 @@ def _tests(
             tests.append(
                 PolicyTest(
                     name, as_of, facts, status, amount, lists["failed"], lists["unknown"], y.where
-                )  # type: ignore[arg-type]
+                )
             )
         except _Bad as bad:
             problems.append(bad.problem)
@@ -400,16 +400,16 @@ def parse_policy(text: str, path: Path) -> Policy:
         source = _required(doc, "source", "政策依据")
         document = _required(source, "document", "政策文件").text()
         clause = _required(source, "clause", "条款").text()
-        entity = doc.get("entity").text() if doc.get("entity") else "enterprise"
+        entity = e.text() if (e := doc.get("entity")) else "enterprise"
         try:
             catalog = load_catalog(entity)
         except (FileNotFoundError, CatalogError):
             raise _Bad(doc.get("entity").where, f"未知主体类型: {entity}") from None  # type: ignore[union-attr]
         valid = doc.get("valid")
         valid_from = (
-            _date(valid.get("from"), "valid.from ") if valid and valid.get("from") else None
+            _date(start, "valid.from ") if valid and (start := valid.get("from")) else None
         )
-        valid_to = _date(valid.get("to"), "valid.to ") if valid and valid.get("to") else None
+        valid_to = _date(end, "valid.to ") if valid and (end := valid.get("to")) else None
         if valid_from and valid_to and valid_to < valid_from:
             raise _Bad(valid.where, "有效期结束早于开始")  # type: ignore[union-attr]
     except _Bad as bad:
@@ -432,7 +432,7 @@ def parse_policy(text: str, path: Path) -> Policy:
             )
     if problems:
         raise PolicyRejected(problems)
-    summary = doc.get("summary").text() if doc.get("summary") else ""
+    summary = s.text() if (s := doc.get("summary")) else ""
     return Policy(
         id=pid,
         title=title,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import cast
 
 from zhixiang.catalog import Field
 from zhixiang.rules._evaluate import Evaluator
@@ -77,7 +78,7 @@ def _comparisons(node: Node, source: str, evaluate: Evaluator) -> list[Compariso
                     n.op,
                     source_text(source, n.right),
                     right,
-                    evaluate(n),
+                    cast(bool | None, evaluate(n)),  # a comparison is true, false or unknown
                 )
             )
             return
