@@ -6,6 +6,7 @@ import typer
 
 from zhixiang.cli import classify as classify_cli
 from zhixiang.cli import demo, rules
+from zhixiang.cli import insight as insight_cli
 from zhixiang.cli.data import audit_app, data_app
 from zhixiang.cli.tickets import tickets_app
 
@@ -23,6 +24,8 @@ app.command("demo")(demo.run_demo)
 app.command("generate")(demo.generate)
 tickets_app.command("classify")(classify_cli.classify)
 tickets_app.command("train")(classify_cli.train)
+tickets_app.command("hot-topics")(insight_cli.hot_topics)
+tickets_app.command("score-replies")(insight_cli.score_replies)
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(data_app, name="data")
 app.add_typer(audit_app, name="audit")
