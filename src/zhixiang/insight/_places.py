@@ -16,9 +16,66 @@ from dataclasses import dataclass
 
 #: Words a place name ends with, longest first so 幼儿园 wins over 园.
 PLACE_WORDS = sorted(
-    """小区 花园 家园 新村 新城 山庄 公馆 公寓 大厦 广场 商城 市场 中心 社区 街道 苑 庭 园 城 府 湾 郡 邸
-    村 组 镇 乡 路 街 大道 巷 桥 隧道 高速 站 线 小学 中学 学校 幼儿园 大学 学院 职院 医院 卫生院
-    公司 集团 物业 银行 酒店 酒吧 工厂 厂 局 项目 工地 搅拌站 车贷""".split(),
+    [
+        "小区",
+        "花园",
+        "家园",
+        "新村",
+        "新城",
+        "山庄",
+        "公馆",
+        "公寓",
+        "大厦",
+        "广场",
+        "商城",
+        "市场",
+        "中心",
+        "社区",
+        "街道",
+        "苑",
+        "庭",
+        "园",
+        "城",
+        "府",
+        "湾",
+        "郡",
+        "邸",
+        "村",
+        "组",
+        "镇",
+        "乡",
+        "路",
+        "街",
+        "大道",
+        "巷",
+        "桥",
+        "隧道",
+        "高速",
+        "站",
+        "线",
+        "小学",
+        "中学",
+        "学校",
+        "幼儿园",
+        "大学",
+        "学院",
+        "职院",
+        "医院",
+        "卫生院",
+        "公司",
+        "集团",
+        "物业",
+        "银行",
+        "酒店",
+        "酒吧",
+        "工厂",
+        "厂",
+        "局",
+        "项目",
+        "工地",
+        "搅拌站",
+        "车贷",
+    ],
     key=len,
     reverse=True,
 )
@@ -82,11 +139,11 @@ def candidates(text: str) -> set[str]:
         ):
             head -= 1
         stem = text[head:start]
-        area = None
-        for area in AREA.finditer(stem):
+        last_area = None
+        for last_area in AREA.finditer(stem):  # noqa: B007 - the last match is wanted
             pass
-        if area is not None:  # A市A5区汇金路 → 汇金路: the area is reported apart
-            stem = stem[area.end() :]
+        if last_area is not None:  # A市A5区汇金路 → 汇金路: the area is reported apart
+            stem = stem[last_area.end() :]
         for cut in range(len(stem) - MIN_NAME + 1 if len(stem) >= MIN_NAME else 0):
             name = stem[cut:]
             if len(name) < MIN_NAME or name[0] in _BAD_START or _BAD_START_WORDS.match(name):

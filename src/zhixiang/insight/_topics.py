@@ -2,7 +2,7 @@
 
 Grouping: two messages are alike by the cosine of their character n-gram TF-IDF vectors (title and
 the head of the body), raised by `place_bonus` when they name the same place and lowered by
-`area_penalty` when they name different districts; groups are cut from the similarity graph by
+never linked when they name different districts; groups are cut from the similarity graph by
 average linkage, so one loose link cannot chain two problems together.
 
 Heat (热度指数), for a group of n messages from u distinct reporters with L likes and O objections,
@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from zhixiang.insight._messages import Message
-from zhixiang.insight._places import PlaceIndex, areas, build_index, common_place
+from zhixiang.insight._places import AREA, PlaceIndex, areas, build_index, candidates, common_place
 from zhixiang.insight._text import BODY_HEAD, message_text, similar_pairs, tfidf_vectors
 
 #: Who a message speaks for, when most of a group says so.
@@ -43,9 +43,12 @@ _TITLE_NOISE = re.compile(r"^(关于|反映|投诉|举报|咨询|建议|请问|�
 class TopicSettings:
     """The knobs of grouping and of the heat index (documented in docs/insight.md)."""
 
-    threshold: float = 0.3
+    threshold: float = 0.25
+    text_threshold: float = 0.45
+    problem_threshold: float = 0.15
     place_bonus: float = 0.25
-    area_penalty: float = 0.15
+    merge_threshold: float = 0.25
+    bucket_cap: int = 2_000
     min_messages: int = 2
     recency_days: float = 30.0
     growth_window_days: int = 14
@@ -118,57 +121,162 @@ def heat_index(
 def group_messages(
     messages: Sequence[Message], settings: TopicSettings = TopicSettings()
 ) -> tuple[list[list[int]], PlaceIndex, list[list[str]]]:
-    """Groups of message positions about one problem at one place; also each message's places."""
+    """Groups of message positions about one problem at one place; also each message's places.
+
+    Two kinds of link: near-identical texts (full cosine ≥ `text_threshold`, e.g. re-posts), and
+    messages naming the same place whose *problem* is alike — the cosine with the place names
+    masked out (`problem_threshold`), so 丽发新城's noise and 丽发新城's roads stay two topics.
+    """
     heads = [f"{m.title} {m.body[:BODY_HEAD]}" for m in messages]
     index = build_index(heads)
     places = [index.places(h) for h in heads]
-    districts = [[a for a in areas(h) if not a.endswith("市")] for h in heads]
-    vectors = tfidf_vectors([message_text(m.title, m.body) for m in messages], jobs=settings.jobs)
-    low = settings.threshold - settings.place_bonus
-    rows, cols, sims = similar_pairs(vectors, low)
-    sims = sims.astype(np.float64)
+    districts = [{a for a in areas(h) if not a.endswith("市")} for h in heads]
+    texts = [message_text(m.title, m.body) for m in messages]
+    full = tfidf_vectors(texts, jobs=settings.jobs)
+    problems = tfidf_vectors(
+        [_masked(t, p) for t, p in zip(texts, places, strict=True)], jobs=settings.jobs
+    )
+    weights: dict[tuple[int, int], float] = {}
+    rows, cols, sims = similar_pairs(full, settings.text_threshold)
+    for i, j, sim in zip(rows.tolist(), cols.tolist(), sims.tolist(), strict=True):
+        if not (districts[i] and districts[j] and not districts[i] & districts[j]):
+            weights[(i, j)] = sim
+    buckets: dict[str, list[int]] = {}
+    for i, names in enumerate(places):
+        for name in names:
+            buckets.setdefault(name, []).append(i)
+    for members in buckets.values():
+        if not 2 <= len(members) <= settings.bucket_cap:
+            continue
+        block = (problems[members] @ problems[members].T).tocoo()
+        keep = (block.row < block.col) & (block.data >= settings.problem_threshold)
+        for a, b, sim in zip(
+            block.row[keep].tolist(),
+            block.col[keep].tolist(),
+            block.data[keep].tolist(),
+            strict=True,
+        ):
+            pair = (members[a], members[b]) if members[a] < members[b] else (members[b], members[a])
+            weights[pair] = max(weights.get(pair, 0.0), sim + settings.place_bonus)
+    components = _components(len(messages), list(weights))
     place_sets = [set(p) for p in places]
-    area_sets = [set(a) for a in districts]
-    for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
-        if place_sets[i] & place_sets[j]:
-            sims[k] += settings.place_bonus
-        elif area_sets[i] and area_sets[j] and not area_sets[i] & area_sets[j]:
-            sims[k] -= settings.area_penalty
-    keep = sims >= settings.threshold
-    groups = _average_linkage(len(messages), rows[keep], cols[keep], sims[keep], settings.threshold)
-    return groups, index, places
+    groups: list[list[int]] = []
+    for component in components:
+        groups += _refine(component, full, problems, place_sets, settings)
+    return _merge_same_place(groups, problems, places, index, settings), index, places
 
 
-def _average_linkage(
-    n: int, rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, threshold: float
-) -> list[list[int]]:
-    """Connected components of the graph, each cut by average linkage at `threshold`."""
-    from scipy.cluster.hierarchy import fcluster, linkage
+def _components(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-    from scipy.spatial.distance import squareform
 
-    graph = coo_matrix((sims, (rows, cols)), shape=(n, n)).tocsr()
+    if not pairs:
+        return [[i] for i in range(n)]
+    edges = np.array(pairs, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     members: dict[int, list[int]] = {}
     for position, label in enumerate(labels.tolist()):
         members.setdefault(label, []).append(position)
-    groups: list[list[int]] = []
-    symmetric = (graph + graph.T).tocsr()
-    for component in members.values():
-        if len(component) <= 2:
-            groups.append(component)
+    return list(members.values())
+
+
+def _refine(component, full, problems, place_sets, settings) -> list[list[int]]:  # type: ignore[no-untyped-def]
+    """Cut a linked component by average linkage over *all* its pairs, so a chain of loose links
+    (one person's thirty different 请加快…建设 posts) falls apart while a real topic holds."""
+    if len(component) <= 2:
+        return [component]
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    text = (full[component] @ full[component].T).toarray()
+    problem = (problems[component] @ problems[component].T).toarray()
+    shared = np.array([[bool(place_sets[i] & place_sets[j]) for j in component] for i in component])
+    similarity = np.maximum(text, np.where(shared, problem + settings.place_bonus, 0.0))
+    distance = 1.0 - np.clip(similarity, 0.0, 1.0)
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    cut = fcluster(tree, t=1.0 - settings.threshold, criterion="distance")
+    split: dict[int, list[int]] = {}
+    for position, label in zip(component, cut.tolist(), strict=True):
+        split.setdefault(label, []).append(position)
+    return list(split.values())
+
+
+def _share_a_place(place_sets: Sequence[set[str]]) -> np.ndarray:
+    """Which pairs name a common place, as one sparse product rather than a double loop."""
+    from scipy.sparse import csr_matrix
+
+    names: dict[str, int] = {}
+    rows, cols = [], []
+    for row, names_here in enumerate(place_sets):
+        for name in names_here:
+            rows.append(row)
+            cols.append(names.setdefault(name, len(names)))
+    if not names:
+        return np.zeros((len(place_sets), len(place_sets)), dtype=bool)
+    incidence = csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(place_sets), len(names))
+    )
+    return (incidence @ incidence.T).toarray() > 0
+
+
+def _masked(text: str, places: Sequence[str]) -> str:
+    for name in sorted(places, key=len, reverse=True):
+        text = text.replace(name, "□")
+    return AREA.sub("□", text)
+
+
+def _merge_same_place(groups, vectors, places, index, settings):  # type: ignore[no-untyped-def]
+    """Join groups that share their place and whose centroids are alike: average linkage cuts a
+    large topic's differently worded messages (投诉小区附近搅拌站 vs 丽发新城搅拌站扰民) apart."""
+    from sklearn.preprocessing import normalize
+
+    by_place: dict[str, list[int]] = {}
+    for g, group in enumerate(groups):
+        if len(group) < 2:
             continue
-        sub = symmetric[component][:, component].toarray()
-        distance = 1.0 - np.minimum(sub, 1.0)
-        np.fill_diagonal(distance, 0.0)
-        tree = linkage(squareform(distance, checks=False), method="average")
-        cut = fcluster(tree, t=1.0 - threshold, criterion="distance")
-        split: dict[int, list[int]] = {}
-        for position, label in zip(component, cut.tolist(), strict=True):
-            split.setdefault(label, []).append(position)
-        groups.extend(split.values())
-    return groups
+        # 丽发新城小区 also names 丽发新城: count each place with the places inside it
+        tally = Counter(
+            q
+            for i in group
+            for q in {q for p in places[i] for q in candidates(p) if q in index.frequency}
+        )
+        for place, n in tally.items():
+            if 2 * n >= len(group):
+                by_place.setdefault(place, []).append(g)
+    parent = list(range(len(groups)))
+
+    def root(g: int) -> int:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    for members in by_place.values():
+        if not 2 <= len(members) <= 50:  # a place in fifty groups is a district, not one problem's
+            continue
+        centroids = normalize(
+            np.vstack([np.asarray(vectors[groups[g]].mean(axis=0)) for g in members])
+        )
+        alike = centroids @ centroids.T
+        # each smaller group joins the most alike larger one, never through a third (no chains)
+        sizes = [len(groups[g]) for g in members]
+        for a in range(len(members)):
+            larger = [
+                b
+                for b in range(len(members))
+                if sizes[b] > sizes[a] or (sizes[b] == sizes[a] and b < a)
+            ]
+            if not larger:
+                continue
+            best = max(larger, key=lambda b: alike[a, b])
+            if alike[a, best] >= settings.merge_threshold and root(members[a]) == members[a]:
+                parent[members[a]] = members[best]
+    merged: dict[int, list[int]] = {}
+    for g, group in enumerate(groups):
+        merged.setdefault(root(g), []).extend(group)
+    return list(merged.values())
 
 
 def find_topics(
