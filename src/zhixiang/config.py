@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     )
     tickets_db: str = Field("", description="工单库 SQLAlchemy 地址；默认 home/tickets.db (SQLite)")
     access_db: str = Field("", description="账号、密钥、会话与审计库；默认 home/access.db (SQLite)")
+    insight_db: str = Field("", description="主动发现（预警）库 SQLAlchemy 地址；默认与工单库相同")
     policies: Path | None = Field(None, description="政策文件目录；默认内置示例政策")
     tickets_rules: Path | None = Field(None, description="接诉即办规则文件；默认内置 rules.yaml")
     departments: Path | None = Field(None, description="部门目录文件；默认内置 departments.yaml")
