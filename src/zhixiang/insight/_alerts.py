@@ -188,28 +188,28 @@ class AlertStore:
         """
         from zhixiang.tickets import TicketDraft
 
+        alert = self.get(alert_id)
+        if alert.ticket_id is not None:
+            raise Conflict(
+                f"预警 #{alert_id} 已生成主动任务（工单 #{alert.ticket_id}）", "alert_id"
+            )
+        body = (
+            f"主动发现预警 #{alert.id}（{alert.kind_label}）：{alert.first_day} 至 {alert.last_day}，"
+            f"7 天内 {alert.count} 件，按历史预期约 {alert.expected:.1f} 件（P={alert.p_value:.1e}）。"
+            f"相关留言编号：{'、'.join(alert.message_ids[:50])}。请承办部门主动核查、提前处置（未诉先办）。"
+        )
+        draft = TicketDraft(
+            title=f"【未诉先办】{alert.title}"[:200],
+            body=body[:5000],
+            channel="web",
+            category=category or alert.category,
+        )
+        # Outside this store's transaction (the tickets may share the SQLite file); the
+        # idempotency key makes a retried or concurrent call return the same ticket.
+        result = tickets.intake(principal, draft, idempotency_key=f"insight-alert-{alert.id}")
         with self._session.begin() as session:
-            row = session.get(Alert, alert_id, with_for_update=True)
-            if row is None:
-                raise NotFound(f"没有编号为 {alert_id} 的预警", "alert_id")
-            if row.ticket_id is not None:
-                raise Conflict(
-                    f"预警 #{alert_id} 已生成主动任务（工单 #{row.ticket_id}）", "alert_id"
-                )
-            chosen = category or row.category
-            body = (
-                f"主动发现预警 #{row.id}（{KIND_LABELS.get(row.kind, row.kind)}）：{row.first_day} 至 "
-                f"{row.last_day}，7 天内 {row.count} 件，按历史预期约 {row.expected:.1f} 件"
-                f"（P={row.p_value:.1e}）。相关留言编号：{'、'.join(map(str, row.message_ids[:50]))}。"
-                "请承办部门主动核查、提前处置（未诉先办）。"
-            )
-            draft = TicketDraft(
-                title=f"【未诉先办】{row.title}"[:200],
-                body=body[:5000],
-                channel="web",
-                category=chosen,
-            )
-            result = tickets.intake(principal, draft)
+            row = session.get(Alert, alert_id)
+            assert row is not None
             row.ticket_id = result.ticket.id
             row.department = result.ticket.department
             row.status = "task"
