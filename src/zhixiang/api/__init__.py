@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
-from zhixiang.api import data, open311, policies, tickets
+from zhixiang.api import data, insight, open311, policies, tickets
 from zhixiang.config import Settings, load_settings
 from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError
 from zhixiang.tickets import TicketsError
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(data.router)
     app.include_router(policies.router)
+    app.include_router(insight.router)
 
     @app.get("/health", tags=["system"])
     def health() -> dict[str, str]:

@@ -172,3 +172,78 @@ def score_replies(
         f"{len(scored)} 条答复已评分（平均质量分 {mean:.2f}，低于 {scorer.settings.weak_below} 的 {weak} 条），写入 {output}",
         highlight=False,
     )
+
+
+def surges(
+    input: Annotated[
+        Path | None,
+        typer.Option("--input", help="留言 CSV（含 留言时间）；不给则分析工单库"),
+    ] = None,
+    record: Annotated[bool, typer.Option("--record", help="把预警存入预警库（去重）")] = False,
+    alpha: Annotated[
+        float, typer.Option("--alpha", min=1e-9, max=0.5, help="泊松检验的显著性水平")
+    ] = 0.001,
+    min_count: Annotated[
+        int, typer.Option("--min-count", min=1, help="7 天内至少多少件才预警")
+    ] = 5,
+    min_ratio: Annotated[
+        float, typer.Option("--min-ratio", min=1.0, help="至少是预期的几倍")
+    ] = 3.0,
+    since: Annotated[
+        str | None, typer.Option("--since", help="从哪天开始回放（默认：有 8 周基线之后）")
+    ] = None,
+) -> None:
+    """激增预警：按 区域×类别 和 热点问题 回放历史，列出每次预警（何时、多少件、预期多少）。"""
+    from zhixiang.classify import load_model
+    from zhixiang.errors import ZhixiangError
+    from zhixiang.insight import SurgeSettings, open_alert_store, read_table, scan
+    from zhixiang.insight._messages import BODY, TIME, TITLE
+
+    start = _as_of(since)
+    try:
+        settings = SurgeSettings(alpha=alpha, min_count=min_count, min_ratio=min_ratio)
+        if input is not None:
+            table = read_table(input, required=[TITLE, BODY, TIME], needs_time=True)
+            messages = table.messages
+            classifier = load_model()
+            categories = [
+                p.category
+                for p in classifier.predict([m.title for m in messages], [m.body for m in messages])
+            ]
+        else:
+            from zhixiang.insight import messages_from_store
+            from zhixiang.tickets import open_store
+
+            table = None
+            store = open_store(with_classifier=False)
+            views = {}
+            messages = messages_from_store(store)
+            from zhixiang.insight._store import ticket_views
+
+            views = {str(v.id): v.category or "未分类" for v in ticket_views(store)}
+            categories = [views.get(m.id, "未分类") for m in messages]
+        found = scan(
+            messages,
+            categories,
+            area_settings=settings,
+            topic_settings=SurgeSettings(
+                alpha=alpha, min_count=max(3, min_count - 1), min_ratio=min_ratio
+            ),
+            since=start.date() if start else None,
+        )
+        stored = ""
+        if record:
+            alerts = open_alert_store()
+            created, updated = alerts.record(found)
+            stored = f"；存入预警库：新增 {len(created)} 条，更新 {len(updated)} 条"
+    except (ZhixiangError, ValueError, OSError) as exc:
+        _fail(getattr(exc, "message", str(exc)), getattr(exc, "exit_code", 2))
+    if table is not None and input is not None:
+        _report_problems(table, input.with_name(input.stem + "_surges.csv"))
+    console.print(f"{len(messages)} 条留言 → {len(found)} 次激增预警{stored}", highlight=False)
+    for s in found:
+        console.print(
+            f"  {s.first_day} 起（至 {s.last_day}）  {s.kind:<13} {s.key[:50]}  7 天 {s.count} 件，预期 {s.expected:.1f}，P={s.p_value:.1e}",
+            highlight=False,
+            markup=False,
+        )

@@ -164,7 +164,7 @@ def build_index(
     for text in texts:
         counts.update(candidates(text))
         total += 1
-    ceiling = max(min_messages, int(max_share * total))
+    ceiling = max(min_messages, 50, int(max_share * total))  # small sets: a name can recur a lot
     return PlaceIndex({c: n for c, n in counts.items() if min_messages <= n <= ceiling})
 
 
