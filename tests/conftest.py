@@ -41,16 +41,16 @@ def postgres_url() -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def tickets_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A ticket-store URL on each backend; on PostgreSQL a throw-away schema, so parallel tests
-    never see each other's tables."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An operational-database URL on each backend; on PostgreSQL a throw-away schema, so parallel
+    tests never see each other's tables."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'tickets.db'}"
         return
     import psycopg
 
     base = request.getfixturevalue("postgres_url")
-    schema = f"zx_tickets_{uuid.uuid4().hex[:12]}"
+    schema = f"zx_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
@@ -58,3 +58,9 @@ def tickets_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def tickets_url(database_url: str) -> str:
+    """The ticket store's URL on each backend."""
+    return database_url

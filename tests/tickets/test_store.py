@@ -226,7 +226,10 @@ def test_migrations_build_exactly_the_models_schema(tickets_url: str) -> None:
     store = TicketStore(tickets_url)
     store.migrate()
     with store.engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(
+            conn, opts={"version_table": "tickets_alembic_version"}
+        )
+        differences = compare_metadata(context, Base.metadata)
     store.close()
     assert differences == []
 

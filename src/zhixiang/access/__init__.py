@@ -24,6 +24,15 @@ from zhixiang.access._permissions import (
     Role,
     permission,
 )
+from zhixiang.access._store import (
+    AccessStore,
+    KeyView,
+    SignedIn,
+    Throttle,
+    UserView,
+    open_access,
+    operator,
+)
 
 __all__ = [
     "ANONYMOUS",
@@ -33,14 +42,21 @@ __all__ = [
     "ROLE_LABELS",
     "STAFF_ROLES",
     "SYSTEM",
+    "AccessStore",
     "Department",
     "DepartmentDirectory",
     "DepartmentKind",
+    "KeyView",
     "Permission",
     "Principal",
     "PrincipalKind",
     "Role",
+    "SignedIn",
+    "Throttle",
+    "UserView",
     "load_departments",
+    "open_access",
+    "operator",
     "parse_departments",
     "permission",
 ]

@@ -6,10 +6,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
+from zhixiang.access import open_access
 from zhixiang.api import data, insight, open311, policies, tickets
 from zhixiang.config import Settings, load_settings
 from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError
-from zhixiang.tickets import TicketsError
+from zhixiang.errors import RetryLater, ZhixiangError
 
 
 async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
@@ -22,10 +23,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="智享 Zhixiang", version=__version__)
     app.state.settings = settings
 
-    # A refusal (bad key, wrong department, bad input) is the caller's 4xx, never a 500.
-    @app.exception_handler(TicketsError)
-    async def refused(_: Request, exc: TicketsError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, "field": exc.field}, exc.status)
+    app.state.access = open_access(settings.access_db)
+
+    # A refusal (bad key, wrong department, bad input, busy resource) is its precise status, never a 500.
+    @app.exception_handler(ZhixiangError)
+    async def refused(_: Request, exc: ZhixiangError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLater) else None
+        return JSONResponse({"detail": exc.message, "field": exc.field}, exc.status, headers)
 
     @app.exception_handler(AccessDenied)
     async def denied(_: Request, exc: AccessDenied) -> JSONResponse:

@@ -1,8 +1,8 @@
 """主动发现 API: hot topics and their heat over time, surge alerts and proactive tasks, reply quality.
 
-Thin: each route identifies the caller, checks its permission (`insight.read` / `insight.act`),
-calls `zhixiang.insight` over the ticket store and returns the values. Until the platform-wide
-`requires()` dependency lands, the caller is the ticket API key mapped onto an access principal.
+Thin: each route declares its permission (`insight.read` / `insight.act`) with `requires()`,
+calls `zhixiang.insight` over the ticket store and returns the values. A handler sees only what
+belongs to its own department (`Principal.sees_department`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from zhixiang.access import Principal, PrincipalKind, Role
-from zhixiang.api.tickets import Caller, Store
+from zhixiang.access import Principal
+from zhixiang.api._auth import requires
+from zhixiang.api.tickets import Store
 from zhixiang.tickets import TicketStore
 
 router = APIRouter(prefix="/insight", tags=["主动发现"])
@@ -25,24 +26,15 @@ _lock = threading.Lock()
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1, description="预警编号")]
 Days = Annotated[int, Query(ge=1, le=3_650, description="分析最近多少天的工单")]
 
-_SCOPE_ROLES = {
-    "intake": frozenset({Role.AGENT}),
-    "department": frozenset({Role.HANDLER}),
-    "data_officer": frozenset({Role.DATA_OFFICER}),
-}
+Reader = Annotated[Principal, requires("insight.read")]
+Actor = Annotated[Principal, requires("insight.act")]
 
 
-def access_principal(caller: Caller) -> Principal:
-    """The ticket key as an access principal: the intake centre is an agent, a department key a handler."""
-    return Principal(
-        PrincipalKind.KEY,
-        caller.key_id,
-        roles=_SCOPE_ROLES.get(caller.scope, frozenset()),
-        department=caller.department,
-    )
+def _intake_for(who: Principal):  # type: ignore[no-untyped-def]
+    """The ticket store's intake principal, acting for the agent who opens a proactive task."""
+    from zhixiang.tickets import Principal as TicketCaller
 
-
-Who = Annotated[Principal, Depends(access_principal)]
+    return TicketCaller(key_id=f"insight-{who.id}"[:64], scope="intake")
 
 
 def _alerts(request: Request):  # type: ignore[no-untyped-def]
@@ -77,19 +69,18 @@ def _topic(t: Any) -> dict[str, Any]:
 
 @router.get("/topics")
 def hot_topics(
-    store: Store, who: Who, days: Days = 90, top: Annotated[int, Query(ge=1, le=200)] = 20
+    store: Store, who: Reader, days: Days = 90, top: Annotated[int, Query(ge=1, le=200)] = 20
 ) -> list[dict[str, Any]]:
     """热点问题: the hottest problems at one place in the period, with their heat index."""
     from zhixiang.insight import find_topics
 
-    who.require("insight.read")
     return [_topic(t) for t in find_topics(_messages(store, days), top=top)]
 
 
 @router.get("/topics/trends")
 def topic_trends(
     store: Store,
-    who: Who,
+    who: Reader,
     days: Days = 180,
     top: Annotated[int, Query(ge=1, le=50)] = 10,
     weeks: Annotated[int, Query(ge=1, le=104)] = 12,
@@ -97,7 +88,6 @@ def topic_trends(
     """Heat of the top topics at the end of each week (dashboard curves)."""
     from zhixiang.insight import topic_trends as trends
 
-    who.require("insight.read")
     return [
         {"topic": _topic(t.topic), "weeks": t.weeks, "heat": t.heat, "messages": t.messages}
         for t in trends(_messages(store, days), top=top, weeks=weeks)
@@ -107,12 +97,11 @@ def topic_trends(
 @router.get("/alerts")
 def list_alerts(
     request: Request,
-    who: Who,
+    who: Reader,
     status: Annotated[str | None, Query(pattern="^(open|task|closed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Surge alerts, newest first; a department sees those routed to it."""
-    who.require("insight.read")
     alerts = _alerts(request).list(status, limit)
     return [
         dataclasses.asdict(a)
@@ -122,12 +111,11 @@ def list_alerts(
 
 
 @router.post("/alerts/scan")
-def scan_alerts(request: Request, store: Store, who: Who, days: Days = 365) -> dict[str, Any]:
+def scan_alerts(request: Request, store: Store, who: Actor, days: Days = 365) -> dict[str, Any]:
     """Replay the period's tickets through the surge test and store new alerts (deduplicated)."""
     from zhixiang.insight import scan
     from zhixiang.insight._store import ticket_views
 
-    who.require("insight.act")
     messages = _messages(store, days)
     categories = {
         str(v.id): v.category or "未分类" for v in ticket_views(store, since=_since(days))
@@ -150,13 +138,12 @@ def open_task(
     alert_id: AlertId,
     request: Request,
     store: Store,
-    caller: Caller,
-    who: Who,
+    who: Actor,
     task: TaskRequest | None = None,
 ) -> dict[str, Any]:
     """未诉先办: open a proactive ticket for the alert, routed to the responsible department."""
-    who.require("insight.act")
-    alert = _alerts(request).open_task(alert_id, store, caller, (task or TaskRequest()).category)
+    category = (task or TaskRequest()).category
+    alert = _alerts(request).open_task(alert_id, store, _intake_for(who), category)
     return dataclasses.asdict(alert)
 
 
@@ -164,19 +151,18 @@ def open_task(
 def close_alert(
     alert_id: AlertId,
     request: Request,
-    who: Who,
+    who: Actor,
     note: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
-    who.require("insight.act")
+    """Close an alert that needs no task (a known event, handled elsewhere), with a note."""
     return dataclasses.asdict(_alerts(request).close_alert(alert_id, note))
 
 
 @router.get("/replies/quality")
-def reply_quality(store: Store, who: Who, days: Days = 30) -> list[dict[str, Any]]:
+def reply_quality(store: Store, who: Reader, days: Days = 30) -> list[dict[str, Any]]:
     """答复质量 per department over the period (beside the 三率); a handler sees its own only."""
     from zhixiang.insight import store_reply_quality
 
-    who.require("insight.read")
     rows = store_reply_quality(store, since=_since(days))
     return [
         {**dataclasses.asdict(q), "weak_share": q.weak_share}
@@ -194,11 +180,10 @@ class ReplyDraft(BaseModel):
 
 
 @router.post("/replies/score")
-def score_reply(draft: ReplyDraft, who: Who) -> dict[str, Any]:
+def score_reply(draft: ReplyDraft, who: Reader) -> dict[str, Any]:
     """Score a draft reply before it is sent: the five parts, the total and what is missing."""
     from zhixiang.insight import ReplyScorer
 
-    who.require("insight.read")
     scorer = ReplyScorer()
     naive = [
         d.astimezone(UTC).replace(tzinfo=None) if d and d.tzinfo else d

@@ -15,7 +15,7 @@ from zhixiang.tickets._errors import (
 )
 from zhixiang.tickets._metrics import DepartmentMetrics, MetricsReport, Rate
 from zhixiang.tickets._rules import DEFAULT_RULES, RequestRules, load_rules
-from zhixiang.tickets._store import DISPATCH_CENTER, TicketStore, make_engine, open_store
+from zhixiang.tickets._store import DISPATCH_CENTER, TicketStore, open_store
 from zhixiang.tickets._types import (
     SATISFACTION_LABELS,
     Classifier,
@@ -69,7 +69,6 @@ __all__ = [
     "add_working_days",
     "deadline",
     "load_rules",
-    "make_engine",
     "mask_contact",
     "next_status",
     "open_store",

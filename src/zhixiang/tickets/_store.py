@@ -17,14 +17,11 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Row, create_engine, event, func, insert, or_, select, text
+from sqlalchemy import Row, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from zhixiang.db import make_engine, migrate
 from zhixiang.tickets import _duplicates as dup
 from zhixiang.tickets._deadlines import deadline, end_of_working_day_after
 from zhixiang.tickets._errors import (
@@ -72,6 +69,7 @@ from zhixiang.tickets._workflow import (
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "tickets_alembic_version"
 log = logging.getLogger(__name__)
 DISPATCH_CENTER = "center"
 KEY_CACHE_SECONDS = 5.0
@@ -88,36 +86,6 @@ def _no_data_officer(principal: Principal | None) -> None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def make_engine(url: str, immediate: bool = False) -> Engine:
-    """An engine for `url`; plain postgresql:// URLs use psycopg 3, SQLite gets WAL and a busy wait.
-
-    `immediate` makes SQLite take the write lock when a transaction begins, so a read-then-write
-    transaction waits its turn instead of failing with "database is locked" halfway through.
-    """
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-            dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, says BEGIN
-
-        @event.listens_for(engine, "begin")
-        def _begin(connection) -> None:  # type: ignore[no-untyped-def]
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
 
 
 def open_store(url: str | None = None, with_classifier: bool = True) -> TicketStore:
@@ -191,18 +159,7 @@ class TicketStore:
 
     def migrate(self) -> str:
         """Bring the schema to the newest revision (a no-op when it is there); return that revision."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        head = ScriptDirectory.from_config(config).get_current_head()
-        # Server processes may start together: take the write lock first so one migrates.
-        with self._writer.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(2104012345)"))
-            if MigrationContext.configure(connection).get_current_revision() == head:
-                return str(head)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-        return str(head)
+        return migrate(self._writer, MIGRATIONS, VERSION_TABLE)
 
     # -- API keys -------------------------------------------------------------------------------
 

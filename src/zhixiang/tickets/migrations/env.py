@@ -1,16 +1,6 @@
-"""Alembic environment: runs on the connection the ticket store hands over (see `_store.migrate`)."""
+"""Alembic environment: runs on the connection the ticket store hands over (see `zhixiang.db.migrate`)."""
 
-from __future__ import annotations
-
-from alembic import context
-
+from zhixiang.db import run_migrations_online
 from zhixiang.tickets._models import Base
 
-connection = context.config.attributes["connection"]
-context.configure(
-    connection=connection,
-    target_metadata=Base.metadata,
-    render_as_batch=connection.dialect.name == "sqlite",
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations_online(Base.metadata)
