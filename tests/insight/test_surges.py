@@ -28,7 +28,7 @@ def background(days: int, rate: float = 1.0, seed: int = 0) -> list[int]:
 
 
 def test_a_burst_is_raised_on_the_day_it_stands_out_and_only_once() -> None:
-    daily = background(120) + [1, 6, 8, 7, 9, 5] + background(60, seed=1)
+    daily = [*background(120), 1, 6, 8, 7, 9, 5, *background(60, seed=1)]
     surges = detect_surges(series(daily))
     assert len(surges) == 1
     [surge] = surges
@@ -54,7 +54,7 @@ def test_the_seasonal_baseline_expects_last_years_rise() -> None:
 
 
 def test_thresholds_are_settings() -> None:
-    daily = background(120) + [4, 4, 4] + background(10, seed=5)
+    daily = [*background(120), 4, 4, 4, *background(10, seed=5)]
     assert not detect_surges(series(daily), SurgeSettings(min_count=20))
     assert detect_surges(series(daily), SurgeSettings(min_ratio=1.5, alpha=0.01))
     with pytest.raises(ValueError, match="alpha"):

@@ -82,7 +82,7 @@ class AlertStore:
     def __init__(self, url: str, settings: SurgeSettings = SurgeSettings()) -> None:
         from sqlalchemy.orm import sessionmaker
 
-        from zhixiang.tickets import make_engine
+        from zhixiang.db import make_engine
 
         self.engine = make_engine(url)
         self.settings = settings
@@ -93,23 +93,10 @@ class AlertStore:
 
     def migrate(self) -> str:
         """Create or upgrade the alert tables (a no-op when current); return the revision."""
-        from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-
+        from zhixiang.db import migrate
         from zhixiang.insight._models import VERSION_TABLE
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        head = ScriptDirectory.from_config(config).get_current_head()
-        with self.engine.begin() as connection:
-            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-            if context.get_current_revision() == head:
-                return str(head)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-        return str(head)
+        return migrate(self.engine, MIGRATIONS, VERSION_TABLE)
 
     def record(self, surges: Iterable[Surge]) -> tuple[list[AlertView], list[AlertView]]:
         """Store surges: (new alerts, updated alerts). A surge continuing an alert of the same
