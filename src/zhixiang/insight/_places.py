@@ -175,5 +175,5 @@ def common_place(places: Sequence[Sequence[str]], frequency: dict[str, int]) -> 
         tally.update(set(names))
     if not tally:
         return None
-    best = max(tally, key=lambda c: (tally[c], len(c), -frequency.get(c, 0)))
+    best = max(tally, key=lambda c: (tally[c], len(c), -frequency.get(c, 0), c))
     return best if tally[best] >= max(1, len(places) // 3) else None

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class TopicSettings:
     problem_threshold: float = 0.15
     place_bonus: float = 0.25
     merge_threshold: float = 0.25
-    bucket_cap: int = 2_000
+    bucket_cap: int = 500
     min_messages: int = 2
     recency_days: float = 30.0
     growth_window_days: int = 14
@@ -120,8 +121,9 @@ def heat_index(
 
 def group_messages(
     messages: Sequence[Message], settings: TopicSettings = TopicSettings()
-) -> tuple[list[list[int]], PlaceIndex, list[list[str]]]:
-    """Groups of message positions about one problem at one place; also each message's places.
+) -> tuple[list[list[int]], PlaceIndex, list[list[str]], Any]:
+    """Groups of message positions about one problem at one place; also each message's places
+    and the messages' text vectors.
 
     Two kinds of link: near-identical texts (full cosine ≥ `text_threshold`, e.g. re-posts), and
     messages naming the same place whose *problem* is alike — the cosine with the place names
@@ -141,29 +143,45 @@ def group_messages(
     for i, j, sim in zip(rows.tolist(), cols.tolist(), sims.tolist(), strict=True):
         if not (districts[i] and districts[j] and not districts[i] & districts[j]):
             weights[(i, j)] = sim
-    buckets: dict[str, list[int]] = {}
-    for i, names in enumerate(places):
-        for name in names:
-            buckets.setdefault(name, []).append(i)
-    for members in buckets.values():
-        if not 2 <= len(members) <= settings.bucket_cap:
-            continue
-        block = (problems[members] @ problems[members].T).tocoo()
-        keep = (block.row < block.col) & (block.data >= settings.problem_threshold)
-        for a, b, sim in zip(
-            block.row[keep].tolist(),
-            block.col[keep].tolist(),
-            block.data[keep].tolist(),
-            strict=True,
-        ):
-            pair = (members[a], members[b]) if members[a] < members[b] else (members[b], members[a])
-            weights[pair] = max(weights.get(pair, 0.0), sim + settings.place_bonus)
+    for i, j, sim in _same_place_pairs(places, problems, settings):
+        weights[(i, j)] = max(weights.get((i, j), 0.0), sim + settings.place_bonus)
     components = _components(len(messages), list(weights))
     place_sets = [set(p) for p in places]
     groups: list[list[int]] = []
     for component in components:
         groups += _refine(component, full, problems, place_sets, settings)
-    return _merge_same_place(groups, problems, places, index, settings), index, places
+    return _merge_same_place(groups, problems, places, index, settings), index, places, full
+
+
+def _same_place_pairs(places, problems, settings):  # type: ignore[no-untyped-def]
+    """(i, j, problem cosine) for every pair naming a common place, problem cosine above the
+    threshold; pairs come from one sparse product of the message × place incidence matrix and
+    their cosines from row-wise products, in chunks, without a Python loop per place."""
+    from scipy.sparse import csr_matrix, triu
+
+    buckets: dict[str, list[int]] = {}
+    for i, names in enumerate(places):
+        for name in names:
+            buckets.setdefault(name, []).append(i)
+    rows, cols = [], []
+    for column, members in enumerate(
+        m for m in buckets.values() if 2 <= len(m) <= settings.bucket_cap
+    ):
+        rows += members
+        cols += [column] * len(members)
+    if not rows:
+        return []
+    incidence = csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(places), max(cols) + 1)
+    )
+    shared = triu(incidence @ incidence.T, k=1).tocoo()
+    found = []
+    for start in range(0, len(shared.row), 200_000):
+        i, j = shared.row[start : start + 200_000], shared.col[start : start + 200_000]
+        sims = np.asarray(problems[i].multiply(problems[j]).sum(axis=1)).ravel()
+        keep = sims >= settings.problem_threshold
+        found += zip(i[keep].tolist(), j[keep].tolist(), sims[keep].tolist(), strict=True)
+    return found
 
 
 def _components(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:
@@ -227,11 +245,21 @@ def _masked(text: str, places: Sequence[str]) -> str:
     return AREA.sub("□", text)
 
 
+def _centroids(groups, vectors):  # type: ignore[no-untyped-def]
+    """Each group's mean vector, l2-normalised: one sparse product for all groups."""
+    from scipy.sparse import csr_matrix
+    from sklearn.preprocessing import normalize
+
+    rows = [g for g, group in enumerate(groups) for _ in group]
+    cols = [i for group in groups for i in group]
+    weights = [1.0 / len(group) for group in groups for _ in group]
+    average = csr_matrix((weights, (rows, cols)), shape=(len(groups), vectors.shape[0]))
+    return normalize(average @ vectors)
+
+
 def _merge_same_place(groups, vectors, places, index, settings):  # type: ignore[no-untyped-def]
     """Join groups that share their place and whose centroids are alike: average linkage cuts a
     large topic's differently worded messages (投诉小区附近搅拌站 vs 丽发新城搅拌站扰民) apart."""
-    from sklearn.preprocessing import normalize
-
     by_place: dict[str, list[int]] = {}
     for g, group in enumerate(groups):
         if len(group) < 2:
@@ -240,7 +268,7 @@ def _merge_same_place(groups, vectors, places, index, settings):  # type: ignore
         tally = Counter(
             q
             for i in group
-            for q in {q for p in places[i] for q in candidates(p) if q in index.frequency}
+            for q in sorted({q for p in places[i] for q in candidates(p) if q in index.frequency})
         )
         for place, n in tally.items():
             if 2 * n >= len(group):
@@ -253,26 +281,25 @@ def _merge_same_place(groups, vectors, places, index, settings):  # type: ignore
             g = parent[g]
         return g
 
-    for members in by_place.values():
-        if not 2 <= len(members) <= 50:  # a place in fifty groups is a district, not one problem's
-            continue
-        centroids = normalize(
-            np.vstack([np.asarray(vectors[groups[g]].mean(axis=0)) for g in members])
-        )
-        alike = centroids @ centroids.T
+    centroids = _centroids(groups, vectors)
+    buckets = [m for m in by_place.values() if 2 <= len(m) <= 50]  # more: a district, not a problem
+    pairs = sorted({(a, b) for m in buckets for a in m for b in m if a < b})
+    alike: dict[tuple[int, int], float] = {}
+    for start in range(0, len(pairs), 200_000):
+        chunk = np.array(pairs[start : start + 200_000], dtype=np.int64)
+        dots = np.asarray(
+            centroids[chunk[:, 0]].multiply(centroids[chunk[:, 1]]).sum(axis=1)
+        ).ravel()
+        alike.update(zip(map(tuple, chunk.tolist()), dots.tolist(), strict=True))
+    for members in buckets:
         # each smaller group joins the most alike larger one, never through a third (no chains)
-        sizes = [len(groups[g]) for g in members]
-        for a in range(len(members)):
-            larger = [
-                b
-                for b in range(len(members))
-                if sizes[b] > sizes[a] or (sizes[b] == sizes[a] and b < a)
-            ]
-            if not larger:
+        for g in members:
+            larger = [h for h in members if (len(groups[h]), -h) > (len(groups[g]), -g)]
+            if not larger or root(g) != g:
                 continue
-            best = max(larger, key=lambda b: alike[a, b])
-            if alike[a, best] >= settings.merge_threshold and root(members[a]) == members[a]:
-                parent[members[a]] = members[best]
+            best = max(larger, key=lambda h: alike[(min(g, h), max(g, h))])
+            if alike[(min(g, best), max(g, best))] >= settings.merge_threshold:
+                parent[g] = best
     merged: dict[int, list[int]] = {}
     for g, group in enumerate(groups):
         merged.setdefault(root(g), []).extend(group)
@@ -289,20 +316,15 @@ def find_topics(
     """The hot topics of `messages`, hottest first; `reference` (default: the latest message) is "now"."""
     if not messages:
         return []
-    groups, index, places = group_messages(messages, settings)
+    groups, index, places, vectors = group_messages(messages, settings)
     times = [m.time for m in messages if m.time is not None]
     reference = reference or (max(times) if times else None)
-    vectors = None
     topics: list[Topic] = []
     for group in groups:
         if len(group) < settings.min_messages:
             continue
         members = [messages[i] for i in group]
         heat, recency, growth = heat_index(members, reference, settings)
-        if vectors is None:
-            vectors = tfidf_vectors(
-                [message_text(m.title, m.body) for m in messages], jobs=settings.jobs
-            )
         order = _by_centrality(vectors, group)
         central = [messages[group[i]] for i in order]
         stamps = sorted(m.time for m in members if m.time is not None)
@@ -345,7 +367,7 @@ def _place_label(
     members: Sequence[Message], places: Sequence[Sequence[str]], index: PlaceIndex
 ) -> str:
     district_tally = Counter(
-        a for m in members for a in set(areas(f"{m.title} {m.body[:BODY_HEAD]}"))
+        a for m in members for a in dict.fromkeys(areas(f"{m.title} {m.body[:BODY_HEAD]}"))
     )
     districts = [a for a, n in district_tally.most_common() if n * 3 >= len(members)]
     district = next(
@@ -354,7 +376,7 @@ def _place_label(
     # titles name the place most cleanly; the bodies' heads are the fallback
     in_titles = [index.places(m.title) for m in members]
     place = common_place(in_titles, index.frequency) or common_place(places, index.frequency) or ""
-    crowd_tally = Counter(c for m in members for c in set(CROWDS.findall(m.text)))
+    crowd_tally = Counter(c for m in members for c in dict.fromkeys(CROWDS.findall(m.text)))
     crowd = [c for c, n in crowd_tally.most_common(1) if n * 2 >= len(members)]
     label = f"{district}{place}"
     return f"{label} {crowd[0]}".strip() if crowd else label
