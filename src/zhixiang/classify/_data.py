@@ -171,7 +171,7 @@ def _near_duplicate_groups(texts: list[str], n_first: int) -> list[int]:
 
     n = len(texts)
     vectorizer = TfidfVectorizer(
-        analyzer="char", ngram_range=(2, 3), sublinear_tf=True, min_df=2, max_df=max(2, n // 50)
+        analyzer="char", ngram_range=(2, 3), sublinear_tf=True, min_df=2, max_df=max(50, n // 50)
     )
     try:
         vectors = vectorizer.fit_transform(texts)
