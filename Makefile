@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install lint serve bench clean
+.PHONY: demo test install java lint serve bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -17,7 +17,11 @@ install: $(STAMP)
 demo: install
 	$(BIN)/zhixiang demo
 
-test: install
+# The Spark engine's tests need a Java runtime; Debian's is installed where none is found.
+java:
+	@command -v java >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless)
+
+test: install java
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --durations=15
 

@@ -25,6 +25,19 @@ class Settings(BaseSettings):
     tickets_db: str = Field("", description="工单库 SQLAlchemy 地址；默认 home/tickets.db (SQLite)")
     access_db: str = Field("", description="账号、密钥、会话与审计库；默认 home/access.db (SQLite)")
     insight_db: str = Field("", description="主动发现（预警）库 SQLAlchemy 地址；默认与工单库相同")
+    knowledge_db: str = Field(
+        "", description="政策文件库 SQLAlchemy 地址；默认 home/knowledge.db (SQLite)"
+    )
+    knowledge_index: Path | None = Field(
+        None, description="政策文件库的检索索引目录；默认 home/knowledge-index"
+    )
+    knowledge_llm_url: str = Field(
+        "", description="可选：改写答案的 OpenAI 兼容接口地址（如 http://127.0.0.1:8080/v1）；默认关闭"
+    )
+    knowledge_llm_model: str = Field("", description="改写答案所用的模型名")
+    knowledge_llm_key_file: Path | None = Field(
+        None, description="改写接口的 API 密钥文件（可选）"
+    )
     policies: Path | None = Field(None, description="政策文件目录；默认内置示例政策")
     tickets_rules: Path | None = Field(None, description="接诉即办规则文件；默认内置 rules.yaml")
     departments: Path | None = Field(None, description="部门目录文件；默认内置 departments.yaml")
@@ -38,6 +51,14 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, gt=0, description="任何请求体的上限（字节）")
     session_hours: float = Field(8.0, gt=0, description="登录会话有效时长（小时）")
+    results_keep: int = Field(3, ge=2, description="保留最近几个完成的匹配批次（至少 2）")
+    match_memory_limit: str = Field(
+        "3GB", description="批量匹配时 DuckDB 的内存上限，超出部分写到临时文件"
+    )
+    match_threads: int = Field(0, ge=0, description="批量匹配的线程数；0 为全部核心")
+    spark_master: str = Field(
+        "local[2]", description="Spark 引擎的 master（local[N]、spark://…、yarn、k8s://…）"
+    )
     cookie_secure: bool = Field(
         True, description="会话 Cookie 仅经 HTTPS 发送（本机演示可设为 false）"
     )
@@ -50,6 +71,8 @@ class Settings(BaseSettings):
             "warehouse": self.warehouse or f"duckdb://{home / 'zhixiang.duckdb'}",
             "tickets_db": self.tickets_db or f"sqlite:///{home / 'tickets.db'}",
             "access_db": self.access_db or f"sqlite:///{home / 'access.db'}",
+            "knowledge_db": self.knowledge_db or f"sqlite:///{home / 'knowledge.db'}",
+            "knowledge_index": self.knowledge_index or home / "knowledge-index",
             "audit_key_file": self.audit_key_file or home / "secrets" / "audit.key",
         }
         for name, value in defaults.items():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -14,7 +15,9 @@ from zhixiang.tickets import open_store
 def test_calculator_and_enterprise_account(home: Path) -> None:
     settings = load_settings()
     table = generate_enterprises(300, seed=2)
-    connect(settings.warehouse_url).create_table("enterprise", table, overwrite=True)
+    con = connect(settings.warehouse_url)
+    con.create_table("enterprise", table, overwrite=True)
+    con.disconnect()  # the API reads the warehouse read-only, as a server beside imports would
     secret, _ = open_store(settings.tickets_url, with_classifier=False).create_key(
         "department", "city-commerce"
     )
@@ -50,3 +53,18 @@ def test_calculator_and_enterprise_account(home: Path) -> None:
     assert account.status_code == 200 and account.json()["entity_id"] == code
     wrong = client.get(f"/policies/enterprises/{code[:-1]}Z", headers={"X-API-Key": secret})
     assert wrong.status_code == 422
+
+    none_yet = client.get("/policies/summary", headers={"X-API-Key": secret})
+    assert none_yet.status_code == 404 and "尚未运行批量匹配" in none_yet.json()["detail"]
+    from zhixiang.demo import demo_policies_dir
+    from zhixiang.matching import run_matching
+    from zhixiang.rules import load_policies
+
+    run = run_matching(
+        settings.warehouse_url,
+        load_policies([demo_policies_dir()]).policies,
+        dt.date(2026, 6, 30),
+        results_dir=settings.results_dir,
+    )
+    summary = client.get("/policies/summary", headers={"X-API-Key": secret}).json()
+    assert {s["run_id"] for s in summary} == {run.run_id} and len(summary) == len(run.policies)

@@ -30,26 +30,39 @@ def test_policies_check_passes_on_demo_and_fails_with_location(tmp_path: Path) -
 def test_demo_match_and_explain_end_to_end(home: Path) -> None:
     demo = runner.invoke(app, ["demo", "--count", "2000"])
     assert demo.exit_code == 0, demo.output
-    assert "匹配结果" in demo.output and "matches.parquet" in demo.output
+    assert "匹配结果" in demo.output and "已发布为当前批次" in demo.output
 
-    import duckdb
+    from zhixiang.matching import open_results
 
-    with duckdb.connect(str(home / "zhixiang.duckdb"), read_only=True) as con:
-        code = con.sql(
-            "SELECT entity_id FROM matches WHERE status = 'eligible' LIMIT 1"
-        ).fetchone()[0]
+    with open_results(home / "results") as results:
+        code = results.rows("export-award", "eligible", limit=1)[0].entity_id
+        run_id = results.run.run_id
     explained = runner.invoke(app, ["explain", code, "--json"])
     assert explained.exit_code == 0, explained.output
     assert f'"entity_id": "{code}"' in explained.output
 
     misses = runner.invoke(app, ["near-misses", "export-award", "--limit", "5"])
     assert misses.exit_code == 0 and "export-award" in misses.output, misses.output
+    assert run_id in misses.output
+
+    missing = runner.invoke(app, ["near-misses", "no-such-policy"])
+    assert missing.exit_code == 4 and "没有政策 no-such-policy" in missing.output
+
+    again = runner.invoke(app, ["match"])
+    assert again.exit_code == 0 and "增量" in again.output, again.output
+    listed = runner.invoke(app, ["runs"])
+    assert listed.exit_code == 0 and run_id in listed.output
 
     wrong = runner.invoke(app, ["explain", code[:-1] + ("0" if code[-1] != "0" else "1")])
     assert wrong.exit_code == 2 and "校验位错误" in wrong.output
 
 
+def test_near_misses_before_any_run_is_an_error(home: Path) -> None:
+    result = runner.invoke(app, ["near-misses"])
+    assert result.exit_code == 4 and "尚未运行批量匹配" in result.output
+
+
 def test_match_without_data_says_what_to_do(home: Path) -> None:
     result = runner.invoke(app, ["match"])
-    assert result.exit_code == 2
-    assert "没有主体表 enterprise" in result.output
+    assert result.exit_code == 4
+    assert "找不到数据仓库文件" in result.output and "请先导入数据" in result.output

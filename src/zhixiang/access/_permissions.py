@@ -108,6 +108,9 @@ PERMISSIONS: dict[str, Permission] = dict(
         _p("data.grants.read", "查看全部数据授权", R.DATA_OFFICER, R.SYSADMIN),
         _p("audit.read", "查看审计日志", R.SYSADMIN, R.DATA_OFFICER),
         _p("audit.verify", "校验审计链", R.SYSADMIN, R.DATA_OFFICER),
+        # 智能咨询
+        _p("knowledge.manage", "导入、更正政策文件，起草与确认政策规则（政策拆解）", R.POLICY_ADMIN),
+        _p("knowledge.review", "审核热线答复形成的知识条目", R.POLICY_ADMIN, R.REVIEWER),
         # 账号与密钥
         _p("access.admin", "管理账号、角色与密钥", R.SYSADMIN),
         # 门户

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
 from zhixiang.access import open_access
-from zhixiang.api import data, insight, open311, policies, tickets
+from zhixiang.api import data, insight, knowledge, open311, policies, tickets
 from zhixiang.config import Settings, load_settings
 from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError
 from zhixiang.errors import RetryLater, ZhixiangError
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(data.router)
     app.include_router(policies.router)
+    app.include_router(knowledge.router)
     app.include_router(insight.router)
 
     @app.get("/health", tags=["system"])

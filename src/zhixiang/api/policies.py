@@ -15,8 +15,9 @@ from pydantic import BaseModel, Field
 from zhixiang.api.tickets import principal
 from zhixiang.catalog import load_catalog
 from zhixiang.demo import demo_policies_dir
+from zhixiang.errors import ZhixiangError
 from zhixiang.identity import IdentifierError, validate_credit_code
-from zhixiang.matching import SUMMARY, Calculator, connect
+from zhixiang.matching import Calculator, EntityLookup, load_run
 from zhixiang.rules import ExpressionError, PolicySet, Value, literal_for_field, load_policies
 from zhixiang.tickets import Principal
 
@@ -100,12 +101,7 @@ def explain(
         code = validate_credit_code(credit_code)
     except IdentifierError as exc:
         raise HTTPException(422, str(exc)) from None
-    con = connect(request.app.state.settings.warehouse_url)
-    if "enterprise" not in con.list_tables():
-        raise HTTPException(404, "数据仓库中没有企业表")
-    report = Calculator(policy_set.policies, con.table("enterprise")).explain(
-        code, as_of or dt.date.today()
-    )
+    report = _calculator(request, policy_set).explain(code, as_of or dt.date.today())
     if report is None:
         raise HTTPException(404, f"没有统一社会信用代码为 {code} 的企业")
     return report.to_dict()
@@ -113,8 +109,38 @@ def explain(
 
 @router.get("/summary")
 def summary(request: Request, caller: Caller) -> list[dict]:
-    """Per-policy counts of the last batch run."""
-    con = connect(request.app.state.settings.warehouse_url)
-    if SUMMARY not in con.list_tables():
-        raise HTTPException(404, "尚未运行批量匹配（zhixiang match）")
-    return con.table(SUMMARY).to_pyarrow().to_pylist()
+    """Per-policy counts of the current batch run."""
+    try:
+        run = load_run(request.app.state.settings.results_dir)
+    except ZhixiangError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return [
+        {
+            "run_id": run.run_id,
+            "as_of": run.as_of,
+            "policy_id": c.policy_id,
+            "title": c.title,
+            "eligible": c.eligible,
+            "needs_information": c.needs_information,
+            "ineligible": c.ineligible,
+            "near_miss": c.near_miss,
+            "total_amount": c.total_amount,
+        }
+        for c in run.policies
+    ]
+
+
+def _calculator(request: Request, policy_set: PolicySet) -> Calculator:
+    """One calculator per app: its lookup keeps a prepared, read-only connection to the warehouse."""
+    state = request.app.state
+    if getattr(state, "calculator", None) is None:
+        with _lock:
+            if getattr(state, "calculator", None) is None:
+                try:
+                    lookup = EntityLookup(state.settings.warehouse_url)
+                except ZhixiangError as exc:
+                    raise HTTPException(exc.status, exc.message) from None
+                except Exception as exc:
+                    raise HTTPException(503, f"数据仓库暂时无法读取: {exc}") from None
+                state.calculator = Calculator(policy_set.policies, lookup)
+    return state.calculator

@@ -12,7 +12,7 @@ import typer
 from zhixiang.catalog import load_catalog
 from zhixiang.cli.data import print_report
 from zhixiang.cli.rules import check_policies, console, match
-from zhixiang.config import load_settings
+from zhixiang.config import Settings, load_settings
 from zhixiang.demo import demo_policies_dir, generate_enterprises, iter_enterprises
 from zhixiang.demo.departments import import_demo_sources
 
@@ -61,3 +61,24 @@ def run_demo(count: Count = 50_000, seed: Seed = 0) -> None:
     console.rule("3. 批量匹配")
     match(policies=None, as_of=None, warehouse=None, table="enterprise", as_json=False)
     console.print("查看单个企业: zhixiang explain <统一社会信用代码>；启动服务: zhixiang serve")
+    demo_knowledge(settings)
+
+
+def demo_knowledge(settings: Settings) -> None:
+    """智能咨询: the Guangzhou documents and the laws of the shared data into the policy library."""
+    from zhixiang.cli.knowledge import import_with_progress, print_import
+    from zhixiang.knowledge import open_library
+
+    console.rule("4. 政策文件库（智能咨询）")
+    sources = [
+        settings.shared_data_dir / "policy_texts" / "guangzhou" / "documents.jsonl",
+        settings.shared_data_dir / "laws",
+    ]
+    missing = [str(p) for p in sources if not p.exists()]
+    if missing:
+        console.print(f"跳过：找不到共享数据 {', '.join(missing)}")
+        return
+    library = open_library(settings)
+    for source in sources:
+        print_import(import_with_progress(library, source))
+    console.print('问政策: zhixiang ask "失业保险金能领多久？"；批量: zhixiang knowledge ask -i 问题.csv -o 回答.csv')

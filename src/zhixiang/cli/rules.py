@@ -5,33 +5,16 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from zhixiang.cli._console import console
-from zhixiang.config import load_settings
-from zhixiang.demo import demo_policies_dir
-from zhixiang.identity import IdentifierError, validate_credit_code
-from zhixiang.matching import (
-    MATCHES,
-    Calculator,
-    EntityReport,
-    MatchRun,
-    connect,
-    near_misses,
-    run_matching,
-)
-from zhixiang.rules import (
-    FIELD_VALUE_TYPES,
-    OPERATOR_LABELS,
-    PolicySet,
-    format_money,
-    format_value,
-    load_policies,
-)
+
+if TYPE_CHECKING:  # heavy modules are imported inside the commands that use them
+    from zhixiang.errors import ZhixiangError
+    from zhixiang.matching import EntityReport, MatchRun
+    from zhixiang.rules import PolicySet
 
 policies_app = typer.Typer(
     help="政策文件：检查语法、字段、类型与单位，并运行文件中的测试用例。", no_args_is_help=True
@@ -54,8 +37,18 @@ Warehouse = Annotated[
 ]
 
 
+def _fail(exc: ZhixiangError) -> typer.Exit:
+    console.print(f"[red]{exc.message}[/red]", highlight=False)
+    return typer.Exit(exc.exit_code)
+
+
 def _load(paths: list[Path] | None) -> PolicySet:
-    chosen = paths or [demo_policies_dir()]
+    from zhixiang.config import load_settings
+    from zhixiang.demo import demo_policies_dir
+    from zhixiang.rules import load_policies
+
+    settings_dir = load_settings().policies_dir
+    chosen = paths or [settings_dir or demo_policies_dir()]
     missing = [p for p in chosen if not p.exists()]
     if missing:
         console.print(f"[red]找不到政策文件或目录: {', '.join(map(str, missing))}[/red]")
@@ -91,6 +84,8 @@ def check_policies(
 @policies_app.command("list")
 def list_policies(paths: PolicyPaths = None) -> None:
     """列出可用政策：编号、名称、发布部门、有效期、条件数。"""
+    from rich.table import Table
+
     policy_set = _load(paths)
     table = Table("编号", "名称", "部门", "有效期", "条件")
     for p in policy_set.policies:
@@ -101,6 +96,10 @@ def list_policies(paths: PolicyPaths = None) -> None:
 
 
 def print_run(run: MatchRun) -> None:
+    from rich.table import Table
+
+    from zhixiang.rules import format_money
+
     table = Table(
         "政策",
         "编号",
@@ -133,12 +132,29 @@ def match(
     as_of: AsOf = None,
     warehouse: Warehouse = None,
     table: Annotated[str, typer.Option(help="主体表名。")] = "enterprise",
+    engine: Annotated[
+        str, typer.Option(help="计算引擎：duckdb（本机，默认）或 spark（集群或本地 Spark）。")
+    ] = "duckdb",
+    source: Annotated[
+        Path | None,
+        typer.Option("--input", help="从 Parquet 文件或目录读取主体数据，而不是数据仓库。"),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="全量重算；默认只重算上次以来变化的主体与政策。")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出汇总。")] = False,
 ) -> None:
-    """批量匹配：对全部主体逐项评估政策，写出每个主体×政策的结论、未满足与待补充的条件和金额。
+    """批量匹配：对全部主体逐项评估政策，保留符合、待补充信息、差一项和有变化的结果，其余只计数。
 
-    结果写入数据仓库的 matches / match_summary 表，并存为 Parquet（var/results/<批次>/）。
+    结果按批次写成 Parquet（var/results/runs/<批次>/），全部写完后才切换为当前批次：
+    中途中断时上一批次仍是当前批次、照常可读。
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from zhixiang.config import load_settings
+    from zhixiang.errors import ZhixiangError
+    from zhixiang.matching import run_matching
+
     settings = load_settings()
     policy_set = _load(policies)
     _report_problems(policy_set)
@@ -146,38 +162,63 @@ def match(
         console.print("[red]没有可用的政策。[/red]")
         raise typer.Exit(1)
     day = as_of.date() if as_of else date.today()
-    con = connect(warehouse or settings.warehouse_url)
-    if table not in con.list_tables():
-        console.print(
-            f"[red]数据仓库中没有主体表 {table}；请先导入数据（zhixiang data import）或运行 zhixiang demo。[/red]"
-        )
-        raise typer.Exit(2)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
+        transient=as_json,
     ) as progress:
         task = progress.add_task(
             "匹配政策", total=sum(p.in_force(day) for p in policy_set.policies)
         )
-        run = run_matching(
-            con,
-            policy_set.policies,
-            day,
-            entity_table=table,
-            results_dir=settings.results_dir,
-            progress=lambda p: progress.update(task, advance=1, description=f"匹配 {p.title}"),
-        )
+        try:
+            run = run_matching(
+                str(source) if source else warehouse or settings.warehouse_url,
+                policy_set.policies,
+                day,
+                results_dir=settings.results_dir,
+                table=table,
+                engine=engine,
+                full=full,
+                keep=settings.results_keep,
+                progress=lambda p: progress.update(task, advance=1, description=f"匹配 {p.title}"),
+                **_engine_options(engine, settings),
+            )
+        except ZhixiangError as exc:
+            if exc.field in ("table", "warehouse", "input"):
+                console.print(
+                    f"[red]{exc.message}；请先导入数据（zhixiang data import）或运行 zhixiang demo。[/red]"
+                )
+                raise typer.Exit(exc.exit_code) from None
+            raise _fail(exc) from None
     if as_json:
         typer.echo(run.to_json())
     else:
         print_run(run)
-        console.print(f"结果: 数据仓库表 matches、match_summary；Parquet: {run.parquet}")
+        mode = "增量" if run.mode == "incremental" else "全量"
+        changed = (
+            f"，变化主体 {run.changed_entities:,} 家" if run.changed_entities is not None else ""
+        )
+        console.print(
+            f"批次 {run.run_id}（{mode}{changed}，{run.seconds:.1f} 秒）已发布为当前批次: {run.path}",
+            highlight=False,
+        )
+
+
+def _engine_options(engine: str, settings: object) -> dict:
+    if engine == "duckdb":
+        return {
+            "memory_limit": settings.match_memory_limit,  # type: ignore[attr-defined]
+            "threads": settings.match_threads or None,  # type: ignore[attr-defined]
+        }
+    return {"master": settings.spark_master}  # type: ignore[attr-defined]
 
 
 def _print_report(report: EntityReport, show_all: bool) -> None:
+    from zhixiang.rules import FIELD_VALUE_TYPES, OPERATOR_LABELS, format_money, format_value
+
     console.print(
         f"[bold]{report.name or report.entity_id}[/bold]  {report.entity_id}  评估日 {report.as_of}"
     )
@@ -230,18 +271,33 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
 ) -> None:
     """政策计算器：一家企业对每项政策的结论、每个条件的实际值与门槛、可得金额，以及缺少哪些信息。"""
+    from zhixiang.config import load_settings
+    from zhixiang.errors import ZhixiangError
+    from zhixiang.identity import IdentifierError, validate_credit_code
+    from zhixiang.matching import Calculator, EntityLookup
+
     try:
         code = validate_credit_code(credit_code)
     except IdentifierError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     policy_set = _load(policies)
-    con = connect(warehouse or load_settings().warehouse_url)
-    if "enterprise" not in con.list_tables():
-        console.print("[red]数据仓库中没有企业表；请先导入数据或运行 zhixiang demo。[/red]")
-        raise typer.Exit(2)
-    calculator = Calculator(policy_set.policies, con.table("enterprise"))
-    report = calculator.explain(code, as_of.date() if as_of else date.today())
+    try:
+        lookup = EntityLookup(warehouse or load_settings().warehouse_url)
+    except ZhixiangError as exc:
+        raise _fail(exc) from None
+    except Exception as exc:  # a warehouse without the entity table, or a server that is down
+        console.print(f"[red]无法读取企业表（请先导入数据或运行 zhixiang demo）: {exc}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        report = Calculator(policy_set.policies, lookup).explain(
+            code, as_of.date() if as_of else date.today()
+        )
+    except Exception as exc:
+        console.print(f"[red]无法读取企业表（请先导入数据或运行 zhixiang demo）: {exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        lookup.close()
     if report is None:
         console.print(f"[red]数据仓库中没有统一社会信用代码为 {code} 的企业。[/red]")
         raise typer.Exit(1)
@@ -254,16 +310,56 @@ def explain(
 def near_miss_list(
     policy_id: Annotated[str | None, typer.Argument(help="政策编号；不填则列出全部政策。")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="最多列出多少家。")] = 20,
-    warehouse: Warehouse = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="批次编号；默认当前批次。")] = None,
 ) -> None:
-    """差一项：上次批量匹配中只差一个条件的企业，以及所差的条件——这些企业最值得告知缺什么。"""
-    con = connect(warehouse or load_settings().warehouse_url)
-    if MATCHES not in con.list_tables():
-        console.print("[red]尚未运行批量匹配（zhixiang match）。[/red]")
-        raise typer.Exit(2)
-    table = Table("统一社会信用代码", "政策", "未满足的条件", "待补充")
-    for row in near_misses(con, policy_id, limit):
+    """差一项：当前批次中只差一个条件的企业，以及所差的条件——这些企业最值得告知缺什么。"""
+    from rich.table import Table
+
+    from zhixiang.config import load_settings
+    from zhixiang.errors import ZhixiangError
+    from zhixiang.matching import open_results
+
+    try:
+        with open_results(load_settings().results_dir, run_id) as results:
+            rows = results.near_misses(policy_id, limit)
+            run = results.run
+    except ZhixiangError as exc:
+        raise _fail(exc) from None
+    table = Table(
+        "统一社会信用代码",
+        "政策",
+        "未满足的条件",
+        "待补充",
+        title=f"差一项（批次 {run.run_id}，评估日 {run.as_of}）",
+    )
+    for row in rows:
+        table.add_row(row.entity_id, row.policy_id, "、".join(row.failed), "、".join(row.unknown))
+    console.print(table)
+
+
+def runs() -> None:
+    """列出已完成的匹配批次（最新在前），标出当前批次。"""
+    from rich.table import Table
+
+    from zhixiang.config import load_settings
+    from zhixiang.errors import NotFound
+    from zhixiang.matching import list_runs, load_run
+
+    results_dir = load_settings().results_dir
+    try:
+        current = load_run(results_dir).run_id
+    except NotFound:
+        current = None
+    table = Table("批次", "当前", "评估日", "方式", "主体", "变化主体", "政策", "用时(秒)")
+    for run in list_runs(results_dir):
         table.add_row(
-            row["entity_id"], row["policy_id"], "、".join(row["failed"]), "、".join(row["unknown"])
+            run.run_id,
+            "✓" if run.run_id == current else "",
+            str(run.as_of),
+            "增量" if run.mode == "incremental" else "全量",
+            f"{run.entities:,}",
+            "" if run.changed_entities is None else f"{run.changed_entities:,}",
+            str(len(run.policies)),
+            f"{run.seconds:.1f}",
         )
     console.print(table)

@@ -1,15 +1,23 @@
-"""政策计算器: every policy for one entity, with each condition's actual value against its threshold."""
+"""政策计算器: every policy for one entity, with each condition's actual value against its threshold.
+
+Fast because nothing is built per call: the stored facts come from one parametrised query on the
+indexed key (no Ibis expression, no SQL compiled per lookup), the policies are parsed and checked
+once, and the evaluation of the same facts on the same day is remembered.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-
-import ibis.expr.types as ir
+from pathlib import Path
+from typing import Any
 
 from zhixiang.catalog import Catalog, FieldType, load_catalog
+from zhixiang.errors import NotFound, Unavailable
 from zhixiang.rules import (
     FIELD_VALUE_TYPES,
     OPERATOR_LABELS,
@@ -97,36 +105,116 @@ def facts_from_row(catalog: Catalog, row: Mapping[str, object]) -> dict[str, Val
     return facts
 
 
+class EntityLookup:
+    """The stored facts of one entity by key: a parametrised query on the indexed key column.
+
+    DuckDB warehouses are opened read-only and reopened when the file is replaced (the data hub
+    publishes a rebuilt warehouse by swapping the file); PostgreSQL uses a server-side prepared
+    statement. One lookup serves many threads.
+    """
+
+    def __init__(self, url: str, table: str = "enterprise", entity: str = "enterprise") -> None:
+        self.url = url
+        self.catalog = load_catalog(entity)
+        self._sql = f'SELECT * FROM "{table}" WHERE "{self.catalog.key}" = ? LIMIT 1'
+        self._lock = threading.Lock()
+        self._con: Any = None
+        self._identity: tuple[int, int] | None = None
+        self._open()
+
+    def _open(self) -> None:
+        if self.url.startswith("duckdb://"):
+            import duckdb
+
+            path = Path(self.url.removeprefix("duckdb://"))
+            if not path.is_file():
+                raise NotFound(f"找不到数据仓库文件: {path}", field="warehouse")
+            try:
+                self._con = duckdb.connect(str(path), read_only=True)
+            except duckdb.Error as exc:
+                raise Unavailable(f"数据仓库暂时无法读取: {exc}") from exc
+            stat = path.stat()
+            self._identity = (stat.st_dev, stat.st_ino)
+        else:
+            import psycopg
+
+            url = self.url.replace("postgresql+psycopg://", "postgresql://")
+            self._con = psycopg.connect(url, autocommit=True, prepare_threshold=0)
+            self._sql = self._sql.replace("?", "%s")
+
+    def _fresh(self) -> None:
+        """Reopen a DuckDB warehouse that was replaced since it was opened (one stat per call)."""
+        if self._identity is None:
+            return
+        path = Path(self.url.removeprefix("duckdb://"))
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return  # between unlink and rename of a swap: keep reading the file we have open
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            self._con.close()
+            self._open()
+
+    def __call__(self, entity_id: str) -> dict[str, Value] | None:
+        with self._lock:
+            self._fresh()
+            cursor = self._con.execute(self._sql, [entity_id])
+            row = cursor.fetchone()
+            names = [d[0] for d in cursor.description]
+        return (
+            None
+            if row is None
+            else facts_from_row(self.catalog, dict(zip(names, row, strict=True)))
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+_MEMORY = 4096  # evaluations remembered per calculator (a report is a few kB)
+
+
 class Calculator:
     """Answers for one entity at a time from the same policies the batch engine runs."""
 
     def __init__(
-        self, policies: Sequence[Policy], table: ir.Table | None = None, entity: str = "enterprise"
+        self,
+        policies: Sequence[Policy],
+        lookup: EntityLookup | None = None,
+        entity: str = "enterprise",
     ):
         self.policies = [p for p in policies if p.entity == entity]
         self.catalog = load_catalog(entity)
-        self.table = table
-
-    def lookup(self, entity_id: str) -> dict[str, Value] | None:
-        """The stored facts of one entity, or None if it is not in the entity table."""
-        if self.table is None:
-            return None
-        t = self.table
-        rows = t.filter(t[self.catalog.key] == entity_id).limit(1).to_pyarrow().to_pylist()
-        return facts_from_row(self.catalog, rows[0]) if rows else None
+        self.lookup = lookup
+        self._remembered: OrderedDict[tuple, tuple] = OrderedDict()
+        self._lock = threading.Lock()
 
     def evaluate(
         self, facts: Mapping[str, Value], as_of: date, entity_id: str = ""
     ) -> EntityReport:
         """Every policy in force on `as_of` for the given facts (stored or typed in by a user)."""
-        verdicts = tuple(
-            (p, evaluate_policy(p, facts, as_of, explain=True))
-            for p in self.policies
-            if p.in_force(as_of)
-        )
+        key = (as_of, tuple(sorted(facts.items())))
+        with self._lock:
+            verdicts = self._remembered.get(key)
+            if verdicts is not None:
+                self._remembered.move_to_end(key)
+        if verdicts is None:
+            verdicts = tuple(
+                (p, evaluate_policy(p, facts, as_of, explain=True))
+                for p in self.policies
+                if p.in_force(as_of)
+            )
+            with self._lock:
+                self._remembered[key] = verdicts
+                if len(self._remembered) > _MEMORY:
+                    self._remembered.popitem(last=False)
         name = facts.get("name")
         return EntityReport(entity_id, str(name) if name else None, as_of, verdicts)
 
     def explain(self, entity_id: str, as_of: date) -> EntityReport | None:
+        """The report for a stored entity, or None when the entity table has no such key."""
+        if self.lookup is None:
+            return None
         facts = self.lookup(entity_id)
         return None if facts is None else self.evaluate(facts, as_of, entity_id)

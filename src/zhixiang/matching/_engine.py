@@ -1,16 +1,13 @@
-"""Batch matching: run every policy over every entity on the chosen engine and keep the results.
+"""Policies over an Ibis table on any engine Ibis reaches, and the checks run before matching.
 
-The engine is whatever Ibis connects to (DuckDB file by default, PostgreSQL in production); the
-policies arrive compiled and do not know which one it is.
+The batch run (`_batch`) writes results itself; what is here serves tests, benchmarks and anyone who
+wants the compiled outcomes as Ibis expressions: the PostgreSQL-vs-DuckDB agreement test uses it.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 
 import ibis
@@ -19,9 +16,6 @@ from ibis.backends import BaseBackend
 
 from zhixiang.catalog import load_catalog
 from zhixiang.rules import Policy, compile_counts, compile_policy
-
-MATCHES = "matches"
-SUMMARY = "match_summary"
 
 
 def connect(url: str) -> BaseBackend:
@@ -33,33 +27,6 @@ def connect(url: str) -> BaseBackend:
             return ibis.duckdb.connect(path)
         return ibis.duckdb.connect()
     return ibis.connect(url)
-
-
-@dataclass(frozen=True)
-class PolicyCounts:
-    policy_id: str
-    title: str
-    eligible: int
-    needs_information: int
-    ineligible: int
-    near_miss: int
-    total_amount: Decimal
-
-
-@dataclass
-class MatchRun:
-    """What a batch run did: when, for which date, over how many entities, with which outcome."""
-
-    run_id: str
-    as_of: date
-    entities: int
-    policies: list[PolicyCounts] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # policies not in force on as_of
-    data_problems: list[str] = field(default_factory=list)
-    parquet: Path | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, default=str, indent=2)
 
 
 def evaluations(
@@ -74,12 +41,12 @@ def evaluations(
     ]
 
 
-def data_problems(table: ir.Table, entity: str = "enterprise") -> list[str]:
-    """Rows whose values the catalog does not allow: reported before matching, never silently used."""
+def _checks(table: ir.Table, entity: str) -> dict[str, tuple[str, ir.BooleanValue]]:
     catalog = load_catalog(entity)
-    checks: dict[str, tuple[str, ir.BooleanValue]] = {}
     key = table[catalog.key]
-    checks["key_missing"] = (f"{catalog[catalog.key].label}为空", key.isnull())
+    checks: dict[str, tuple[str, ir.BooleanValue]] = {
+        "key_missing": (f"{catalog[catalog.key].label}为空", key.isnull())
+    }
     for f in catalog.fields:
         if f.name not in table.columns:
             continue
@@ -91,24 +58,39 @@ def data_problems(table: ir.Table, entity: str = "enterprise") -> list[str]:
             )
         elif f.type.value in ("money", "integer"):
             checks[f"neg_{f.name}"] = (f"{f.label}为负数", column < 0)
-    counts = (
-        table.aggregate(
-            rows=table.count(),
-            distinct_keys=key.nunique(),
-            **{name: flag.ifelse(1, 0).sum() for name, (_, flag) in checks.items()},
-        )
-        .to_pyarrow()
-        .to_pylist()[0]
+    return checks
+
+
+def data_problem_counts(table: ir.Table, entity: str = "enterprise") -> ir.Table:
+    """One row: how many rows, and how many break each rule of the catalog (and duplicate keys)."""
+    key = table[load_catalog(entity).key]
+    counts = table.aggregate(
+        rows=table.count(),
+        distinct_keys=key.nunique(),
+        **{name: flag.ifelse(1, 0).sum() for name, (_, flag) in _checks(table, entity).items()},
     )
+    return counts.mutate(
+        duplicate_keys=counts.rows - counts.key_missing.fill_null(0) - counts.distinct_keys
+    )
+
+
+def describe_problems(counts: Mapping[str, object], entity: str = "enterprise") -> list[str]:
+    """The counts of `data_problem_counts` as sentences an officer can act on."""
+    catalog = load_catalog(entity)
+    schema = ibis.table(ibis.Schema.from_pyarrow(catalog.arrow_schema()))
     problems = [
-        f"{counts[name]:,} 行{label}" for name, (label, _) in checks.items() if counts[name]
+        f"{counts[name]:,} 行{label}"
+        for name, (label, _) in _checks(schema, entity).items()
+        if counts.get(name)
     ]
-    non_null_keys = counts["rows"] - counts["key_missing"]
-    if counts["distinct_keys"] < non_null_keys:
-        problems.append(
-            f"{non_null_keys - counts['distinct_keys']:,} 行{catalog[catalog.key].label}重复"
-        )
+    if counts.get("duplicate_keys"):
+        problems.append(f"{counts['duplicate_keys']:,} 行{catalog[catalog.key].label}重复")
     return problems
+
+
+def data_problems(table: ir.Table, entity: str = "enterprise") -> list[str]:
+    """Rows whose values the catalog does not allow: reported before matching, never silently used."""
+    return describe_problems(data_problem_counts(table, entity).to_pyarrow().to_pylist()[0], entity)
 
 
 def policy_counts(policies: Sequence[Policy], table: ir.Table, as_of: date) -> ir.Table:
@@ -117,86 +99,4 @@ def policy_counts(policies: Sequence[Policy], table: ir.Table, as_of: date) -> i
     key = load_catalog(in_force[0].entity).key if in_force else "id"
     return ibis.union(*(compile_counts(p, table, as_of, key=key) for p in in_force)).order_by(
         "policy_id"
-    )
-
-
-def summarize(results: ir.Table) -> ir.Table:
-    """Per-policy counts from a results table; near-misses failed exactly one condition."""
-    status = results.status
-    return (
-        results.group_by("policy_id")
-        .aggregate(
-            eligible=(status == "eligible").sum(),
-            needs_information=(status == "needs_information").sum(),
-            ineligible=(status == "ineligible").sum(),
-            near_miss=(results.n_failed == 1).sum(),
-            total_amount=results.amount.sum(),
-        )
-        .order_by("policy_id")
-    )
-
-
-def run_matching(
-    con: BaseBackend,
-    policies: Sequence[Policy],
-    as_of: date,
-    *,
-    entity_table: str | ir.Table = "enterprise",
-    results_dir: Path | None = None,
-    progress: Callable[[Policy], None] | None = None,
-) -> MatchRun:
-    """Evaluate `policies` over the entity table, store the results in the engine and as Parquet."""
-    table = con.table(entity_table) if isinstance(entity_table, str) else entity_table
-    run_id = datetime.now().strftime("%Y%m%dT%H%M%S%f")
-    in_force = [p for p in policies if p.in_force(as_of)]
-    run = MatchRun(run_id, as_of, int(table.count().execute()))
-    run.skipped = [p.id for p in policies if not p.in_force(as_of)]
-    if policies:
-        run.data_problems = data_problems(table, policies[0].entity)
-    created = False
-    for policy, expr in zip(in_force, evaluations(in_force, table, as_of), strict=True):
-        if created:
-            con.insert(MATCHES, expr)
-        else:
-            con.create_table(MATCHES, expr, overwrite=True)
-            created = True
-        if progress:
-            progress(policy)
-    if not created:
-        return run
-    matches = con.table(MATCHES)
-    summary = con.create_table(SUMMARY, summarize(matches), overwrite=True).to_pyarrow().to_pylist()
-    titles = {p.id: p.title for p in in_force}
-    run.policies = [
-        PolicyCounts(
-            policy_id=row["policy_id"],
-            title=titles[row["policy_id"]],
-            eligible=int(row["eligible"] or 0),
-            needs_information=int(row["needs_information"] or 0),
-            ineligible=int(row["ineligible"] or 0),
-            near_miss=int(row["near_miss"] or 0),
-            total_amount=Decimal(row["total_amount"] or 0),
-        )
-        for row in summary
-    ]
-    if results_dir is not None:
-        out = results_dir / run_id
-        out.mkdir(parents=True, exist_ok=True)
-        run.parquet = out / "matches.parquet"
-        con.to_parquet(matches, run.parquet)
-        (out / "summary.json").write_text(run.to_json(), "utf-8")
-    return run
-
-
-def near_misses(con: BaseBackend, policy_id: str | None = None, limit: int = 20) -> list[dict]:
-    """Entities that failed exactly one condition, with that condition: who to tell what is missing."""
-    matches = con.table(MATCHES)
-    rows = matches.filter(matches.n_failed == 1)
-    if policy_id:
-        rows = rows.filter(rows.policy_id == policy_id)
-    return (
-        rows.select("entity_id", "policy_id", "failed", "unknown")
-        .limit(limit)
-        .to_pyarrow()
-        .to_pylist()
     )
