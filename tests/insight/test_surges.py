@@ -91,3 +91,24 @@ def test_alerts_are_stored_deduplicated_and_open_a_proactive_task(tmp_path: Path
     with pytest.raises(Conflict, match="已生成主动任务"):
         alerts.open_task(first.id, tickets, intake)
     assert [a.id for a in alerts.list(status="task")] == [first.id]
+
+
+@pytest.mark.slow
+def test_replaying_the_real_board_raises_each_real_surge_when_it_reaches_five_a_week(
+    votes_file: Path,
+) -> None:
+    from zhixiang.classify import load_model
+    from zhixiang.insight import read_table
+    from zhixiang.insight.replay import real_surge_report
+
+    messages = read_table(votes_file, required=["留言主题", "留言详情"], needs_time=True).messages
+    model = load_model()
+    categories = [
+        p.category for p in model.predict([m.title for m in messages], [m.body for m in messages])
+    ]
+    rows, others, _ = real_surge_report(messages, categories)
+    places = " ".join(t.place for t, *_ in rows)
+    assert "丽发新城" in places and "伊景园滨河苑" in places
+    for _, first, fifth, raised in rows:
+        assert raised is not None and first <= raised <= fifth + timedelta(days=3)
+    assert len(others) <= 20  # 13 in the reported run, over ten months and ~120 series

@@ -29,8 +29,11 @@ MODEL_FORMAT = 1
 SHIPPED_MODEL = Path(__file__).with_name("classifier-v2.joblib")
 CALIBRATION_FOLDS = 5
 MIN_EXAMPLES_PER_CLASS = 2
+#: n-grams kept per text field (most frequent first): 8,000 training messages have 510,000 distinct
+#: body n-grams, most seen in two or three; the top 100,000 keep the file small and lookups fast.
+MAX_TERMS = 100_000
 MODEL_DESCRIPTION = (
-    "字符 1–3 元 TF-IDF（留言主题、留言详情各一组特征）+ LinearSVC(C=1, class_weight=balanced)，"
+    "字符 1–3 元 TF-IDF（留言主题、留言详情各一组特征，各取最常见的 10 万个）+ LinearSVC(C=1, class_weight=balanced)，"
     "置信度用交叉验证决策值上拟合的温度缩放校准"
 )
 
@@ -51,7 +54,10 @@ def build_pipeline(n_examples: int) -> Pipeline:
     """
     min_df = 2 if n_examples >= 100 else 1  # on tiny sets hapax pruning would empty the vocabulary
     features = ColumnTransformer(
-        [("title", char_ngrams(min_df), 0), ("body", char_ngrams(min_df), 1)]
+        [
+            ("title", char_ngrams(min_df, MAX_TERMS), 0),
+            ("body", char_ngrams(min_df, MAX_TERMS), 1),
+        ]
     )
     svm = LinearSVC(C=1.0, class_weight="balanced", random_state=0)
     return Pipeline([("features", features), ("svm", svm)])

@@ -89,6 +89,12 @@ def scan(
     """Surges of both kinds over a body of messages (categories from the classifier or the store)."""
     topics = find_topics(messages, settings=TopicSettings(min_messages=topic_settings.min_count))
     events = surge_events(messages, categories, topics)
+    if since is None and len(events) >= 100:
+        # history starts where the data become regular: a few stragglers years earlier (the real
+        # board has 4 messages from 2017–2018 before 4,322 from 2019) are not a baseline
+        days = sorted(e.day for e in events)
+        start = days[len(days) // 200]
+        since = start + timedelta(days=area_settings.baseline_days + area_settings.window_days - 1)
     area = detect_surges(
         [e for e in events if e.kind == "area_category"], area_settings, since=since
     )
