@@ -111,3 +111,23 @@ def test_a_draft_reply_is_scored_before_it_is_sent(api) -> None:  # type: ignore
         headers={"X-API-Key": keys["handler"]},
     )
     assert bad.status_code == 422
+
+
+def test_every_reply_in_the_store_is_scored_when_written(home: Path) -> None:
+    from zhixiang.insight import ReplyScorer
+    from zhixiang.tickets import Command
+
+    tickets = open_store(with_classifier=False, reply_scorer=ReplyScorer())
+    intake = Principal(key_id="test", scope="intake")
+    ticket = tickets.intake(
+        intake,
+        TicketDraft(
+            title="A3区路灯不亮", body="A3区某路路灯坏了一个月，请尽快修复", category="城乡建设"
+        ),
+    ).ticket
+    housing = Principal(key_id="h", scope="department", department=ticket.department)
+    for action in ("sign", "start"):
+        tickets.act(housing, ticket.id, Command(action=action))
+    done = tickets.act(housing, ticket.id, Command(action="resolve", reply="已转交相关部门处理。"))
+    [resolved] = [e for e in done.history if e.action == "resolve"]
+    assert "答复质量 0." in (resolved.note or "") and "仅告知已转办" in resolved.note

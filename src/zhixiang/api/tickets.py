@@ -50,8 +50,17 @@ def get_store(request: Request) -> TicketStore:
         with _lock:
             store = getattr(state, "tickets_store", None)
             if store is None:
-                store = state.tickets_store = open_store(state.settings.tickets_url)
+                store = state.tickets_store = open_store(
+                    state.settings.tickets_url, reply_scorer=_reply_scorer()
+                )
     return store
+
+
+def _reply_scorer():  # type: ignore[no-untyped-def]
+    """答复质量 for every 办结 (zhixiang.insight, injected here: tickets may not import it)."""
+    from zhixiang.insight import ReplyScorer
+
+    return ReplyScorer()
 
 
 async def _store(request: Request) -> TicketStore:

@@ -32,7 +32,9 @@ tickets_app.add_typer(keys_app, name="keys")
 
 def _store(with_classifier: bool = False) -> TicketStore:
     try:
-        return open_store(with_classifier=with_classifier)
+        from zhixiang.insight import ReplyScorer
+
+        return open_store(with_classifier=with_classifier, reply_scorer=ReplyScorer())
     except TicketsError as exc:
         raise _fail(exc) from None
 

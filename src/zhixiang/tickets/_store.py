@@ -50,6 +50,7 @@ from zhixiang.tickets._types import (
     IntakeResult,
     KeyView,
     Principal,
+    ReplyScorer,
     SearchFilters,
     TicketDraft,
     TicketView,
@@ -88,7 +89,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def open_store(url: str | None = None, with_classifier: bool = True) -> TicketStore:
+def open_store(
+    url: str | None = None,
+    with_classifier: bool = True,
+    reply_scorer: ReplyScorer | None = None,
+) -> TicketStore:
     """The configured store (settings' tickets_url), migrated, with the shipped classifier if present.
 
     Without a classifier every ticket lacking a category waits for manual dispatch, which is safe.
@@ -96,7 +101,9 @@ def open_store(url: str | None = None, with_classifier: bool = True) -> TicketSt
     from zhixiang.config import load_settings
 
     classifier = _load_classifier() if with_classifier else None
-    store = TicketStore(url or load_settings().tickets_url, classifier=classifier)
+    store = TicketStore(
+        url or load_settings().tickets_url, classifier=classifier, reply_scorer=reply_scorer
+    )
     store.migrate()
     return store
 
@@ -129,8 +136,10 @@ class TicketStore:
         rules: RequestRules | None = None,
         classifier: Classifier | None = None,
         clock: Callable[[], datetime] = utcnow,
+        reply_scorer: ReplyScorer | None = None,
     ) -> None:
         self.engine = make_engine(url)
+        self.reply_scorer = reply_scorer
         sqlite = self.engine.dialect.name == "sqlite"
         self._writer = make_engine(url, immediate=True) if sqlite else self.engine
         # One writer at a time inside this process: SQLite would otherwise make threads sleep-poll.
@@ -452,8 +461,25 @@ class TicketStore:
                 ).all()
             for member in members:
                 self._apply(session, member, cmd, after, now)
-                self._log(session, member, cmd.action, before, principal, self._note(cmd))
+                note = self._note(cmd)
+                if cmd.action == Action.RESOLVE:
+                    note = "；".join(filter(None, [note, self._score_reply(member, cmd, now)]))
+                self._log(session, member, cmd.action, before, principal, note)
             return self._view(ticket, session)
+
+    def _score_reply(self, ticket: Ticket, cmd: Command, now: datetime) -> str | None:
+        """答复质量 by the injected scorer, kept in the 办结 event; a failing scorer is ignored."""
+        if self.reply_scorer is None or not cmd.reply:
+            return None
+        try:
+            scored = self.reply_scorer.score(
+                ticket.title, ticket.body, cmd.reply, ticket.created_at, now
+            )
+        except Exception as exc:  # a broken scorer must not stop departments from answering
+            log.warning("答复质量评分失败（%r）：本次答复不评分", exc)
+            return None
+        problems = "、".join(str(p) for p in scored.problems) or "无明显问题"
+        return f"答复质量 {float(scored.total):.2f}（{problems}）"
 
     def _check_command(self, session: Session, ticket: Ticket, cmd: Command, now: datetime) -> None:
         """Refuse a command that lacks what its action needs, before anything is changed."""

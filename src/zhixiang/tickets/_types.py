@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal, Protocol
@@ -38,6 +39,27 @@ class Classifier(Protocol):
     version: str
 
     def predict(self, titles: list[str], bodies: list[str]) -> list[Prediction]: ...
+
+
+class ScoredReply(Protocol):
+    """A reply's score: `total` in 0..1 (higher is better) and the problems found, in Chinese."""
+
+    total: float
+    problems: Sequence[str]
+
+
+class ReplyScorer(Protocol):
+    """Scores a department's reply at 办结; `zhixiang.insight.ReplyScorer` satisfies it and is
+    injected by the edges (tickets, layer 3, cannot import insight, layer 4)."""
+
+    def score(
+        self,
+        title: str,
+        body: str,
+        reply: str,
+        asked_at: datetime | None = None,
+        replied_at: datetime | None = None,
+    ) -> ScoredReply: ...
 
 
 @dataclass(frozen=True)
