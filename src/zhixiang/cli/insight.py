@@ -46,14 +46,14 @@ def _report_problems(table, output: Path) -> None:  # type: ignore[no-untyped-de
 
 
 def hot_topics(
+    output: Annotated[Path, typer.Option("--output", help="写出的热点问题表 CSV")],
     input: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--input",
-            help="留言 CSV（留言编号、留言用户、留言主题、留言时间、留言详情、反对数、点赞数）",
+            help="留言 CSV（留言编号、留言用户、留言主题、留言时间、留言详情、反对数、点赞数）；不给则分析工单库",
         ),
-    ],
-    output: Annotated[Path, typer.Option("--output", help="写出的热点问题表 CSV")],
+    ] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="只写出热度最高的前 N 个")] = 20,
     as_of: Annotated[
         str | None,
@@ -70,7 +70,14 @@ def hot_topics(
 
     reference = _as_of(as_of)
     try:
-        table = read_table(input, required=[TITLE, BODY])
+        if input is None:
+            from zhixiang.insight import MessageTable, messages_from_store
+            from zhixiang.tickets import open_store
+
+            messages = messages_from_store(open_store(with_classifier=False))
+            table = MessageTable(Path("工单库"), messages)
+        else:
+            table = read_table(input, required=[TITLE, BODY])
         topics = find_topics(
             table.messages,
             top=top,
