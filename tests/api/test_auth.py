@@ -19,8 +19,6 @@ from zhixiang.errors import ZhixiangError
 # Routes of create_app() that do not declare a permission yet. The owners of each router remove their
 # entries as they move the routes onto `requires()`/`public()`; nothing may be added here.
 NOT_YET_DECLARED = {
-    "/requests/",
-    "/open311/",
     "/data/",
     "/policies",
     "/health",

@@ -5,11 +5,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from zhixiang.access import open_access, operator
 from zhixiang.api import create_app
 from zhixiang.config import load_settings
 from zhixiang.demo import generate_enterprises
 from zhixiang.matching import connect
-from zhixiang.tickets import open_store
 
 
 def test_calculator_and_enterprise_account(home: Path) -> None:
@@ -18,8 +18,8 @@ def test_calculator_and_enterprise_account(home: Path) -> None:
     con = connect(settings.warehouse_url)
     con.create_table("enterprise", table, overwrite=True)
     con.disconnect()  # the API reads the warehouse read-only, as a server beside imports would
-    secret, _ = open_store(settings.tickets_url, with_classifier=False).create_key(
-        "department", "city-commerce"
+    secret, _ = open_access(settings.access_db).create_key(
+        operator("test"), ["handler"], label="商务局", department="city-commerce"
     )
     client = TestClient(create_app(settings))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from zhixiang.access import operator
 from zhixiang.api import create_app
 from zhixiang.classify import load_model
 from zhixiang.tickets import TicketStore, load_rules
@@ -23,11 +24,11 @@ def store(tickets_url: str) -> Iterator[TicketStore]:
 
 
 def test_ticket_life_from_open311_intake_to_archive(home: Path, store: TicketStore) -> None:
-    app = create_app()
-    app.state.tickets_store = store
+    app = create_app(ticket_store=store)
     client = TestClient(app)
-    intake, _ = store.create_key("intake", label="12345")
-    dept, _ = store.create_key("department", "city-hrss")
+    root = operator("test")
+    intake, _ = app.state.access.create_key(root, ["agent"], label="12345", department="center")
+    dept, _ = app.state.access.create_key(root, ["handler"], label="人社", department="city-hrss")
     as_dept = {"X-API-Key": dept}
     as_center = {"X-API-Key": intake}
 

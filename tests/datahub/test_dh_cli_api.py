@@ -108,14 +108,15 @@ def test_cli_rejects_a_bad_mapping_with_its_file_and_key(home: Path) -> None:
 
 
 def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[Path]) -> None:
+    from zhixiang.access import open_access, operator
     from zhixiang.api import create_app
     from zhixiang.config import load_settings
-    from zhixiang.tickets import open_store
 
     settings: Settings = load_settings()
-    store = open_store(settings.tickets_url, with_classifier=False)
-    secret, _ = store.create_key("department", "city-hrss")
-    officer_secret, _ = store.create_key("data_officer")
+    access = open_access(settings.access_db)
+    root = operator("test")
+    secret, _ = access.create_key(root, ["handler"], label="人社", department="city-hrss")
+    officer_secret, _ = access.create_key(root, ["data_officer"], label="数据管理员")
     client = TestClient(create_app(settings))
     key = {"X-API-Key": secret}
     officer = {"X-API-Key": officer_secret}

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from zhixiang.access import operator
+from zhixiang.access import SYSTEM, Principal, PrincipalKind, Role, operator
 from zhixiang.api import create_app
 from zhixiang.insight import Surge, open_alert_store
-from zhixiang.tickets import Principal, TicketDraft, open_store
+from zhixiang.tickets import TicketDraft, open_store
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def api(home: Path) -> tuple[TestClient, dict[str, str]]:
         root, ["handler"], label="人社局", department="city-hrss"
     )
     tickets = open_store(with_classifier=False)
-    intake = Principal(key_id="test", scope="intake")
+    intake = SYSTEM
     for i in range(3):
         result = tickets.intake(
             intake,
@@ -118,14 +118,16 @@ def test_every_reply_in_the_store_is_scored_when_written(home: Path) -> None:
     from zhixiang.tickets import Command
 
     tickets = open_store(with_classifier=False, reply_scorer=ReplyScorer())
-    intake = Principal(key_id="test", scope="intake")
+    intake = SYSTEM
     ticket = tickets.intake(
         intake,
         TicketDraft(
             title="A3区路灯不亮", body="A3区某路路灯坏了一个月，请尽快修复", category="城乡建设"
         ),
     ).ticket
-    housing = Principal(key_id="h", scope="department", department=ticket.department)
+    housing = Principal(
+        PrincipalKind.KEY, "h", roles=frozenset({Role.HANDLER}), department=ticket.department
+    )
     for action in ("sign", "start"):
         tickets.act(housing, ticket.id, Command(action=action))
     done = tickets.act(housing, ticket.id, Command(action="resolve", reply="已转交相关部门处理。"))

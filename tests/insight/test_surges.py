@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zhixiang.access import SYSTEM
 from zhixiang.insight import AlertStore, Event, Surge, SurgeSettings, detect_surges
-from zhixiang.tickets import Principal, TicketStore
+from zhixiang.tickets import TicketStore
 
 START = date(2019, 1, 1)
 
@@ -79,9 +80,9 @@ def test_alerts_are_stored_deduplicated_and_open_a_proactive_task(tmp_path: Path
     later, _ = alerts.record([surge(date(2019, 6, 1), date(2019, 6, 1))])
     assert later and later[0].id != first.id
 
-    intake = Principal(key_id="insight", scope="intake")
+    intake = SYSTEM
     task = alerts.open_task(first.id, tickets, intake)
-    ticket = tickets.get(None, task.ticket_id)
+    ticket = tickets.get(SYSTEM, task.ticket_id)
     assert task.status == "task" and task.department == "city-housing"
     assert (
         ticket.title.startswith("【未诉先办】A3区城乡建设") and ticket.department == "city-housing"

@@ -11,19 +11,36 @@ from zhixiang.api import data, insight, knowledge, open311, policies, tickets
 from zhixiang.config import Settings, load_settings
 from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError
 from zhixiang.errors import RetryLater, ZhixiangError
+from zhixiang.tickets import TicketStore, open_store
 
 
 async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, 422)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application; routers hold no business logic, they call each capability's public face."""
+def _reply_scorer():  # type: ignore[no-untyped-def]
+    """答复质量 for every 办结 (zhixiang.insight; tickets, a lower layer, cannot import it)."""
+    from zhixiang.insight import ReplyScorer
+
+    return ReplyScorer()
+
+
+def create_app(
+    settings: Settings | None = None, *, ticket_store: TicketStore | None = None
+) -> FastAPI:
+    """Build the application; routers hold no business logic, they call each capability's public face.
+
+    Resources are opened here, once: the access store and the ticket store (pass `ticket_store` to
+    use one already open, e.g. with a reply scorer injected).
+    """
     settings = settings or load_settings()
     app = FastAPI(title="智享 Zhixiang", version=__version__)
     app.state.settings = settings
 
     app.state.access = open_access(settings.access_db)
+    app.state.tickets = ticket_store or open_store(
+        settings.tickets_url, settings=settings, reply_scorer=_reply_scorer()
+    )
 
     # A refusal (bad key, wrong department, bad input, busy resource) is its precise status, never a 500.
     @app.exception_handler(ZhixiangError)

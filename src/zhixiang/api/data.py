@@ -1,7 +1,7 @@
 """数据按需共享 REST API: catalog, sources, quarantine, quality, grants, reads under grant, audit check.
 
 Thin: each route authenticates with the platform's API keys (X-API-Key, issued by
-`zhixiang tickets keys create`), calls `zhixiang.datahub` and returns its values. The caller's
+`zhixiang access keys create`), calls `zhixiang.datahub` and returns its values. The caller's
 department is the reader whose grants apply; every read of personal data is audited by the data hub.
 """
 
@@ -16,7 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from zhixiang.api.tickets import principal
+from zhixiang.access import Principal
+from zhixiang.api._auth import requires
 from zhixiang.datahub import (
     Warehouse,
     audit_records,
@@ -33,23 +34,11 @@ from zhixiang.datahub import (
     revoke_grant,
     verify_audit,
 )
-from zhixiang.tickets import Forbidden, Principal
 
 router = APIRouter(prefix="/data", tags=["数据按需共享"])
-Caller = Annotated[Principal, Depends(principal)]
-
-
-def data_officer(caller: Caller) -> Principal:
-    """Imports and grants change what everyone may see: only a data officer's key may make them."""
-    if caller.scope != "data_officer":
-        raise Forbidden(
-            "导入数据和授权需要数据管理员密钥（zhixiang tickets keys create --data-officer）",
-            "api_key",
-        )
-    return caller
-
-
-Officer = Annotated[Principal, Depends(data_officer)]
+Caller = Annotated[Principal, requires("data.read")]
+#: Imports and grants change what everyone may see: only a data officer may make them.
+Officer = Annotated[Principal, requires("data.import")]
 
 
 def get_warehouse(request: Request) -> Iterator[Warehouse]:
@@ -61,8 +50,8 @@ WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]
 
 
 def reader_of(caller: Principal) -> str:
-    """Grants name departments; an intake (hotline) key reads as its scope."""
-    return caller.department or caller.scope
+    """Grants name departments; a caller without one reads as itself."""
+    return caller.department or caller.id
 
 
 def _rows(table: Any) -> list[dict]:
@@ -122,9 +111,7 @@ def grants(caller: Caller, wh: WarehouseDep, grantee: str | None = None) -> list
 
 @router.post("/grants", status_code=201)
 def add_grant(body: GrantRequest, caller: Officer, wh: WarehouseDep) -> dict:
-    grant = create_grant(
-        wh, **body.model_dump(), granted_by=f"api:{caller.key_id}:{reader_of(caller)}"
-    )
+    grant = create_grant(wh, **body.model_dump(), granted_by=f"api:{caller.id}:{reader_of(caller)}")
     return asdict(grant)
 
 
@@ -153,7 +140,7 @@ def read(
         fields=fields,
         keys=key,
         limit=limit,
-        via=f"api:{caller.key_id}",
+        via=f"api:{caller.id}",
     )
     return {
         "rows": result.table.to_pylist(),

@@ -30,11 +30,9 @@ Reader = Annotated[Principal, requires("insight.read")]
 Actor = Annotated[Principal, requires("insight.act")]
 
 
-def _intake_for(who: Principal):  # type: ignore[no-untyped-def]
-    """The ticket store's intake principal, acting for the agent who opens a proactive task."""
-    from zhixiang.tickets import Principal as TicketCaller
-
-    return TicketCaller(key_id=f"insight-{who.id}"[:64], scope="intake")
+def _intake_for(who: Principal) -> Principal:
+    """The agent who opens a proactive task registers it (the store checks tickets.intake)."""
+    return who
 
 
 def _alerts(request: Request):  # type: ignore[no-untyped-def]

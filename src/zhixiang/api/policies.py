@@ -12,17 +12,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from zhixiang.api.tickets import principal
+from zhixiang.access import Principal
+from zhixiang.api._auth import requires
 from zhixiang.catalog import load_catalog
 from zhixiang.demo import demo_policies_dir
 from zhixiang.errors import ZhixiangError
 from zhixiang.identity import IdentifierError, validate_credit_code
 from zhixiang.matching import Calculator, EntityLookup, load_run
 from zhixiang.rules import ExpressionError, PolicySet, Value, literal_for_field, load_policies
-from zhixiang.tickets import Principal
 
 router = APIRouter(prefix="/policies", tags=["政策找人"])
-Caller = Annotated[Principal, Depends(principal)]
+Caller = Annotated[Principal, requires("policies.explain")]
 _lock = threading.Lock()
 
 

@@ -33,7 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("zhixiang.cli.rules:runs", "匹配批次：列出已完成的批次与当前批次。"),
     "demo": ("zhixiang.cli.demo:run_demo", "演示：生成数据、导入、检查政策、批量匹配。"),
     "generate": ("zhixiang.cli.demo:generate", "生成合成企业数据（Parquet）。"),
-    "tickets": ("zhixiang.cli.tickets:tickets_app", "接诉即办：工单、密钥、指标、升级、分类。"),
+    "tickets": (
+        "zhixiang.cli.tickets:tickets_app",
+        "接诉即办：查看与办理工单、导入 12345 工单、指标、升级、日历。",
+    ),
     "tickets classify": ("zhixiang.cli.classify:classify", "为 CSV 中的诉求预测分类。"),
     "tickets train": ("zhixiang.cli.classify:train", "用标注数据训练诉求分类模型。"),
     "tickets hot-topics": (

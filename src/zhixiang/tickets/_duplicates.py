@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 
 _SPACES = re.compile(r"\s\s+")
 
@@ -21,12 +23,52 @@ def ticket_text(title: str, body: str, address: str | None) -> str:
     return f"{title} {address or ''} {body[:TEXT_HEAD]}"
 
 
-def _ngram_counts(text: str) -> Counter[str]:
-    """Character 1- and 2-grams, after the same lower-casing and space folding as sklearn's analyzer."""
-    folded = _SPACES.sub(" ", text.lower())
-    counts = Counter(folded)
-    counts.update(map(operator.add, folded, folded[1:]))
-    return counts
+class Vector:
+    """A text's sublinear term frequencies (1 + log count) of character 1- and 2-grams, and their
+    sum of squares: everything of its TF-IDF vector that does not depend on the other texts."""
+
+    __slots__ = ("squares", "tf")
+
+    def __init__(self, text: str) -> None:
+        folded = _SPACES.sub(" ", text.lower())  # sklearn's lower-casing and space folding
+        counts = Counter(folded)
+        counts.update(map(operator.add, folded, folded[1:]))
+        log = math.log
+        self.tf = {g: 1.0 + log(c) for g, c in counts.items()}
+        self.squares = sum(v * v for v in self.tf.values())
+
+
+def _scores(query: Vector, docs: list[Vector]) -> list[float]:
+    """Cosine of `query` to each doc under TF-IDF (smooth idf) fitted on exactly these texts.
+
+    A gram found in one text only has the same idf `lone` everywhere, so each norm is `lone²` times
+    the text's cached sum of squares, corrected for the few grams texts share; only shared grams are
+    visited. The numbers are sklearn's (a test holds them together).
+    """
+    frequency: Counter[str] = Counter(query.tf.keys())
+    for doc in docs:
+        frequency.update(doc.tf.keys())
+    n = 2 + len(docs)
+    log = math.log
+    lone = log(n / 2) + 1.0
+    idf2 = {g: (log(n / (1 + k)) + 1.0) ** 2 for g, k in frequency.items() if k > 1}
+    lone2 = lone * lone
+    shared = idf2.keys()
+
+    def norm(v: Vector) -> float:
+        extra = sum(v.tf[g] ** 2 * (idf2[g] - lone2) for g in v.tf.keys() & shared)
+        return math.sqrt(lone2 * v.squares + extra)
+
+    query_norm = norm(query)
+    scores = []
+    for doc in docs:
+        doc_norm = norm(doc)
+        if not (doc_norm and query_norm):
+            scores.append(0.0)
+            continue
+        dot = sum(query.tf[g] * doc.tf[g] * idf2[g] for g in query.tf.keys() & doc.tf.keys())
+        scores.append(dot / (query_norm * doc_norm))
+    return scores
 
 
 def similarities(text: str, candidates: list[str]) -> list[float]:
@@ -39,18 +81,53 @@ def similarities(text: str, candidates: list[str]) -> list[float]:
     """
     if not candidates:
         return []
-    docs = [_ngram_counts(t) for t in (text, *candidates)]
-    frequency: Counter[str] = Counter()
-    for doc in docs:
-        frequency.update(doc.keys())
-    idf = {g: math.log((1 + len(docs)) / (1 + k)) + 1.0 for g, k in frequency.items()}
-    weights = [{g: (1.0 + math.log(c)) * idf[g] for g, c in doc.items()} for doc in docs]
-    norms = [math.sqrt(sum(v * v for v in w.values())) for w in weights]
-    query = weights[0]
-    return [
-        sum(v * query.get(g, 0.0) for g, v in w.items()) / (norm * norms[0])
-        for w, norm in zip(weights[1:], norms[1:], strict=True)
-    ]
+    return _scores(Vector(text), [Vector(t) for t in candidates])
+
+
+class NgramIndex:
+    """Cached n-gram vectors of open tickets, so intake computes only the new ticket's vector.
+
+    A ticket's text never changes after intake, so an entry never goes stale; the least recently
+    used entries are dropped beyond `capacity`. Each server process keeps its own index and fills
+    it from the database for candidates it has not seen (tickets taken in by other workers).
+    Scores are exactly those of `similarities` (a test holds them together).
+    """
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._vectors: OrderedDict[int, Vector] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def add(self, ticket_id: int, text: str | Vector) -> Vector:
+        vector = text if isinstance(text, Vector) else Vector(text)
+        with self._lock:
+            self._vectors[ticket_id] = vector
+            if len(self._vectors) > self.capacity:
+                self._vectors.popitem(last=False)
+        return vector
+
+    def scores(
+        self, text: str | Vector, ids: list[int], fetch: Callable[[list[int]], dict[int, str]]
+    ) -> list[float]:
+        """Similarity of `text` to each ticket in `ids`; `fetch` supplies texts not yet indexed."""
+        if not ids:
+            return []
+        found: dict[int, Vector] = {}
+        with self._lock:
+            for i in ids:
+                vector = self._vectors.get(i)
+                if vector is not None:
+                    self._vectors.move_to_end(i)
+                    found[i] = vector
+        lacking = [i for i in ids if i not in found]
+        if lacking:
+            for ticket_id, candidate in fetch(lacking).items():
+                found[ticket_id] = self.add(ticket_id, candidate)
+        query = text if isinstance(text, Vector) else Vector(text)
+        return _scores(query, [found.get(i) or Vector("") for i in ids])
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -1,7 +1,13 @@
-"""Routing rules, time limits and the region tree, read from YAML data (rules.yaml beside this file)."""
+"""Routing rules, time limits and the region tree, read from YAML data (rules.yaml beside this file).
+
+Departments are not listed here: routing names codes of the department directory
+(`zhixiang.access.load_departments()`), and a rule naming a code the directory lacks is refused.
+Region codes are checked against the national code table (`zhixiang.identity`).
+"""
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -16,13 +22,13 @@ from pydantic import (
     model_validator,
 )
 
-from zhixiang.identity import region_prefix
+from zhixiang.access import DepartmentDirectory, load_departments
+from zhixiang.identity import lookup_region, region_prefix
 from zhixiang.tickets._deadlines import TimeLimit
 from zhixiang.tickets._errors import InvalidInput
 
 DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
 # Codes are stored on every ticket; these bounds match the columns.
-DepartmentCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=32)]
 PriorityCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=16)]
 REGION_LEVELS = ("网格", "社区", "街道", "区", "市")
 
@@ -87,20 +93,51 @@ class TextLimits(_Strict):
     body: int = Field(gt=0)
 
 
+class ContentCheck(_Strict):
+    """A ticket whose text says nothing (greetings, fillers) is never dispatched automatically."""
+
+    min_chars: int = Field(ge=0)
+    filler: list[str] = []
+
+    @cached_property
+    def _filler(self) -> re.Pattern[str]:
+        words = sorted({w for w in self.filler if w}, key=len, reverse=True)
+        return re.compile("|".join(map(re.escape, words)) or r"(?!)")
+
+    def says_something(self, *texts: str) -> bool:
+        """Whether at least `min_chars` letters, digits or Chinese characters remain once the
+        filler is taken out (counting stops there)."""
+        if self.min_chars == 0:
+            return True
+        found = 0
+        for text in texts:
+            for ch in self._filler.sub("", text):
+                found += ch.isalnum()
+                if found >= self.min_chars:
+                    return True
+        return False
+
+
+class ReplyQuality(_Strict):
+    """What to do with a reply scored by the injected `ReplyScorer` (see `tickets.ReplyScorer`)."""
+
+    send_back_below: float | None = Field(None, ge=0, le=1)
+
+
 class RequestRules(_Strict):
     """The whole rule file; validated on load so a typo is reported with its field, not at 3 a.m."""
 
     auto_dispatch_threshold: float = Field(ge=0, le=1)
     city: City
-    districts: dict[str, str]
     text_limits: TextLimits
+    content_check: ContentCheck = ContentCheck(min_chars=0)
+    reply_quality: ReplyQuality = ReplyQuality()
     categories: list[Category]
     priorities: dict[PriorityCode, Priority]
     default_priority: str
     extension: Extension
     escalation: Escalation
     duplicates: Duplicates
-    departments: dict[DepartmentCode, str]
     routing: list[RoutingRule]
 
     @model_validator(mode="after")
@@ -112,8 +149,6 @@ class RequestRules(_Strict):
             where = f"routing[{i}]"
             if rule.category not in names:
                 raise ValueError(f"{where}.category {rule.category!r} 不是已定义的一级分类")
-            if rule.department not in self.departments:
-                raise ValueError(f"{where}.department {rule.department!r} 不在 departments 中")
             if rule.region is not None:
                 try:
                     self.check_region(rule.region, field=f"{where}.region")
@@ -129,17 +164,35 @@ class RequestRules(_Strict):
     def category_codes(self) -> dict[str, Category]:
         return {c.code: c for c in self.categories}
 
+    def check_departments(self, directory: DepartmentDirectory) -> None:
+        """Every routing target must be a department of the directory, named by its code."""
+        for i, rule in enumerate(self.routing):
+            found = directory.get(rule.department)
+            if found is None or found.code != rule.department:
+                hint = f"（目录中的编号是 {found.code}）" if found else ""
+                raise InvalidInput(
+                    f"routing[{i}].department {rule.department!r} 不是部门目录中的编号{hint}",
+                    f"routing[{i}].department",
+                )
+
     def check_region(self, code: str, field: str = "region_code") -> str:
-        """Accept a 6/9/12-digit 行政区划代码 inside this city; refuse anything else, saying why."""
-        if len(code) not in (6, 9, 12):
+        """Accept a 6/9/12-digit 行政区划代码 of the national table inside this city, else say why.
+
+        The national table goes down to streets (乡镇/街道, 9 digits); the community part of a
+        12-digit code is checked for form only.
+        """
+        if not code.isdigit() or len(code) not in (6, 9, 12):
             raise InvalidInput(f"行政区划代码应为6/9/12位数字: {code!r}", field)
-        try:
-            region_prefix(code)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field) from None
-        if code[:6] != self.city.code and code[:6] not in self.districts:
+        if not code.startswith(region_prefix(self.city.code)):
             raise InvalidInput(f"行政区划代码 {code!r} 不在{self.city.name}的区县内", field)
+        if lookup_region(code) is None:
+            level = "区县" if len(code) == 6 or code[6:9] == "000" else "街道（乡镇）"
+            raise InvalidInput(f"行政区划代码 {code!r} 的{level}不在国家行政区划代码表中", field)
         return code
+
+    def region_name(self, code: str | None) -> str | None:
+        found = lookup_region(code) if code else None
+        return found.name if found else None
 
     def route(self, category: str, region_code: str | None) -> str | None:
         """The department for category × region: the most specific matching rule, else None."""
@@ -170,14 +223,19 @@ class RequestRules(_Strict):
         return chain
 
 
-def load_rules(path: Path | None = None) -> RequestRules:
-    """Read rules from `path`, $ZHIXIANG_TICKETS_RULES, or the packaged default; errors name the field."""
+def load_rules(
+    path: Path | None = None, directory: DepartmentDirectory | None = None
+) -> RequestRules:
+    """Read rules from `path`, $ZHIXIANG_TICKETS_RULES, or the packaged default; errors name the field.
+
+    Routing targets are checked against `directory` (default: the department directory in effect).
+    """
     from zhixiang.config import load_settings
 
     path = path or load_settings().tickets_rules or DEFAULT_RULES
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return RequestRules.model_validate(data)
+        rules = RequestRules.model_validate(data)
     except OSError as exc:
         raise InvalidInput(f"无法读取规则文件 {path}: {exc}") from None
     except yaml.YAMLError as exc:
@@ -187,3 +245,8 @@ def load_rules(path: Path | None = None) -> RequestRules:
             f"{'.'.join(str(p) for p in e['loc']) or '(根)'}: {e['msg']}" for e in exc.errors()
         )
         raise InvalidInput(f"规则文件 {path} 有误: {problems}") from None
+    try:
+        rules.check_departments(directory or load_departments())
+    except InvalidInput as exc:
+        raise InvalidInput(f"规则文件 {path} 有误: {exc.message}", exc.field) from None
+    return rules

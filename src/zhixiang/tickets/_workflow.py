@@ -1,6 +1,8 @@
 """The ticket state machine: which action may move a ticket from which state, and who may take it.
 
 Pure data and one function, so the rules can be read in one screen and tested without a database.
+Who may take an action is a permission of `zhixiang.access`; handling actions are also held to the
+ticket's own department (`Principal.sees_department`).
 """
 
 from __future__ import annotations
@@ -35,13 +37,6 @@ STATUS_LABELS: dict[Status, str] = {
 HANDLING = frozenset({Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS})
 #: States counted as "open" for duplicate detection (并单).
 OPEN = frozenset({Status.RECEIVED, *HANDLING})
-
-
-class Role(StrEnum):
-    """Who may take an action: the hotline centre (intake scope) or the ticket's own department."""
-
-    INTAKE = "intake"
-    DEPARTMENT = "department"
 
 
 class Action(StrEnum):
@@ -79,35 +74,33 @@ ACTION_LABELS: dict[Action, str] = {
 class Transition:
     sources: frozenset[Status]
     target: Status | None  # None: the state does not change (督办, 催办, 延期)
-    role: Role
+    permission: (
+        str  # a `zhixiang.access` permission; `tickets.handle` also means "own department only"
+    )
     shared: bool  # applied to every ticket merged into this one (并单 share handling)
 
 
+DISPATCH, HANDLE, FOLLOW_UP = "tickets.dispatch", "tickets.handle", "tickets.follow_up"
+
 TRANSITIONS: dict[Action, Transition] = {
-    Action.DISPATCH: Transition(frozenset({Status.RECEIVED}), Status.DISPATCHED, Role.INTAKE, True),
-    Action.SIGN: Transition(frozenset({Status.DISPATCHED}), Status.SIGNED, Role.DEPARTMENT, True),
-    Action.START: Transition(frozenset({Status.SIGNED}), Status.IN_PROGRESS, Role.DEPARTMENT, True),
+    Action.DISPATCH: Transition(frozenset({Status.RECEIVED}), Status.DISPATCHED, DISPATCH, True),
+    Action.SIGN: Transition(frozenset({Status.DISPATCHED}), Status.SIGNED, HANDLE, True),
+    Action.START: Transition(frozenset({Status.SIGNED}), Status.IN_PROGRESS, HANDLE, True),
     Action.RETURN: Transition(
-        frozenset({Status.DISPATCHED, Status.SIGNED}), Status.RECEIVED, Role.DEPARTMENT, True
+        frozenset({Status.DISPATCHED, Status.SIGNED}), Status.RECEIVED, HANDLE, True
     ),
-    Action.REASSIGN: Transition(HANDLING | {Status.RECEIVED}, Status.DISPATCHED, Role.INTAKE, True),
-    Action.EXTEND: Transition(
-        frozenset({Status.SIGNED, Status.IN_PROGRESS}), None, Role.DEPARTMENT, True
-    ),
-    Action.SUPERVISE: Transition(HANDLING, None, Role.INTAKE, True),
-    Action.REMIND: Transition(HANDLING, None, Role.INTAKE, True),
+    Action.REASSIGN: Transition(HANDLING | {Status.RECEIVED}, Status.DISPATCHED, DISPATCH, True),
+    Action.EXTEND: Transition(frozenset({Status.SIGNED, Status.IN_PROGRESS}), None, HANDLE, True),
+    Action.SUPERVISE: Transition(HANDLING, None, DISPATCH, True),
+    Action.REMIND: Transition(HANDLING, None, DISPATCH, True),
     Action.RESOLVE: Transition(
-        frozenset({Status.SIGNED, Status.IN_PROGRESS}), Status.RESOLVED, Role.DEPARTMENT, True
+        frozenset({Status.SIGNED, Status.IN_PROGRESS}), Status.RESOLVED, HANDLE, True
     ),
     Action.FOLLOW_UP: Transition(
-        frozenset({Status.RESOLVED}), Status.FOLLOWED_UP, Role.INTAKE, False
+        frozenset({Status.RESOLVED}), Status.FOLLOWED_UP, FOLLOW_UP, False
     ),
-    Action.REOPEN: Transition(
-        frozenset({Status.FOLLOWED_UP}), Status.DISPATCHED, Role.INTAKE, False
-    ),
-    Action.ARCHIVE: Transition(
-        frozenset({Status.FOLLOWED_UP}), Status.ARCHIVED, Role.INTAKE, False
-    ),
+    Action.REOPEN: Transition(frozenset({Status.FOLLOWED_UP}), Status.DISPATCHED, FOLLOW_UP, False),
+    Action.ARCHIVE: Transition(frozenset({Status.FOLLOWED_UP}), Status.ARCHIVED, FOLLOW_UP, False),
 }
 
 

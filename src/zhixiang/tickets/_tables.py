@@ -1,4 +1,7 @@
-"""Tables of the ticket store. The schema is owned by the Alembic migrations in `migrations/`."""
+"""Tables of the ticket store. The schema is owned by the Alembic migrations in `migrations/`.
+
+Accounts and API keys are not here: callers are `zhixiang.access` principals.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -75,9 +79,11 @@ class Ticket(Base):
     next_escalation_at: Mapped[datetime | None] = mapped_column(DateTime)
     reply: Mapped[str | None] = mapped_column(Text)
     replied_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reply_score: Mapped[float | None] = mapped_column(Float)
+    reply_problems: Mapped[list[str] | None] = mapped_column(JSON)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
-    idempotency_scope: Mapped[str | None] = mapped_column(String(16))
+    idempotency_scope: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     fingerprint: Mapped[str | None] = mapped_column(String(64))
 
@@ -115,15 +121,15 @@ class FollowUp(Base):
     comment: Mapped[str | None] = mapped_column(Text)
 
 
-class ApiKey(Base):
-    """An API key, stored as the SHA-256 of its secret; scope is `intake` or one department."""
+class TicketMedia(Base):
+    """A photo or document sent with a request (Open311 `media`); shown to staff, never publicly."""
 
-    __tablename__ = "api_keys"
+    __tablename__ = "ticket_media"
 
-    id: Mapped[str] = mapped_column(String(16), primary_key=True)
-    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    scope: Mapped[str] = mapped_column(String(16))
-    department: Mapped[str | None] = mapped_column(String(32))
-    label: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    filename: Mapped[str | None] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,12 +1,11 @@
-"""Values crossing the capability's boundary: what comes in (drafts, commands) and what goes out (views)."""
+"""The one ticket model every channel maps onto: what comes in (drafts, commands, filters) and what
+goes out (views)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -20,62 +19,15 @@ SATISFACTION_LABELS = {
     "unsatisfied": "不满意",
 }
 
+#: Deepest page a search may ask for: beyond it a query is not a page but a scan.
+MAX_OFFSET = 1_000_000
+
 #: Stored times are naive UTC; output says so explicitly.
 UtcDatetime = Annotated[
     datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))
 ]
 
 _CONTACT = re.compile(r"^(\+?[0-9][0-9\- ]{4,19}|[^@\s]{1,64}@[^@\s]{1,190})$")
-
-
-class Prediction(Protocol):
-    category: str
-    confidence: float
-
-
-class Classifier(Protocol):
-    """What the service needs from `zhixiang.classify`: predictions and a version to record."""
-
-    version: str
-
-    def predict(self, titles: list[str], bodies: list[str]) -> list[Prediction]: ...
-
-
-class ScoredReply(Protocol):
-    """A reply's score: `total` in 0..1 (higher is better) and the problems found, in Chinese."""
-
-    total: float
-    problems: Sequence[str]
-
-
-class ReplyScorer(Protocol):
-    """Scores a department's reply at 办结; `zhixiang.insight.ReplyScorer` satisfies it and is
-    injected by the edges (tickets, layer 3, cannot import insight, layer 4)."""
-
-    def score(
-        self,
-        title: str,
-        body: str,
-        reply: str,
-        asked_at: datetime | None = None,
-        replied_at: datetime | None = None,
-    ) -> ScoredReply: ...
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the hotline centre (intake), one department, or a data officer (data hub writes)."""
-
-    key_id: str
-    scope: Literal["intake", "department", "data_officer"]
-    department: str | None = None
-
-    @property
-    def actor(self) -> str:
-        return f"{self.scope}:{self.department or self.key_id}"
-
-
-SYSTEM = Principal(key_id="system", scope="intake")
 
 
 class _Input(BaseModel):
@@ -134,17 +86,49 @@ class Command(_Input):
     satisfaction: Satisfaction | None = None
 
 
+def _plausible(value: datetime | None) -> datetime | None:
+    """Dates far outside the store's life cannot be compared as UTC (year 1 or 9999 overflow)."""
+    if value is not None and not 1900 <= value.year <= 2200:
+        raise ValueError("日期应在 1900–2200 年之间")
+    return value
+
+
 class SearchFilters(_Input):
-    q: str | None = Field(None, max_length=100)
+    """Every filter and the page are applied in the database query, never after a limit."""
+
+    q: str | None = Field(None, max_length=100, description="标题或内容包含的文字")
     status: Status | None = None
+    state: Literal["open", "closed"] | None = Field(
+        None, description="open: 尚未答复；closed: 已答复/办结及以后"
+    )
     category: str | None = None
+    uncategorised: bool | None = Field(None, description="只看（或排除）尚无分类的工单")
     department: str | None = None
     region: str | None = Field(None, pattern=r"^\d{6}(\d{3}){0,2}$")
     since: datetime | None = None
     until: datetime | None = None
     overdue: bool | None = None
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    deadline_estimated: bool | None = Field(None, description="时限落在日历未收录的年份（估算）")
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        return _plausible(value)
+
+
+class MetricsQuery(_Input):
+    """The period (and department) of a metrics report; dates in the same range as search's."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    department: str | None = Field(None, max_length=64)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        return _plausible(value)
 
 
 class EventView(BaseModel):
@@ -208,6 +192,9 @@ class TicketView(BaseModel):
     escalation_level: str | None
     escalation_region: str | None
     reply: str | None
+    reply_score: float | None = None
+    reply_problems: list[str] = []
+    media: int = 0
     group_id: int | None
     duplicate_of: int | None
     history: list[EventView] = []
@@ -225,29 +212,3 @@ class IntakeResult(BaseModel):
     created: bool
     auto_dispatched: bool
     duplicates: list[DuplicateView]
-
-
-class KeyView(BaseModel):
-    id: str
-    scope: str
-    department: str | None
-    label: str | None
-    created_at: UtcDatetime
-    revoked_at: UtcDatetime | None
-
-
-def mask_contact(contact: str | None) -> str | None:
-    """138****5678 for phone numbers, z***@example.org for e-mail; never the whole contact."""
-    if not contact:
-        return None
-    if "@" in contact:
-        user, domain = contact.split("@", 1)
-        return f"{user[:1]}***@{domain}"
-    digits = re.sub(r"\D", "", contact)
-    if len(digits) >= 7:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "*" * len(digits)
-
-
-def mask_name(name: str | None) -> str | None:
-    return f"{name[0]}*" if name else None

@@ -1,0 +1,327 @@
+"""受理: a draft from any channel becomes a ticket — checked, classified, routed, dispatched if sure,
+with near-duplicates proposed.
+
+Intake is the hot path: one insert of the ticket and its events, duplicate candidates from an index
+of cached n-gram counts, deadlines from precomputed working-day tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import datetime, timedelta
+from functools import cache
+from types import SimpleNamespace
+from typing import Any, cast
+
+from sqlalchemy import Row, Select, bindparam, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from zhixiang.access import Principal
+from zhixiang.tickets import _duplicates as dup
+from zhixiang.tickets._base import StoreBase
+from zhixiang.tickets._deadlines import deadline
+from zhixiang.tickets._errors import InvalidInput, PayloadTooLarge
+from zhixiang.tickets._model import DuplicateView, IntakeResult, TicketDraft
+from zhixiang.tickets._tables import Ticket, TicketEvent, TicketMedia
+from zhixiang.tickets._workflow import OPEN, Action, Status
+
+log = logging.getLogger(__name__)
+_TICKET_COLUMNS = [c for c in Ticket.__table__.columns if c.key != "id"]
+_BLANK = dict.fromkeys(c.key for c in Ticket.__table__.columns)
+_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
+_INSERT_EVENT = insert(TicketEvent.__table__)
+_INSERT_MEDIA = insert(TicketMedia.__table__)
+_OPEN = [s.value for s in OPEN]
+_TEXTS = select(
+    Ticket.id,
+    Ticket.title,
+    func.substr(Ticket.body, 1, dup.TEXT_HEAD).label("body"),
+    Ticket.address,
+).where(Ticket.id.in_(bindparam("ids", expanding=True)))
+
+
+@cache
+def _candidates(grid: bool, region: bool, point: bool) -> Select[Any]:
+    """The candidate query for the kinds of place a ticket has, built once per kind: each OR term
+    can use its own index (grid, street/community code) only if no unindexable term is added."""
+    near = []
+    if grid:
+        near.append(Ticket.grid_id == bindparam("grid"))
+    if region:
+        near.append(Ticket.region_code == bindparam("region"))
+    if point:
+        near.append(Ticket.lat.between(bindparam("lat_lo"), bindparam("lat_hi")))
+    return (
+        select(Ticket.id, Ticket.title, Ticket.region_code, Ticket.grid_id, Ticket.lat, Ticket.lon)
+        .where(
+            Ticket.status.in_(_OPEN),
+            Ticket.group_id.is_(None),
+            Ticket.created_at >= bindparam("since"),
+            or_(*near),
+        )
+        .order_by(Ticket.created_at.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+class Attachment:
+    """A file sent with a request, already checked by its channel for type and size."""
+
+    __slots__ = ("content_type", "data", "filename")
+
+    def __init__(self, filename: str | None, content_type: str, data: bytes) -> None:
+        self.filename, self.content_type, self.data = filename, content_type, data
+
+
+#: At most this many attachments per ticket, each at most MAX_MEDIA_BYTES (channels check first).
+MAX_MEDIA = 4
+MAX_MEDIA_BYTES = 5 * 1024 * 1024
+
+
+class IntakeJobs(StoreBase):
+    def intake(
+        self,
+        principal: Principal,
+        draft: TicketDraft,
+        idempotency_key: str | None = None,
+        media: list[Attachment] | None = None,
+    ) -> IntakeResult:
+        """Receive a request: classify, route, dispatch if confident and substantive, propose duplicates.
+
+        A retried call with the same idempotency key returns the first ticket instead of a second,
+        with the same answer (`auto_dispatched` included).
+        """
+        self._require(principal, "tickets.intake")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
+            raise InvalidInput("Idempotency-Key 长度应为1–128个字符", "Idempotency-Key")
+        self.check_draft(draft)
+        media = media or []
+        if len(media) > MAX_MEDIA:
+            raise InvalidInput(f"附件最多 {MAX_MEDIA} 个，收到 {len(media)} 个", "media")
+        for m in media:
+            if len(m.data) > MAX_MEDIA_BYTES:
+                raise PayloadTooLarge(f"附件 {m.filename or ''} 超过 5 MB", "media")
+        digest = hashlib.sha256(draft.model_dump_json().encode())
+        for m in media:
+            digest.update(hashlib.sha256(m.data).digest())
+        fingerprint = digest.hexdigest()
+        now = self.clock()
+        ticket, notes = self._new_ticket(principal, draft, idempotency_key, fingerprint, now)
+        department = (
+            self.rules.route(ticket.category, ticket.region_code) if ticket.category else None
+        )
+        confident = ticket.category_source == "given" or (
+            (ticket.confidence or 0.0) >= self.rules.auto_dispatch_threshold
+        )
+        substantive = self.rules.content_check.says_something(draft.title, draft.body)
+        if department is not None and confident and not substantive:
+            notes.append("内容过少，无法判断诉求，待人工派单")
+        vector = dup.Vector(dup.ticket_text(ticket.title, ticket.body, ticket.address))
+        duplicates = self._duplicates(ticket, vector)  # outside the write lock: only a proposal
+        ticket.duplicate_of = duplicates[0].id if duplicates else None
+        events = [
+            {
+                "action": "intake",
+                "from_status": None,
+                "to_status": Status.RECEIVED.value,
+                "department": None,
+                "note": "；".join(notes) or None,
+            }
+        ]
+        auto = department is not None and confident and substantive
+        if auto:
+            assert department is not None
+            self._dispatch(ticket, department, now)
+            ticket.auto_dispatched = True
+            events.append(
+                {
+                    "action": Action.DISPATCH.value,
+                    "from_status": Status.RECEIVED.value,
+                    "to_status": Status.DISPATCHED.value,
+                    "department": department,
+                    "note": "自动派单",
+                }
+            )
+        try:
+            # Core, not the unit of work: intake writes one row plus its events.
+            with self._write_lock, self._writer.begin() as connection:
+                values = {c.key: getattr(ticket, c.key) for c in _TICKET_COLUMNS}
+                ticket.id = connection.execute(_INSERT_TICKET, values).scalar_one()
+                common = {"ticket_id": ticket.id, "at": now, "actor": principal.actor}
+                connection.execute(_INSERT_EVENT, [{**common, **e} for e in events])
+                if media:
+                    connection.execute(
+                        _INSERT_MEDIA,
+                        [
+                            {
+                                "ticket_id": ticket.id,
+                                "filename": m.filename,
+                                "content_type": m.content_type,
+                                "size": len(m.data),
+                                "sha256": hashlib.sha256(m.data).hexdigest(),
+                                "data": m.data,
+                            }
+                            for m in media
+                        ],
+                    )
+                view = self._view(ticket, None, principal).model_copy(update={"media": len(media)})
+        except IntegrityError:  # the idempotency key was used before: the first ticket stands
+            replay = self._replay(principal, idempotency_key or "", fingerprint)
+            if replay is None:
+                raise
+            return replay
+        self.index.add(ticket.id, vector)
+        return IntakeResult(ticket=view, created=True, auto_dispatched=auto, duplicates=duplicates)
+
+    def _new_ticket(
+        self,
+        principal: Principal,
+        draft: TicketDraft,
+        idempotency_key: str | None,
+        fingerprint: str,
+        now: datetime,
+    ) -> tuple[Ticket, list[str]]:
+        category, source, confidence, version = draft.category, "given", None, None
+        notes: list[str] = []
+        if category is None and self.classifier is not None:
+            prediction = self.classifier.predict([draft.title], [draft.body])[0]
+            if prediction.category in self.rules.category_names:
+                category, source = prediction.category, "model"
+                confidence, version = float(prediction.confidence), self.classifier.version
+                notes.append(f"模型分类 {category}（置信度 {confidence:.2f}）")
+        # A plain record with the table's columns, not an ORM object: intake inserts it with Core,
+        # and the ORM's attribute instrumentation would cost more than the insert.
+        ticket = cast(Ticket, SimpleNamespace(**_BLANK))
+        vars(ticket).update(
+            token=uuid.uuid4().hex,
+            channel=draft.channel,
+            title=draft.title,
+            body=draft.body,
+            reporter_name=draft.reporter_name,
+            reporter_contact=draft.reporter_contact,
+            confidential=draft.confidential,
+            address=draft.address,
+            region_code=draft.region_code,
+            grid_id=draft.grid_id,
+            lat=draft.lat,
+            lon=draft.lon,
+            category=category,
+            category_source=source if category else None,
+            confidence=confidence,
+            model_version=version,
+            priority=draft.priority or self.rules.default_priority,
+            status=Status.RECEIVED,
+            created_at=now,
+            updated_at=now,
+            auto_dispatched=False,
+            misrouted=False,
+            deadline_estimated=False,
+            extensions=0,
+            reminders=0,
+            supervised=False,
+            idempotency_scope=principal.actor if idempotency_key else None,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+        return ticket, notes
+
+    def _replay(self, principal: Principal, key: str, fingerprint: str) -> IntakeResult | None:
+        with self._session() as session:
+            ticket = session.scalar(
+                select(Ticket).where(
+                    Ticket.idempotency_scope == principal.actor, Ticket.idempotency_key == key
+                )
+            )
+            if ticket is None:
+                return None
+            if ticket.fingerprint != fingerprint:
+                raise InvalidInput(
+                    "该 Idempotency-Key 已用于内容不同的请求；重试须原样重发，新诉求须用新键",
+                    "Idempotency-Key",
+                )
+            return IntakeResult(
+                ticket=self._view(ticket, session, principal),
+                created=False,
+                auto_dispatched=ticket.auto_dispatched,
+                duplicates=[],
+            )
+
+    def check_draft(self, draft: TicketDraft) -> None:
+        limits = self.rules.text_limits
+        if len(draft.title) > limits.title:
+            raise InvalidInput(f"标题过长：{len(draft.title)} 字，上限 {limits.title}", "title")
+        if len(draft.body) > limits.body:
+            raise InvalidInput(f"诉求内容过长：{len(draft.body)} 字，上限 {limits.body}", "body")
+        if draft.region_code is not None:
+            self.rules.check_region(draft.region_code)
+        if draft.category is not None:
+            self._check_category(draft.category)
+        if draft.priority is not None and draft.priority not in self.rules.priorities:
+            known = "、".join(self.rules.priorities)
+            raise InvalidInput(f"未知的时限类型 {draft.priority!r}（可选：{known}）", "priority")
+        if (draft.lat is None) != (draft.lon is None):
+            raise InvalidInput("坐标须同时给出纬度和经度", "lat")
+
+    def _dispatch(self, ticket: Ticket, department: str, now: datetime) -> None:
+        priority = self.rules.priorities[ticket.priority]
+        ticket.department = department
+        ticket.dispatched_at = now
+        ticket.signed_at = None
+        ticket.sign_due_at, est_sign = deadline(now, priority.sign.time_limit(), self.calendar)
+        ticket.due_at, est_due = deadline(now, priority.handle.time_limit(), self.calendar)
+        ticket.deadline_estimated = est_sign or est_due
+        ticket.next_escalation_at = ticket.due_at
+        ticket.escalation_level = ticket.escalation_region = None
+        ticket.status = Status.DISPATCHED
+
+    # -- 并单 proposals ---------------------------------------------------------------------------
+
+    def _duplicates(self, ticket: Ticket, vector: dup.Vector) -> list[DuplicateView]:
+        """Open tickets near in place and time whose text is alike, most similar first."""
+        rule = self.rules.duplicates
+        grid = ticket.grid_id or None
+        region = ticket.region_code if ticket.region_code and len(ticket.region_code) >= 9 else None
+        point = ticket.lat is not None and ticket.lon is not None and rule.radius_m > 0
+        if not (grid or region or point):
+            return []
+        d = rule.radius_m / 111_000
+        params = {
+            "since": ticket.created_at - timedelta(hours=rule.window_hours),
+            "grid": grid,
+            "region": region,
+            "lat_lo": (ticket.lat or 0.0) - d,
+            "lat_hi": (ticket.lat or 0.0) + d,
+            "limit": rule.max_candidates,
+        }
+        with self.engine.connect() as connection:
+            statement = _candidates(bool(grid), bool(region), point)
+            rows = [r for r in connection.execute(statement, params) if self._near(ticket, r)]
+
+            def fetch(ids: list[int]) -> dict[int, str]:
+                texts = connection.execute(_TEXTS, {"ids": ids})
+                return {r.id: dup.ticket_text(r.title, r.body, r.address) for r in texts}
+
+            scores = self.index.scores(vector, [r.id for r in rows], fetch)
+        found = [
+            DuplicateView(id=r.id, title=r.title, score=round(s, 3))
+            for r, s in zip(rows, scores, strict=True)
+            if s >= rule.threshold
+        ]
+        return sorted(found, key=lambda d: -d.score)
+
+    def _near(self, ticket: Ticket, row: Row) -> bool:
+        """Same grid, same community/street code, or within the radius when both have coordinates."""
+        if ticket.grid_id and row.grid_id == ticket.grid_id:
+            return True
+        if (
+            ticket.region_code
+            and len(ticket.region_code) >= 9
+            and row.region_code == ticket.region_code
+        ):
+            return True
+        if None in (ticket.lat, ticket.lon, row.lat, row.lon):
+            return False
+        distance = dup.distance_m(ticket.lat, ticket.lon, row.lat, row.lon)  # type: ignore[arg-type]
+        return distance <= self.rules.duplicates.radius_m
