@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     )
     tickets_db: str = Field("", description="工单库 SQLAlchemy 地址；默认 home/tickets.db (SQLite)")
     access_db: str = Field("", description="账号、密钥、会话与审计库；默认 home/access.db (SQLite)")
+    insight_db: str = Field("", description="主动发现（预警）库 SQLAlchemy 地址；默认与工单库相同")
     knowledge_db: str = Field(
         "", description="政策文件库 SQLAlchemy 地址；默认 home/knowledge.db (SQLite)"
     )
@@ -31,12 +32,11 @@ class Settings(BaseSettings):
         None, description="政策文件库的检索索引目录；默认 home/knowledge-index"
     )
     knowledge_llm_url: str = Field(
-        "", description="可选：改写答案的 OpenAI 兼容接口地址（如 http://127.0.0.1:8080/v1）；默认关闭"
+        "",
+        description="可选：改写答案的 OpenAI 兼容接口地址（如 http://127.0.0.1:8080/v1）；默认关闭",
     )
     knowledge_llm_model: str = Field("", description="改写答案所用的模型名")
-    knowledge_llm_key_file: Path | None = Field(
-        None, description="改写接口的 API 密钥文件（可选）"
-    )
+    knowledge_llm_key_file: Path | None = Field(None, description="改写接口的 API 密钥文件（可选）")
     policies: Path | None = Field(None, description="政策文件目录；默认内置示例政策")
     tickets_rules: Path | None = Field(None, description="接诉即办规则文件；默认内置 rules.yaml")
     departments: Path | None = Field(None, description="部门目录文件；默认内置 departments.yaml")

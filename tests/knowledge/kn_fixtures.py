@@ -49,16 +49,56 @@ RELIEF_EXPIRED = """一、供养标准
 二、本通知自印发之日起施行，有效期5年。"""
 
 DOCUMENTS = [
-    {"id": "housing", "title": "广州市公共租赁住房保障办法", "issuer": "广州市人民政府办公厅", "doc_no": "穗府办规〔2024〕13号", "publish_date": "2024-07-29", "source_url": "https://www.gz.gov.cn/example/1", "text": HOUSING, "kind": "规范性文件"},
-    {"id": "housing-2016", "title": "广州市公共租赁住房保障办法（2016）", "issuer": "广州市人民政府办公厅", "doc_no": "穗府办规〔2016〕9号", "publish_date": "2016-03-01", "text": HOUSING_OLD, "kind": "规范性文件"},
-    {"id": "unemployment", "title": "广州市失业保险常见问题解答", "issuer": "广州市人力资源和社会保障局", "publish_date": "2025-12-05", "text": UNEMPLOYMENT, "kind": "政务问答", "audience": "居民"},
-    {"id": "loan", "title": "创业担保贷款常见问题", "issuer": "广州市人力资源和社会保障局", "publish_date": "2025-11-18", "text": LOAN, "kind": "政务问答", "audience": ["居民", "企业"]},
-    {"id": "relief", "title": "广州市人民政府办公厅关于进一步加强特困人员救助供养工作的通知", "issuer": "广州市人民政府办公厅", "doc_no": "穗府办规〔2021〕7号", "publish_date": "2021-04-16", "text": RELIEF_EXPIRED, "kind": "规范性文件", "note": "【页面信息】统一编号 GZ0220210007；实施日期 2021年04月16日；失效日期 2023年06月01日。"},
+    {
+        "id": "housing",
+        "title": "广州市公共租赁住房保障办法",
+        "issuer": "广州市人民政府办公厅",
+        "doc_no": "穗府办规〔2024〕13号",
+        "publish_date": "2024-07-29",
+        "source_url": "https://www.gz.gov.cn/example/1",
+        "text": HOUSING,
+        "kind": "规范性文件",
+    },
+    {
+        "id": "housing-2016",
+        "title": "广州市公共租赁住房保障办法（2016）",
+        "issuer": "广州市人民政府办公厅",
+        "doc_no": "穗府办规〔2016〕9号",
+        "publish_date": "2016-03-01",
+        "text": HOUSING_OLD,
+        "kind": "规范性文件",
+    },
+    {
+        "id": "unemployment",
+        "title": "广州市失业保险常见问题解答",
+        "issuer": "广州市人力资源和社会保障局",
+        "publish_date": "2025-12-05",
+        "text": UNEMPLOYMENT,
+        "kind": "政务问答",
+        "audience": "居民",
+    },
+    {
+        "id": "loan",
+        "title": "创业担保贷款常见问题",
+        "issuer": "广州市人力资源和社会保障局",
+        "publish_date": "2025-11-18",
+        "text": LOAN,
+        "kind": "政务问答",
+        "audience": ["居民", "企业"],
+    },
+    {
+        "id": "relief",
+        "title": "广州市人民政府办公厅关于进一步加强特困人员救助供养工作的通知",
+        "issuer": "广州市人民政府办公厅",
+        "doc_no": "穗府办规〔2021〕7号",
+        "publish_date": "2021-04-16",
+        "text": RELIEF_EXPIRED,
+        "kind": "规范性文件",
+        "note": "【页面信息】统一编号 GZ0220210007；实施日期 2021年04月16日；失效日期 2023年06月01日。",
+    },
 ]
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", "utf-8")
     return path
-
-

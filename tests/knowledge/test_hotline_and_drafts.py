@@ -30,7 +30,9 @@ def test_only_good_replies_become_candidates_and_personal_data_is_masked(replies
     assert mask_personal("身份证440106199001011234") == "身份证440106********1234"
 
 
-def test_candidates_are_served_only_after_approval_and_reviews_are_recorded(library: Library, replies: Path):
+def test_candidates_are_served_only_after_approval_and_reviews_are_recorded(
+    library: Library, replies: Path
+):
     assert library.harvest(read_replies(replies), REVIEWER) == (1, 0)
     assert library.harvest(read_replies(replies), REVIEWER) == (0, 1)
     pending = library.candidates()
@@ -52,7 +54,10 @@ def test_numeric_conditions_follow_the_legal_wording():
         "营业收入超过2000万元；不满18周岁；每月2250元；贷款最高500万元；歇业期限最长不得超过3年"
     )}  # fmt: skip
     assert found["年满60周岁"] == (">=", "60周岁")
-    assert found["年龄在45周岁以下"] == ("<=", "45周岁")  # 以下 includes the number (民法典第1259条)
+    assert found["年龄在45周岁以下"] == (
+        "<=",
+        "45周岁",
+    )  # 以下 includes the number (民法典第1259条)
     assert found["缴纳社会保险满4年"] == (">=", "4年")
     assert found["人均住房建筑面积低于15平方米"] == ("<", "15平方米")
     assert found["营业收入超过2000万元"] == (">", "2000万元")
@@ -83,7 +88,10 @@ def test_draft_from_a_clause_is_checked_before_it_is_confirmed(library: Library,
     with pytest.raises(InvalidInput, match="政策检查未通过"):
         library.confirm(draft_id, edited.replace("社保缴费月数 >=", "社保月数 >="), OFFICER)
     policy = library.confirm(draft_id, edited, OFFICER)
-    assert [c.source for c in policy.conditions] == ["出生日期 > today() - 46年", "社保缴费月数 >= 48"]
+    assert [c.source for c in policy.conditions] == [
+        "出生日期 > today() - 46年",
+        "社保缴费月数 >= 48",
+    ]
     status, final = library.draft_text(draft_id)
     assert status == "confirmed" and "draft:" not in final
     path = tmp_path / "policies" / "p.yaml"

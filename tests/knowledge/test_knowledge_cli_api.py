@@ -30,13 +30,28 @@ def test_ask_prints_the_clause_and_its_validity(imported: Path):
 
 def test_ask_file_adds_answer_columns(imported: Path, tmp_path: Path):
     questions = tmp_path / "q.csv"
-    questions.write_text("编号,问题\n1,失业保险金能领多久？\n2,广州地铁末班车是几点？\n3,\n", "utf-8")
+    questions.write_text(
+        "编号,问题\n1,失业保险金能领多久？\n2,广州地铁末班车是几点？\n3,\n", "utf-8"
+    )
     out = tmp_path / "a.csv"
-    result = runner.invoke(app, ["knowledge", "ask", "--input", str(questions), "--output", str(out)])
+    result = runner.invoke(
+        app, ["knowledge", "ask", "--input", str(questions), "--output", str(out)]
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
-    assert list(rows[0]) == ["编号", "问题", "回答", "引用文件", "引用文号", "引用条款", "引用原文", "置信度"]
-    assert rows[0]["引用文件"].startswith("《广州市失业保险常见问题解答》") and rows[0]["引用条款"].startswith("三、")
+    assert list(rows[0]) == [
+        "编号",
+        "问题",
+        "回答",
+        "引用文件",
+        "引用文号",
+        "引用条款",
+        "引用原文",
+        "置信度",
+    ]
+    assert rows[0]["引用文件"].startswith("《广州市失业保险常见问题解答》") and rows[0][
+        "引用条款"
+    ].startswith("三、")
     assert rows[0]["引用原文"].startswith("「三、失业保险金能领多久？")
     assert rows[1]["引用文件"] == "无" and rows[1]["回答"].startswith("未找到依据")
     assert rows[2]["引用文件"] == "无" and "问题为空" in rows[2]["回答"]
@@ -59,7 +74,9 @@ def test_list_show_draft_and_history(imported: Path, tmp_path: Path):
     assert "import" in runner.invoke(app, ["knowledge", "history"]).output
 
 
-def test_broken_files_are_reported_and_the_rest_imported(home: Path, tmp_path: Path, documents_file: Path):
+def test_broken_files_are_reported_and_the_rest_imported(
+    home: Path, tmp_path: Path, documents_file: Path
+):
     broken = tmp_path / "broken.html"
     broken.write_text("<html><body><div", "utf-8")
     result = runner.invoke(app, ["knowledge", "import", str(broken), str(documents_file)])
@@ -74,8 +91,14 @@ def test_public_ask_endpoint_and_its_limits(imported: Path):
     assert client.post("/knowledge/ask", json={"question": ""}).status_code == 422
     assert client.post("/knowledge/ask", json={"question": "问" * 2001}).status_code == 413
     assert client.post("/knowledge/ask", json={"question": "问" * 5000}).status_code == 422
-    assert client.post("/knowledge/ask", json={"question": "低保", "audience": "学生"}).status_code == 422
-    assert client.get("/knowledge/documents", params={"search": "失业"}).json()[0]["title"] == "广州市失业保险常见问题解答"
+    assert (
+        client.post("/knowledge/ask", json={"question": "低保", "audience": "学生"}).status_code
+        == 422
+    )
+    assert (
+        client.get("/knowledge/documents", params={"search": "失业"}).json()[0]["title"]
+        == "广州市失业保险常见问题解答"
+    )
     assert client.get("/knowledge/documents/doc-none").status_code == 404
 
 
@@ -93,5 +116,7 @@ def test_management_routes_need_a_permission(imported: Path):
     client.headers["X-API-Key"] = officer
     made = client.post("/knowledge/drafts", json={"clause_id": 4})
     assert made.status_code == 200 and made.json()["yaml"].startswith("# 草稿")
-    refused = client.post(f"/knowledge/drafts/{made.json()['draft_id']}/confirm", json={"yaml": "id: [unclosed"})
+    refused = client.post(
+        f"/knowledge/drafts/{made.json()['draft_id']}/confirm", json={"yaml": "id: [unclosed"}
+    )
     assert refused.status_code == 422 and "YAML" in refused.json()["detail"]

@@ -26,7 +26,11 @@ def guangzhou(tmp_path_factory: pytest.TempPathFactory) -> Library:
 
 
 def test_the_right_document_is_in_the_top_three_for_nine_in_ten_faq_questions(guangzhou: Library):
-    rows = [r for r in csv.DictReader((POLICY_TEXTS / "faq.csv").open(encoding="utf-8")) if r["关联文件"]]
+    rows = [
+        r
+        for r in csv.DictReader((POLICY_TEXTS / "faq.csv").open(encoding="utf-8"))
+        if r["关联文件"]
+    ]
     hits = 0
     for row in rows:
         titles = list(dict.fromkeys(c.title for c, _ in guangzhou.search(row["问题"])))
@@ -39,4 +43,6 @@ def test_real_versions_and_validity(guangzhou: Library):
     assert relief.validity == "已于2023-06-01失效"
     assert guangzhou.document("穗民规字〔2025〕2号").document.replaces == ("穗民规字〔2024〕5号",)
     rental = guangzhou.document("doc_1")
-    assert [p.label for p in rental.passages].count("第二十二条") == 1 and len(rental.passages) == 55
+    assert [p.label for p in rental.passages].count("第二十二条") == 1 and len(
+        rental.passages
+    ) == 55

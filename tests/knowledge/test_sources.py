@@ -88,7 +88,11 @@ def test_unknown_file_types_are_reported(tmp_path: Path):
 
 def test_gbk_plain_text_and_a_doc_number_line(tmp_path: Path):
     path = tmp_path / "notice.txt"
-    path.write_bytes("穗民规字〔2025〕2号\n关于印发最低生活保障标准的通知\n一、低保标准每月1365元。".encode("gb18030"))
+    path.write_bytes(
+        "穗民规字〔2025〕2号\n关于印发最低生活保障标准的通知\n一、低保标准每月1365元。".encode(
+            "gb18030"
+        )
+    )
     draft = complete_metadata(read_file(path).drafts[0])
     assert draft.title == "关于印发最低生活保障标准的通知"
     assert draft.doc_no == "穗民规字〔2025〕2号"

@@ -44,5 +44,7 @@ def test_text_without_numbering_becomes_paragraphs_and_says_so():
 
 
 def test_markdown_headings_and_inserted_articles():
-    s = parse_structure("## 第一章 总则\n第一条 为了规范。\n第一条之一 新增的一条。\n第二条 适用本法。")
+    s = parse_structure(
+        "## 第一章 总则\n第一条 为了规范。\n第一条之一 新增的一条。\n第二条 适用本法。"
+    )
     assert [p.label for p in s.passages] == ["第一条", "第一条之一", "第二条"]

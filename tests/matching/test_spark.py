@@ -51,7 +51,16 @@ def _decoded(results_dir: Path) -> dict[str, set[tuple]]:
                 (r.entity_id, r.status, r.failed, r.unknown, r.amount, r.changed)
                 for r in results.rows(c.policy_id, limit=10_000)
             }
-            | {("counts", c.eligible, c.needs_information, c.ineligible, c.near_miss, c.total_amount)}
+            | {
+                (
+                    "counts",
+                    c.eligible,
+                    c.needs_information,
+                    c.ineligible,
+                    c.near_miss,
+                    c.total_amount,
+                )
+            }
             for c in results.run.policies
         }
 
@@ -78,7 +87,9 @@ def test_a_failing_spark_job_names_the_policy_and_the_reason(spark, tmp_path: Pa
     )
     policy = load_policies([demo_policies_dir()]).by_id("above-scale-growth-award")
     with pytest.raises(MatchFailed) as failed:
-        run_matching(url, [policy], AS_OF, results_dir=tmp_path / "r", engine="spark", session=spark)
+        run_matching(
+            url, [policy], AS_OF, results_dir=tmp_path / "r", engine="spark", session=spark
+        )
     assert "above-scale-growth-award" in failed.value.message
     assert "spark" in failed.value.message and "NUMERIC_VALUE_OUT_OF_RANGE" in failed.value.message
     assert not list((tmp_path / "r" / "runs").iterdir())

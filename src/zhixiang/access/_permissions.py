@@ -90,6 +90,15 @@ PERMISSIONS: dict[str, Permission] = dict(
         _p("tickets.metrics", "查看三率与时效（办理人仅本部门）", R.AGENT, R.HANDLER, R.LEADER),
         _p("tickets.escalate", "执行超期升级", R.AGENT, R.SYSADMIN),
         _p("tickets.train", "重新训练分类模型", R.SYSADMIN),
+        # 主动发现
+        _p(
+            "insight.read",
+            "查看热点问题、预警与答复质量（办理人仅本部门）",
+            R.AGENT,
+            R.HANDLER,
+            R.LEADER,
+        ),
+        _p("insight.act", "处理预警：生成主动任务（未诉先办）、关闭预警", R.AGENT),
         # 政策找人
         _p("policies.check", "检查政策文件", R.POLICY_ADMIN, R.REVIEWER),
         _p("policies.match", "运行批量匹配", R.POLICY_ADMIN),
@@ -113,7 +122,9 @@ PERMISSIONS: dict[str, Permission] = dict(
         _p("audit.read", "查看审计日志", R.SYSADMIN, R.DATA_OFFICER),
         _p("audit.verify", "校验审计链", R.SYSADMIN, R.DATA_OFFICER),
         # 智能咨询
-        _p("knowledge.manage", "导入、更正政策文件，起草与确认政策规则（政策拆解）", R.POLICY_ADMIN),
+        _p(
+            "knowledge.manage", "导入、更正政策文件，起草与确认政策规则（政策拆解）", R.POLICY_ADMIN
+        ),
         _p("knowledge.review", "审核热线答复形成的知识条目", R.POLICY_ADMIN, R.REVIEWER),
         # 账号与密钥
         _p("access.admin", "管理账号、角色与密钥", R.SYSADMIN),

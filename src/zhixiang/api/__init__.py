@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
 from zhixiang.access import Principal, open_access
-from zhixiang.api import data, knowledge, open311, policies, session, tickets
+from zhixiang.api import data, insight, knowledge, open311, policies, session, tickets
 from zhixiang.api._auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -32,6 +32,13 @@ async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, 422)
 
 
+def _reply_scorer():  # type: ignore[no-untyped-def]
+    """答复质量 for every 办结 (zhixiang.insight; tickets, a lower layer, cannot import it)."""
+    from zhixiang.insight import ReplyScorer
+
+    return ReplyScorer()
+
+
 def create_app(
     settings: Settings | None = None, *, ticket_store: TicketStore | None = None
 ) -> FastAPI:
@@ -45,7 +52,9 @@ def create_app(
     app.state.settings = settings
 
     app.state.access = open_access(settings.access_db)
-    app.state.tickets = ticket_store or open_store(settings.tickets_url, settings=settings)
+    app.state.tickets = ticket_store or open_store(
+        settings.tickets_url, settings=settings, reply_scorer=_reply_scorer()
+    )
 
     # A refusal (bad key, wrong department, bad input, busy resource) is its precise status, never a 500.
     @app.exception_handler(ZhixiangError)

@@ -1,7 +1,9 @@
-"""Honest figures for the classifier: stratified k-fold CV (mean ± std over folds) and a held-out split.
+"""Honest figures for the classifier: repeated stratified k-fold CV (mean ± std over folds) with
+near-duplicates kept in one fold, and a held-out split.
 
-Every figure comes from models trained without the messages they are scored on; the shipped model's
-CV runs the whole `train_model` procedure per fold, calibration included.
+Every figure comes from models trained without the messages they are scored on (nor any re-post of
+them); segmented-only messages are trained on but never scored, since tickets arrive as raw text.
+The shipped model's CV runs the whole `train_model` procedure per fold, calibration included.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -61,6 +63,36 @@ class Scores:
         }
 
 
+def grouped_splits(
+    labels: Sequence[str],
+    groups: Sequence[int] | None = None,
+    extra: Sequence[bool] | None = None,
+    *,
+    folds: int = 5,
+    repeats: int = 1,
+    seed: int = 0,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Repeated stratified k-fold splits where a group (one complaint and its re-posts) is never on
+    both sides, and `extra` rows are trained on when their group is not being tested."""
+    y = np.asarray(labels, dtype=object)
+    groups_ = np.asarray(groups if groups is not None else np.arange(len(y)))
+    extra_ = np.asarray(extra if extra is not None else np.zeros(len(y), bool), dtype=bool)
+    scored = np.flatnonzero(~extra_)
+    extras = np.flatnonzero(extra_)
+    splits = []
+    for repeat in range(repeats):
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + repeat)
+        for train, test in splitter.split(scored, y[scored], groups_[scored]):
+            tested = set(groups_[scored[test]].tolist())
+            usable = (
+                extras[[g not in tested for g in groups_[extras].tolist()]]
+                if len(extras)
+                else extras
+            )
+            splits.append((np.concatenate([scored[train], usable]), scored[test]))
+    return splits
+
+
 def cross_validate(
     titles: Sequence[str],
     bodies: Sequence[str],
@@ -69,37 +101,19 @@ def cross_validate(
     folds: int = 5,
     repeats: int = 1,
     seed: int = 0,
+    groups: Sequence[int] | None = None,
+    extra: Sequence[bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Scores:
-    """Stratified k-fold CV of the full `train_model` procedure (features, SVM, calibration)."""
+    """Grouped stratified k-fold CV of the full `train_model` procedure (features, SVM, calibration)."""
     columns, y = as_columns(titles, bodies), np.asarray(labels, dtype=object)
-    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    splits = grouped_splits(labels, groups, extra, folds=folds, repeats=repeats, seed=seed)
     rounds = []
-    for done, (train, test) in enumerate(splitter.split(columns, y), start=1):
+    for done, (train, test) in enumerate(splits, start=1):
         rounds.append(_score_classifier(columns, y, train, test))
         if progress is not None:
-            progress(done, folds * repeats)
-    return _collect(sorted(set(y)), rounds)
-
-
-def holdout(
-    titles: Sequence[str],
-    bodies: Sequence[str],
-    labels: Sequence[str],
-    *,
-    test_size: float = 0.2,
-    seed: int = 0,
-) -> tuple[Scores, Scores]:
-    """One stratified train/test split: (the classifier's scores, the majority-class baseline's)."""
-    columns, y = as_columns(titles, bodies), np.asarray(labels, dtype=object)
-    train, test = train_test_split(
-        np.arange(len(y)), test_size=test_size, stratify=y, random_state=seed
-    )
-    model = _score_classifier(columns, y, train, test)
-    majority = DummyClassifier(strategy="most_frequent").fit(columns[train], y[train])
-    baseline = _round(y[test], majority.predict(columns[test]), None)
-    names = sorted(set(y))
-    return _collect(names, [model]), _collect(names, [baseline])
+            progress(done, len(splits))
+    return _collect(sorted(set(y[~np.asarray(extra, bool)] if extra is not None else y)), rounds)
 
 
 CANDIDATES: dict[str, tuple[str, Callable[[int], Any]]] = {
@@ -172,21 +186,28 @@ def compare_candidates(
     folds: int = 5,
     repeats: int = 3,
     seed: int = 0,
+    groups: Sequence[int] | None = None,
+    extra: Sequence[bool] | None = None,
+    names: Sequence[str] | None = None,
 ) -> dict[str, list[float]]:
-    """Macro-F1 per fold for each candidate on the same repeated stratified folds (arg-max only)."""
+    """Macro-F1 per fold for each candidate on the same grouped folds (arg-max: temperature scaling
+    never changes it). `<name>/no-extra` trains the same candidate without the extra rows."""
     columns, y = as_columns(titles, bodies), np.asarray(labels, dtype=object)
-    splits = list(
-        RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(
-            columns, y
-        )
-    )
+    splits = grouped_splits(labels, groups, extra, folds=folds, repeats=repeats, seed=seed)
+    is_extra = np.asarray(extra if extra is not None else np.zeros(len(y), bool), dtype=bool)
     results: dict[str, list[float]] = {}
-    for name, (_, make) in CANDIDATES.items():
-        scores = []
-        for train, test in splits:
-            model = clone(make(len(train))).fit(columns[train], y[train])
-            scores.append(float(f1_score(y[test], model.predict(columns[test]), average="macro")))
-        results[name] = scores
+    for name in names or list(CANDIDATES):
+        _, make = CANDIDATES[name]
+        variants = [(name, False)] + ([(f"{name}/no-extra", True)] if is_extra.any() else [])
+        for label, drop_extra in variants:
+            scores = []
+            for train, test in splits:
+                rows = train[~is_extra[train]] if drop_extra else train
+                model = clone(make(len(rows))).fit(columns[rows], y[rows])
+                scores.append(
+                    float(f1_score(y[test], model.predict(columns[test]), average="macro"))
+                )
+            results[label] = scores
     return results
 
 

@@ -1,9 +1,9 @@
 """Reproduce the classifier's figures in one command: `python -m zhixiang.classify.evaluate`.
 
-Prints (1) macro-F1 of every candidate model on the same repeated stratified folds, (2) the shipped
-procedure's CV figures with per-class F1 (mean ± std over folds) and calibration error, and (3) one
-stratified 80/20 held-out split against the majority-class baseline; also the share of tickets an
-auto-dispatch threshold would send and how many of those are right.
+Prints (1) macro-F1 of candidate models on the same repeated, grouped stratified folds, each with
+and without the segmented messages, (2) the shipped procedure's CV figures (calibration included)
+with per-class F1 and calibration error, and the share an auto-dispatch threshold would send.
+Near-duplicates (re-posts) are kept in one fold; segmented-only messages are never scored.
 """
 
 from __future__ import annotations
@@ -16,67 +16,88 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from zhixiang.classify._data import MessageFileError, default_training_data, read_messages
+from zhixiang.classify._data import MessageFileError, training_corpus
 from zhixiang.classify._evaluation import (
     CANDIDATES,
     SHIPPED_CANDIDATE,
     compare_candidates,
     cross_validate,
     format_scores,
-    holdout,
 )
 
 
 def evaluate(
     data: Annotated[Path | None, typer.Option(help="带 一级分类 的留言 CSV")] = None,
+    segmented: Annotated[Path | None, typer.Option(help="分词后的带标签留言 CSV")] = None,
+    use_segmented: Annotated[bool, typer.Option(help="训练时加入分词留言")] = True,
     folds: Annotated[int, typer.Option(min=2, help="分层 k 折的 k")] = 5,
     repeats: Annotated[int, typer.Option(min=1, help="用不同随机划分重复 k 折几次")] = 3,
+    calibrated_repeats: Annotated[int, typer.Option(min=1, help="含校准的完整流程重复几次")] = 1,
+    candidates: Annotated[
+        str, typer.Option(help="比较哪些候选（逗号分隔；all 为全部）")
+    ] = "char-svm,char-joined-svm,char-nb",
     seed: Annotated[int, typer.Option(help="划分的随机种子")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="另存全部数字为 JSON")] = None,
 ) -> None:
-    """Compare candidates by CV, then report the shipped model's CV and held-out figures."""
-    path = data or default_training_data()
+    """Compare candidates by grouped CV, then report the shipped procedure's CV figures."""
     try:
-        messages = read_messages(path, labelled=True)
+        corpus = training_corpus(data, segmented, use_segmented=use_segmented)
     except MessageFileError as exc:
         typer.echo(f"错误: {exc}", err=True)
         raise typer.Exit(2) from None
-    assert messages.labels is not None
-    titles, bodies, labels = messages.titles, messages.bodies, messages.labels
-    typer.echo(f"数据: {path} — {len(labels)} 条留言, {len(set(labels))} 个一级分类")
-    typer.echo(f"划分: 分层 {folds} 折 × {repeats} 次重复, seed={seed}\n")
-
-    started = time.perf_counter()
-    candidates = compare_candidates(titles, bodies, labels, folds=folds, repeats=repeats, seed=seed)
-    typer.echo(f"候选模型 macro-F1 (mean ± std over {folds * repeats} folds, arg-max, 未校准):")
-    ranked = sorted(candidates.items(), key=lambda item: -np.mean(item[1]))
-    for name, scores in ranked:
-        description = CANDIDATES[name][0]
-        typer.echo(f"  {name:<16}{np.mean(scores):.3f} ± {np.std(scores):.3f}   {description}")
-    best = ranked[0][0]
-    verdict = "即交付模型" if best == SHIPPED_CANDIDATE else f"不是交付模型 {SHIPPED_CANDIDATE}!"
-    typer.echo(f"  CV 最佳: {best}（{verdict}）\n")
-
-    cv = cross_validate(titles, bodies, labels, folds=folds, repeats=repeats, seed=seed)
+    scored = sum(not e for e in corpus.extra)
+    typer.echo(f"数据: {corpus.source}")
     typer.echo(
-        format_scores(cv, f"交付模型完整训练流程（含校准）的交叉验证, {folds} 折 × {repeats}:")
+        f"  用于评分 {scored} 条（{len(set(g for g, e in zip(corpus.groups, corpus.extra, strict=True) if not e))} 组近重复留言），"
+        f"仅用于训练的分词留言 {sum(corpus.extra)} 条"
+    )
+    typer.echo(f"划分: 分层分组 {folds} 折 × {repeats} 次重复, seed={seed}\n")
+    started = time.perf_counter()
+    names = list(CANDIDATES) if candidates == "all" else candidates.split(",")
+    results = compare_candidates(
+        corpus.titles,
+        corpus.bodies,
+        corpus.labels,
+        folds=folds,
+        repeats=repeats,
+        seed=seed,
+        groups=corpus.groups,
+        extra=corpus.extra,
+        names=names,
+    )
+    typer.echo(f"候选模型 macro-F1 (mean ± std over {folds * repeats} folds, arg-max):")
+    ranked = sorted(results.items(), key=lambda item: -np.mean(item[1]))
+    for name, scores in ranked:
+        base = name.split("/")[0]
+        suffix = "（不加分词留言）" if name.endswith("/no-extra") else ""
+        typer.echo(
+            f"  {name:<24}{np.mean(scores):.3f} ± {np.std(scores):.3f}   {CANDIDATES[base][0]}{suffix}"
+        )
+    typer.echo(f"  CV 最佳: {ranked[0][0]}（交付: {SHIPPED_CANDIDATE}）\n")
+
+    cv = cross_validate(
+        corpus.titles,
+        corpus.bodies,
+        corpus.labels,
+        folds=folds,
+        repeats=calibrated_repeats,
+        seed=seed,
+        groups=corpus.groups,
+        extra=corpus.extra,
+    )
+    typer.echo(
+        format_scores(
+            cv, f"交付模型完整训练流程（含校准）的交叉验证, {folds} 折 × {calibrated_repeats}:"
+        )
     )
     typer.echo("\n按置信度阈值自动派单（上面交叉验证中各测试折的预测）:")
     typer.echo(cv.dispatch_table())
-    model, majority = holdout(titles, bodies, labels, test_size=0.2, seed=seed)
-    typer.echo("")
-    typer.echo(format_scores(model, f"分层留出 20% 测试集 (seed={seed}):"))
-    typer.echo(format_scores(majority, "同一测试集上的多数类基线:"))
     typer.echo(f"\n用时 {time.perf_counter() - started:.0f} s")
     if json_out is not None:
         figures = {
-            "data": str(path),
-            "candidates": {
-                n: {"mean": np.mean(s), "std": np.std(s)} for n, s in candidates.items()
-            },
+            "data": corpus.source,
+            "candidates": {n: {"mean": np.mean(s), "std": np.std(s)} for n, s in results.items()},
             "cross_validation": cv.as_dict(),
-            "holdout": model.as_dict(),
-            "holdout_majority_baseline": majority.as_dict(),
         }
         json_out.write_text(json.dumps(figures, ensure_ascii=False, indent=2, default=float))
 

@@ -39,6 +39,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "tickets classify": ("zhixiang.cli.classify:classify", "为 CSV 中的诉求预测分类。"),
     "tickets train": ("zhixiang.cli.classify:train", "用标注数据训练诉求分类模型。"),
+    "tickets hot-topics": (
+        "zhixiang.cli.insight:hot_topics",
+        "热点问题挖掘：同一地点同一问题的留言归类并排热度。",
+    ),
+    "tickets score-replies": (
+        "zhixiang.cli.insight:score_replies",
+        "答复质量评分：相关性、完整性、可解释性、及时性。",
+    ),
+    "tickets surges": (
+        "zhixiang.cli.insight:surges",
+        "激增预警：按区域×类别与热点问题回放并预警。",
+    ),
     "data": ("zhixiang.cli.data:data_app", "数据中台：导入、隔离区、质量、授权、读取。"),
     "audit": ("zhixiang.cli.data:audit_app", "审计日志：核验与查看个人信息访问记录。"),
     "access": (

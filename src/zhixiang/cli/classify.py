@@ -51,9 +51,18 @@ def classify(
 
 
 def train(
-    data: Annotated[Path, typer.Option("--data", help="带 一级分类 的留言 CSV")] = (
-        default_training_data()
-    ),
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="带 一级分类 的留言 CSV；默认共享数据 messages_labeled.csv"),
+    ] = None,
+    segmented: Annotated[
+        Path | None,
+        typer.Option(
+            "--segmented",
+            help="另加分词后的带标签留言（分词文本_去停用词、一级分类）；不给 --data 时默认加入共享数据中的分词留言",
+        ),
+    ] = None,
+    no_segmented: Annotated[bool, typer.Option("--no-segmented", help="不加入分词留言")] = False,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -62,34 +71,46 @@ def train(
     ] = None,
     folds: Annotated[int, typer.Option("--folds", min=2, help="分层交叉验证的折数")] = 5,
 ) -> None:
-    """先做分层交叉验证并打印指标，再用全部数据训练，保存带版本号和指标的模型。"""
+    """先做分层分组交叉验证（近重复留言同在一折）并打印指标，再用全部数据训练，保存带版本号和指标的模型。"""
+    from zhixiang.classify._data import training_corpus
+
+    use_segmented = not no_segmented and (data is None or segmented is not None)
     try:
-        messages = read_messages(data, labelled=True)
+        corpus = training_corpus(data, segmented, use_segmented=use_segmented)
     except MessageFileError as exc:
         _fail(str(exc))
-    assert messages.labels is not None
-    smallest = min(Counter(messages.labels).values())
+    scored = [y for y, extra in zip(corpus.labels, corpus.extra, strict=True) if not extra]
+    smallest = min(Counter(scored).values())
+    name = data or default_training_data()
     if not 2 <= folds <= smallest:
         _fail(
-            f"{data}: --folds={folds} 不可用：最小的类别只有 {smallest} 条，折数须在 2 到 {smallest} 之间"
+            f"{name}: --folds={folds} 不可用：最小的类别只有 {smallest} 条，折数须在 2 到 {smallest} 之间"
         )
 
     from zhixiang.classify._evaluation import cross_validate, format_scores
 
-    typer.echo(f"{data}: {len(messages.labels)} 条留言, {len(set(messages.labels))} 个一级分类")
-    scores = cross_validate(messages.titles, messages.bodies, messages.labels, folds=folds)
-    typer.echo(format_scores(scores, f"分层 {folds} 折交叉验证 (mean ± std over folds):"))
-    evaluation = {"method": f"stratified {folds}-fold CV, seed 0", **scores.as_dict()}
+    typer.echo(
+        f"{corpus.source}: {len(corpus.labels)} 条留言, {len(set(corpus.labels))} 个一级分类"
+    )
+    scores = cross_validate(
+        corpus.titles,
+        corpus.bodies,
+        corpus.labels,
+        folds=folds,
+        groups=corpus.groups,
+        extra=corpus.extra,
+    )
+    typer.echo(format_scores(scores, f"分层分组 {folds} 折交叉验证 (mean ± std over folds):"))
+    evaluation = {
+        "method": f"stratified group {folds}-fold CV (near-duplicates in one fold; segmented rows train-only), seed 0",
+        **scores.as_dict(),
+    }
     try:
         classifier = train_model(
-            messages.titles,
-            messages.bodies,
-            messages.labels,
-            source=f"{data.parent.name}/{data.name}（{len(messages.labels)} 条）",
-            evaluation=evaluation,
+            corpus.titles, corpus.bodies, corpus.labels, source=corpus.source, evaluation=evaluation
         )
     except ValueError as exc:
-        _fail(f"{data}: {exc}")
+        _fail(f"{name}: {exc}")
     if output is None:
         from zhixiang.config import load_settings
 

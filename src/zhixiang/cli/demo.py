@@ -84,4 +84,6 @@ def demo_knowledge(settings: Settings) -> None:
     library = open_library(settings)
     for source in sources:
         print_import(import_with_progress(library, source))
-    console.print('问政策: zhixiang ask "失业保险金能领多久？"；批量: zhixiang knowledge ask -i 问题.csv -o 回答.csv')
+    console.print(
+        '问政策: zhixiang ask "失业保险金能领多久？"；批量: zhixiang knowledge ask -i 问题.csv -o 回答.csv'
+    )

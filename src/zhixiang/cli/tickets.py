@@ -36,7 +36,9 @@ def _store(with_classifier: bool = False) -> TicketStore:
     from zhixiang.tickets import open_store
 
     try:
-        return open_store(with_classifier=with_classifier)
+        from zhixiang.insight import ReplyScorer
+
+        return open_store(with_classifier=with_classifier, reply_scorer=ReplyScorer())
     except ZhixiangError as exc:
         raise _fail(exc) from None
 

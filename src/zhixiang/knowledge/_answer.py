@@ -116,7 +116,11 @@ def coverage(query_weights: dict[str, float], passage_tokens: set[str]) -> float
 def key_sentences(text: str, query_tokens: set[str], tokenize, limit: int = 160) -> str:  # type: ignore[no-untyped-def]
     """The passage's sentences that share most with the question, in their order, verbatim."""
     # A sentence asking a question (the heading of an FAQ entry) is not part of an answer.
-    sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip() and not s.strip().endswith(("？", "?"))]
+    sentences = [
+        s.strip()
+        for s in _SENTENCE.findall(text)
+        if s.strip() and not s.strip().endswith(("？", "?"))
+    ]
     if not sentences:
         return text[:limit]
     scored = []

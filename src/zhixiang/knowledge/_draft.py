@@ -98,7 +98,9 @@ def _subject(text: str, start: int) -> str:
     before = text[max(0, start - 24) : start]
     parts = _SUBJECT_BREAK.split(before)
     subject = parts[-1].strip() if parts else ""
-    subject = re.sub(r"^第[零〇一二三四五六七八九十百千\d]+条(之[一二三四五六七八九十]+)?\s*", "", subject)
+    subject = re.sub(
+        r"^第[零〇一二三四五六七八九十百千\d]+条(之[一二三四五六七八九十]+)?\s*", "", subject
+    )
     return re.sub(r"^(且|并|或|和|及|其|须|应当|应|需|申请人|申请家庭)", "", subject)
 
 
