@@ -7,6 +7,7 @@ behaviour, not the last point of F1, and this keeps the session's set-up to a fe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest

@@ -74,6 +74,7 @@ def create_app(
     app.include_router(data.router)
     app.include_router(policies.router)
     app.include_router(knowledge.router)
+    app.include_router(insight.router)
     app.include_router(session.router)
     add_docs(app)
 
