@@ -95,3 +95,13 @@ def test_the_real_hot_topics_are_found(real_topics: list[Topic]) -> None:
     assert loans.size >= 8
     assert len(set(noise.message_ids) & set(parking.message_ids)) == 0
     assert all(len(t.representatives) >= 2 for t in (noise, parking, loans))
+
+
+@pytest.mark.parametrize("texts", [[("!", "?")], [("a", "b")], [("!", "?"), ("xyz", "qq")]])
+def test_messages_sharing_no_text_give_no_topics_rather_than_an_error(texts) -> None:
+    """A fresh store with a ticket or two of a few characters must not break the hot-topic panel."""
+    messages = [
+        Message(record=i, id=str(i), title=t, body=b, time=datetime(2026, 1, 1))
+        for i, (t, b) in enumerate(texts)
+    ]
+    assert find_topics(messages) == []

@@ -111,8 +111,7 @@ def list_alerts(
 @router.post("/alerts/scan")
 def scan_alerts(request: Request, store: Store, who: Actor, days: Days = 365) -> dict[str, Any]:
     """Replay the period's tickets through the surge test and store new alerts (deduplicated)."""
-    from zhixiang.insight import scan
-    from zhixiang.insight._store import ticket_views
+    from zhixiang.insight import scan, ticket_views
 
     messages = _messages(store, days)
     categories = {

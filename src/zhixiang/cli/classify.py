@@ -72,7 +72,7 @@ def train(
     folds: Annotated[int, typer.Option("--folds", min=2, help="分层交叉验证的折数")] = 5,
 ) -> None:
     """先做分层分组交叉验证（近重复留言同在一折）并打印指标，再用全部数据训练，保存带版本号和指标的模型。"""
-    from zhixiang.classify._data import training_corpus
+    from zhixiang.classify import training_corpus
 
     use_segmented = not no_segmented and (data is None or segmented is not None)
     try:

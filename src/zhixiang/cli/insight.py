@@ -65,8 +65,15 @@ def hot_topics(
 ) -> None:
     """热点问题挖掘：把同一地点、同一问题的留言归为一类，按热度指数排序写出。"""
     from zhixiang.errors import ZhixiangError
-    from zhixiang.insight import TOPIC_COLUMNS, TopicSettings, find_topics, read_table, write_rows
-    from zhixiang.insight._messages import BODY, TITLE
+    from zhixiang.insight import (
+        BODY,
+        TITLE,
+        TOPIC_COLUMNS,
+        TopicSettings,
+        find_topics,
+        read_table,
+        write_rows,
+    )
 
     reference = _as_of(as_of)
     try:
@@ -131,8 +138,16 @@ def score_replies(
 ) -> None:
     """答复质量评分：相关性、完整性、可解释性、及时性与总分（0–1），并写明缺什么。"""
     from zhixiang.errors import ZhixiangError
-    from zhixiang.insight import REPLY_COLUMNS, ReplyScorer, ReplySettings, read_table, write_rows
-    from zhixiang.insight._messages import BODY, REPLY, TITLE
+    from zhixiang.insight import (
+        BODY,
+        REPLY,
+        REPLY_COLUMNS,
+        TITLE,
+        ReplyScorer,
+        ReplySettings,
+        read_table,
+        write_rows,
+    )
 
     try:
         table = read_table(input, required=[TITLE, BODY, REPLY])
@@ -203,8 +218,15 @@ def surges(
     """激增预警：按 区域×类别 和 热点问题 回放历史，列出每次预警（何时、多少件、预期多少）。"""
     from zhixiang.classify import load_model
     from zhixiang.errors import ZhixiangError
-    from zhixiang.insight import SurgeSettings, open_alert_store, read_table, scan
-    from zhixiang.insight._messages import BODY, TIME, TITLE
+    from zhixiang.insight import (
+        BODY,
+        TIME,
+        TITLE,
+        SurgeSettings,
+        open_alert_store,
+        read_table,
+        scan,
+    )
 
     start = _as_of(since)
     try:
@@ -225,7 +247,7 @@ def surges(
             store = open_store(with_classifier=False)
             views = {}
             messages = messages_from_store(store)
-            from zhixiang.insight._store import ticket_views
+            from zhixiang.insight import ticket_views
 
             views = {str(v.id): v.category or "未分类" for v in ticket_views(store)}
             categories = [views.get(m.id, "未分类") for m in messages]

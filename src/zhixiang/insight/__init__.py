@@ -9,6 +9,10 @@ from zhixiang.insight._dashboard import TopicTrend, scan, surge_events, topic_tr
 from zhixiang.insight._duplicates import DuplicateStudy, ThresholdPoint, study_threshold
 from zhixiang.insight._io import REPLY_COLUMNS, TOPIC_COLUMNS, write_quarantine, write_rows
 from zhixiang.insight._messages import (
+    BODY,
+    REPLY,
+    TIME,
+    TITLE,
     Message,
     MessageFileError,
     MessageTable,
@@ -22,12 +26,17 @@ from zhixiang.insight._store import (
     messages_from_store,
     quality_by_department,
     store_reply_quality,
+    ticket_views,
 )
 from zhixiang.insight._surges import Event, Surge, SurgeSettings, area_of, detect_surges
 from zhixiang.insight._topics import Topic, TopicSettings, find_topics, heat_index
 
 __all__ = [
+    "BODY",
+    "REPLY",
     "REPLY_COLUMNS",
+    "TIME",
+    "TITLE",
     "TOPIC_COLUMNS",
     "AlertStore",
     "AlertView",
@@ -61,6 +70,7 @@ __all__ = [
     "store_reply_quality",
     "study_threshold",
     "surge_events",
+    "ticket_views",
     "topic_trends",
     "write_quarantine",
     "write_rows",

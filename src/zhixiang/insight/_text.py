@@ -66,6 +66,8 @@ def tfidf_vectors(
     idf = (np.log((1 + len(texts)) / (1 + df[keep])) + 1.0).astype(np.float32)
     counts.data = 1.0 + np.log(counts.data)
     counts = counts @ sp.diags(idf)
+    if counts.shape[1] == 0:  # no n-gram shared by two texts: nothing to compare, nothing to group
+        return sp.csr_matrix((len(texts), 0), dtype=np.float32)
     return normalize(counts.tocsr(), copy=False)
 
 

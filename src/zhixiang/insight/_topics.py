@@ -254,6 +254,8 @@ def _centroids(groups, vectors):  # type: ignore[no-untyped-def]
     cols = [i for group in groups for i in group]
     weights = [1.0 / len(group) for group in groups for _ in group]
     average = csr_matrix((weights, (rows, cols)), shape=(len(groups), vectors.shape[0]))
+    if vectors.shape[1] == 0:  # texts with no shared n-gram: nothing to normalise
+        return average @ vectors
     return normalize(average @ vectors)
 
 

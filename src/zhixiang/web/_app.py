@@ -28,7 +28,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from zhixiang.access import ANONYMOUS, ROLE_LABELS, Principal, Role
-from zhixiang.api._auth import CSRF_FIELD, PUBLIC, SESSION_COOKIE, authenticate
+from zhixiang.api import CSRF_FIELD, PUBLIC, SESSION_COOKIE, authenticate
 from zhixiang.errors import Unauthenticated, ZhixiangError
 from zhixiang.rules import format_money
 from zhixiang.web._regions import region_name, street_options

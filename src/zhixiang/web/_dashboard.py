@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 
 from zhixiang.access import Principal
-from zhixiang.api._auth import requires
+from zhixiang.api import requires
 from zhixiang.errors import InvalidInput
 from zhixiang.identity import XIAMEN_DISTRICTS
 from zhixiang.tickets import SearchFilters, TicketView

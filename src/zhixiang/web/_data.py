@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 
 from zhixiang.access import Principal
-from zhixiang.api._auth import requires
+from zhixiang.api import requires
 from zhixiang.datahub import (
     Warehouse,
     audit_records,

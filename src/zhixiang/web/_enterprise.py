@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 
 from zhixiang.access import Principal
-from zhixiang.api._auth import requires
+from zhixiang.api import requires
 from zhixiang.matching import Calculator, connect
 from zhixiang.web._app import anyone, check_public_form, render
 from zhixiang.web._calculator import STATUS_LABELS, as_of_from, evaluate, facts_from, questions

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from zhixiang.access import STAFF_ROLES, Principal
-from zhixiang.api._auth import SESSION_COOKIE
+from zhixiang.api import SESSION_COOKIE
 from zhixiang.errors import ZhixiangError
 from zhixiang.web._app import anyone, check_public_form, redirect, render, secure_cookies
 from zhixiang.web._forms import Form

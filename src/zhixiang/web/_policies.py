@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from zhixiang.access import Principal
-from zhixiang.api._auth import requires
+from zhixiang.api import requires
 from zhixiang.errors import Conflict, InvalidInput, NotFound, ZhixiangError
 from zhixiang.identity import IdentifierError, validate_credit_code
 from zhixiang.matching import MatchRun, load_run, open_results, run_matching

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import ValidationError
 
 from zhixiang.access import Principal, Role
-from zhixiang.api._auth import requires
+from zhixiang.api import requires
 from zhixiang.errors import Forbidden, InvalidInput, ZhixiangError
 from zhixiang.tickets import (
     ACTION_LABELS,
