@@ -14,6 +14,10 @@ from zhixiang.rules._language import (
 )
 from zhixiang.rules._policy import (
     AMOUNT_ID,
+    DELIVERY_MODES,
+    GROUPS_FILE,
+    SHORTFALL_RULES,
+    Budget,
     Condition,
     Location,
     Policy,
@@ -34,6 +38,10 @@ from zhixiang.rules._verdict import (
 
 __all__ = [
     "AMOUNT_ID",
+    "DELIVERY_MODES",
+    "GROUPS_FILE",
+    "SHORTFALL_RULES",
+    "Budget",
     "FIELD_VALUE_TYPES",
     "OPERATOR_LABELS",
     "Comparison",
