@@ -39,11 +39,11 @@ from zhixiang.rules._verdict import (
 __all__ = [
     "AMOUNT_ID",
     "DELIVERY_MODES",
+    "FIELD_VALUE_TYPES",
     "GROUPS_FILE",
+    "OPERATOR_LABELS",
     "SHORTFALL_RULES",
     "Budget",
-    "FIELD_VALUE_TYPES",
-    "OPERATOR_LABELS",
     "Comparison",
     "Condition",
     "ConditionOutcome",
