@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, text, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from zhixiang.access import Principal, Role
@@ -50,6 +50,13 @@ PERIOD = re.compile(r"^20[0-9]{2}$")
 _WRITE_LOCK = 2104018808  # PostgreSQL advisory lock under which ledger writes queue
 _MAX_NOTICE_DAYS = 60
 DIRECT, CONFIRM, APPLY = "直接兑现", "意愿确认", "申请审核"
+# Money that counts (budgets, caps, nets): lines not 撤销, and no reversal of a 撤销 award (a
+# revoked award counts nothing, so what reversed it counts nothing either).
+_target = t.lines.alias("target")
+_MONEY_FROM = t.lines.outerjoin(_target, _target.c.id == t.lines.c.reverses)
+_LIVE_MONEY = and_(
+    t.lines.c.status != REVOKED, or_(_target.c.id.is_(None), _target.c.status != REVOKED)
+)
 
 
 def _now() -> datetime:
@@ -207,12 +214,13 @@ class GrantLedger:
                 received = dict(
                     c.execute(
                         select(t.lines.c.entity_id, func.sum(t.lines.c.amount_fen))
-                        .where(t.lines.c.period == period, t.lines.c.status != REVOKED)
+                        .select_from(_MONEY_FROM)
+                        .where(t.lines.c.period == period, _LIVE_MONEY)
                         .group_by(t.lines.c.entity_id)
                     ).all()
                 )
-                for entity in [e for e in want if e in received]:
-                    room = cap - int(received[entity])
+                for entity in list(want):
+                    room = cap - int(received.get(entity, 0))
                     if room <= 0:
                         del want[entity]
                         hold(f"已达年度奖励总额上限 {format_money(policy.annual_cap)}")
@@ -262,11 +270,9 @@ class GrantLedger:
         budget = to_fen(policy.budget.amount)
         used = int(
             c.execute(
-                select(func.coalesce(func.sum(t.lines.c.amount_fen), 0)).where(
-                    t.lines.c.policy_id == policy.id,
-                    t.lines.c.period == period,
-                    t.lines.c.status != REVOKED,
-                )
+                select(func.coalesce(func.sum(t.lines.c.amount_fen), 0))
+                .select_from(_MONEY_FROM)
+                .where(t.lines.c.policy_id == policy.id, t.lines.c.period == period, _LIVE_MONEY)
             ).scalar_one()
         )
         room, asked = budget - used, sum(want.values())
@@ -465,11 +471,13 @@ class GrantLedger:
                 used = int(
                     c.execute(
                         select(func.coalesce(func.sum(t.lines.c.amount_fen), 0))
-                        .select_from(t.lines.join(t.batches, t.batches.c.id == t.lines.c.batch_id))
+                        .select_from(
+                            _MONEY_FROM.join(t.batches, t.batches.c.id == t.lines.c.batch_id)
+                        )
                         .where(
                             t.lines.c.policy_id == batch.policy_id,
                             t.lines.c.period == batch.period,
-                            t.lines.c.status != REVOKED,
+                            _LIVE_MONEY,
                             t.batches.c.status == "approved",
                         )
                     ).scalar_one()
@@ -529,14 +537,15 @@ class GrantLedger:
             )
 
     def _net(self, c: Connection, award: int) -> int:
+        """An award's amount after its reversals; a 撤销 award is worth nothing."""
         return int(
             c.execute(
-                select(func.coalesce(func.sum(t.lines.c.amount_fen), 0)).where(
-                    (
-                        (t.lines.c.id == award)
-                        | ((t.lines.c.reverses == award) & (t.lines.c.kind == "reversal"))
-                    ),
-                    t.lines.c.status != REVOKED,
+                select(func.coalesce(func.sum(t.lines.c.amount_fen), 0))
+                .select_from(_MONEY_FROM)
+                .where(
+                    (t.lines.c.id == award)
+                    | ((t.lines.c.reverses == award) & (t.lines.c.kind == "reversal")),
+                    _LIVE_MONEY,
                 )
             ).scalar_one()
         )
@@ -1049,10 +1058,12 @@ class GrantLedger:
             if policy.annual_cap is not None:
                 received = int(
                     c.execute(
-                        select(func.coalesce(func.sum(t.lines.c.amount_fen), 0)).where(
+                        select(func.coalesce(func.sum(t.lines.c.amount_fen), 0))
+                        .select_from(_MONEY_FROM)
+                        .where(
                             t.lines.c.period == period,
                             t.lines.c.entity_id == entity_id,
-                            t.lines.c.status != REVOKED,
+                            _LIVE_MONEY,
                         )
                     ).scalar_one()
                 )
@@ -1065,10 +1076,12 @@ class GrantLedger:
             if policy.budget is not None:
                 used = int(
                     c.execute(
-                        select(func.coalesce(func.sum(t.lines.c.amount_fen), 0)).where(
+                        select(func.coalesce(func.sum(t.lines.c.amount_fen), 0))
+                        .select_from(_MONEY_FROM)
+                        .where(
                             t.lines.c.policy_id == policy.id,
                             t.lines.c.period == period,
-                            t.lines.c.status != REVOKED,
+                            _LIVE_MONEY,
                         )
                     ).scalar_one()
                 )

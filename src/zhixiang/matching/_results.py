@@ -136,7 +136,7 @@ class Results:
         with self._lock:
             cursor = self._con.cursor()
         try:
-            return cursor.execute(sql).fetch_arrow_table()
+            return cursor.execute(sql).to_arrow_table()
         finally:
             cursor.close()
 
