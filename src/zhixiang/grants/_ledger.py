@@ -246,16 +246,16 @@ class GrantLedger:
                 held=held,
                 notice_days=notice_days,
             )
-            rows = [
+            new_lines: list[tuple] = [
                 (batch_id, policy.id, period, e, "award", fen, None, None, PENDING, None)
                 for e, fen in sorted(want.items())
             ]
-            rows += [
+            new_lines += [
                 (batch_id, policy.id, period, e, "reversal", fen, award, basis, PENDING, why)
                 for award, e, fen, basis, why in reversals
             ]
             try:
-                self._bulk_lines(c, rows)
+                self._bulk_lines(c, new_lines)
             except IntegrityError:
                 raise Conflict("另一批次同时为同一主体入账，请重试（本次未写入任何内容）") from None
             self._event(
@@ -1139,7 +1139,7 @@ class GrantLedger:
     def batch(self, batch_id: int) -> BatchView:
         with self._reader.connect() as c:
             row = self._batch_row(c, batch_id)
-            counts = dict(
+            counts: dict[str, int] = dict(
                 c.execute(
                     select(t.lines.c.status, func.count())
                     .where(t.lines.c.batch_id == batch_id)
@@ -1352,7 +1352,7 @@ class GrantLedger:
                     return sum(found.get((k, s), (0, 0))[0] for k in kinds for s in statuses)
 
                 live = (PENDING, CONFIRMED, PAID, RETURNED)
-                objections = dict(
+                objections: dict[str, int] = dict(
                     c.execute(
                         select(t.objections.c.status, func.count())
                         .join(ln, ln.c.id == t.objections.c.line_id)
