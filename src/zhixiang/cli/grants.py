@@ -126,12 +126,13 @@ def propose(
     as_user: As = None,
 ) -> None:
     """提出兑现批次：当前匹配批次中符合条件、台账里还没有的主体，按互斥组、年度上限、预算核定金额。"""
-    from zhixiang.cli.rules import _load
     from zhixiang.config import load_settings
+    from zhixiang.demo import demo_policies_dir
     from zhixiang.grants import propose_from_run
+    from zhixiang.rules import load_policies
 
     settings = load_settings()
-    policies = _load(None).policies
+    policies = load_policies([settings.policies_dir or demo_policies_dir()]).policies
     by = _who(as_user)
     ledger = _ledger()
     proposal = _run(
