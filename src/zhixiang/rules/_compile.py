@@ -274,16 +274,22 @@ class _Gaps:
     holds_on: list[ir.Value | None]
 
 
+def _as_date(value: ir.Value) -> ir.Value:
+    """A forced cast: engines make date + interval a timestamp while Ibis believes it is a date
+    (and would drop a plain cast)."""
+    return ops.Cast(value, to=dt.date).to_expr()
+
+
 def _holds_on(compile_node: Compiler, rule: DateRule) -> ir.Value:
-    base = compile_node(rule.base).cast("date")
+    base = _as_date(compile_node(rule.base))
     day = base
     if rule.years:
-        day = (base + ibis.interval(years=rule.years)).cast("date")
+        day = _as_date(base + ibis.interval(years=rule.years))
     elif rule.months:
-        day = (base + ibis.interval(months=rule.months)).cast("date")
+        day = _as_date(base + ibis.interval(months=rule.months))
     one_day = ibis.interval(days=1)
-    day = ibis.cases((day.day() < base.day(), (day + one_day).cast("date")), else_=day)
-    return (day + one_day).cast("date") if rule.strict else day
+    day = _as_date(ibis.cases((day.day() < base.day(), _as_date(day + one_day)), else_=day))
+    return _as_date(day + one_day) if rule.strict else day
 
 
 def _gap_inputs(policy: Policy, compile_node: Compiler) -> dict[str, ir.Value]:
@@ -368,7 +374,7 @@ def _row_gap(
         else:
             blocked = blocked | (failed[i] & gaps.holds_on[i].isnull())
     latest = ibis.greatest(*(h.fill_null(_NO_DAY) for _, h in waits)) if len(waits) > 1 else waits[0][1]
-    holds_on = ibis.cases((any_failed & ~blocked, latest.cast("date")), else_=ibis.null("date"))
+    holds_on = ibis.cases((any_failed & ~blocked, _as_date(latest)), else_=ibis.null("date"))
     return closeness, holds_on
 
 
