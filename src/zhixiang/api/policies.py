@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from zhixiang.access import Principal
@@ -19,7 +20,14 @@ from zhixiang.catalog import load_catalog
 from zhixiang.demo import demo_policies_dir
 from zhixiang.errors import ZhixiangError
 from zhixiang.identity import IdentifierError, validate_credit_code
-from zhixiang.matching import Calculator, EntityLookup, compare_policies, load_run
+from zhixiang.matching import (
+    Calculator,
+    EntityLookup,
+    MatchRow,
+    compare_policies,
+    load_run,
+    open_results,
+)
 from zhixiang.rules import (
     ExpressionError,
     Policy,
@@ -138,6 +146,55 @@ def summary(request: Request, caller: Caller) -> list[dict]:
         }
         for c in run.policies
     ]
+
+
+def _row(row: MatchRow) -> dict:
+    return {
+        "entity_id": row.entity_id,
+        "policy_id": row.policy_id,
+        "status": row.status,
+        "failed": list(row.failed),
+        "unknown": list(row.unknown),
+        "closeness": None if row.closeness is None else str(row.closeness),
+        "holds_on": None if row.holds_on is None else row.holds_on.isoformat(),
+    }
+
+
+@router.get("/near-misses")
+def near_misses(
+    request: Request,
+    caller: Annotated[Principal, requires("policies.results")],
+    policy_id: str | None = None,
+    closeness: Annotated[Decimal, Query(ge=Decimal("0.5"), le=Decimal(1))] = Decimal("0.8"),
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+) -> dict:
+    """差一项 of the current run, closest first: scope met, each missed threshold ≥ `closeness`.
+    The gap of each condition is in the calculator's answer for the entity."""
+    try:
+        with open_results(request.app.state.settings.results_dir) as results:
+            rows = results.near_misses(policy_id, limit, closeness)
+            run = results.run
+    except ZhixiangError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return {"run_id": run.run_id, "as_of": run.as_of, "closeness": str(closeness), "rows": [_row(r) for r in rows]}
+
+
+@router.get("/upcoming")
+def upcoming(
+    request: Request,
+    caller: Annotated[Principal, requires("policies.results")],
+    policy_id: str | None = None,
+    days: Annotated[int, Query(ge=1, le=3660)] = 90,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+) -> dict:
+    """即将符合: who qualifies within `days` of the run's date with no change, soonest first."""
+    try:
+        with open_results(request.app.state.settings.results_dir) as results:
+            rows = results.upcoming(days, policy_id, limit)
+            run = results.run
+    except ZhixiangError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return {"run_id": run.run_id, "as_of": run.as_of, "days": days, "rows": [_row(r) for r in rows]}
 
 
 class CompareInput(BaseModel):

@@ -489,7 +489,7 @@ def near_miss_list(
         table.add_row(
             row.entity_id,
             row.policy_id,
-            format_value(row.closeness, ValueType.RATIO),
+            "可整改" if row.closeness == 1 else format_value(row.closeness, ValueType.RATIO),
             gaps,
             "、".join(row.unknown),
         )
