@@ -65,7 +65,9 @@ def _expected(rows: list[dict], old, new) -> tuple[Counter, Decimal]:
 def test_a_raised_threshold_loses_entities_and_saves_their_amounts(warehouse, tmp_path) -> None:
     url, rows = warehouse
     old = load_policies([OLD]).policies[0]
-    new = load_policies([_variant(tmp_path, "纳税总额 >= 1000万元", "纳税总额 >= 2000万元")]).policies[0]
+    new = load_policies(
+        [_variant(tmp_path, "纳税总额 >= 1000万元", "纳税总额 >= 2000万元")]
+    ).policies[0]
     result = compare_policies(url, old, new, AS_OF)
     changes, cost = _expected(rows, old, new)
     got = {k: g.count for k, g in result.changes.items()}
@@ -75,7 +77,9 @@ def test_a_raised_threshold_loses_entities_and_saves_their_amounts(warehouse, tm
     assert result.new_eligible == result.old_eligible - changes["no_longer_eligible"]
     # the parts add up to the whole, by district and by industry
     for parts in (result.by_district, result.by_industry):
-        lost = sum(p["no_longer_eligible"].count for p in parts.values() if "no_longer_eligible" in p)
+        lost = sum(
+            p["no_longer_eligible"].count for p in parts.values() if "no_longer_eligible" in p
+        )
         assert lost == changes["no_longer_eligible"]
         assert sum(g.cost_change for p in parts.values() for g in p.values()) == cost
     chart = result.to_dict()
@@ -108,7 +112,7 @@ def test_a_version_out_of_force_is_refused_by_name(warehouse, tmp_path) -> None:
     url, _ = warehouse
     old = load_policies([OLD]).policies[0]
     new = dataclasses.replace(old, valid_from=date(2027, 1, 1))
-    with pytest.raises(InvalidInput, match="新版本.*不在有效期内"):
+    with pytest.raises(InvalidInput, match=r"新版本.*不在有效期内"):
         compare_policies(url, old, new, AS_OF)
 
 
@@ -117,13 +121,24 @@ def test_the_command_prints_the_changes_and_json(warehouse, tmp_path, home) -> N
     new = _variant(tmp_path, "纳税总额 >= 1000万元", "纳税总额 >= 2000万元")
     runner = CliRunner()
     shown = runner.invoke(
-        app, ["policies", "compare", str(OLD), str(new), "--as-of", "2026-06-30", "--warehouse", url]
+        app,
+        ["policies", "compare", str(OLD), str(new), "--as-of", "2026-06-30", "--warehouse", url],
     )
     assert shown.exit_code == 0, shown.output
     assert "不再符合" in shown.output and "按区县" in shown.output and "按行业门类" in shown.output
     as_json = runner.invoke(
         app,
-        ["policies", "compare", str(OLD), str(new), "--as-of", "2026-06-30", "--warehouse", url, "--json"],
+        [
+            "policies",
+            "compare",
+            str(OLD),
+            str(new),
+            "--as-of",
+            "2026-06-30",
+            "--warehouse",
+            url,
+            "--json",
+        ],
     )
     assert as_json.exit_code == 0 and json.loads(as_json.output)["cost"]["change"].startswith("-")
     broken = tmp_path / "broken.yaml"

@@ -111,7 +111,9 @@ def test_a_date_condition_names_the_day_it_will_hold() -> None:
     later = evaluate_policy(policy, facts, date(2026, 9, 15))
     assert later.status == "eligible"
     # a condition that stops holding as time passes (成立不满3年) never will again
-    old = evaluate_policy(policy, {**facts, "established_on": date(2020, 1, 1)}, AS_OF, explain=True)
+    old = evaluate_policy(
+        policy, {**facts, "established_on": date(2020, 1, 1)}, AS_OF, explain=True
+    )
     assert _gap(old, "young").holds_on is None and old.holds_on is None
 
 
@@ -168,7 +170,9 @@ _FORMS = [
     st.sampled_from(_FORMS),
     st.one_of(
         st.dates(date(2023, 1, 1), date(2026, 12, 31)),
-        st.sampled_from([date(2024, 2, 29), date(2025, 1, 31), date(2025, 3, 31), date(2025, 8, 31)]),
+        st.sampled_from(
+            [date(2024, 2, 29), date(2025, 1, 31), date(2025, 3, 31), date(2025, 8, 31)]
+        ),
     ),
 )
 def test_the_day_a_date_condition_holds_is_the_first_day_it_holds(form: str, founded: date) -> None:
@@ -179,4 +183,8 @@ def test_the_day_a_date_condition_holds_is_the_first_day_it_holds(form: str, fou
     day = holds_on(rule, Evaluator(facts, {}, AS_OF))
     assert day is not None
     assert Evaluator(facts, {}, day)(condition.node) is True, (form, founded, day)
-    assert Evaluator(facts, {}, day - timedelta(days=1))(condition.node) is False, (form, founded, day)
+    assert Evaluator(facts, {}, day - timedelta(days=1))(condition.node) is False, (
+        form,
+        founded,
+        day,
+    )

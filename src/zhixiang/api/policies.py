@@ -176,7 +176,12 @@ def near_misses(
             run = results.run
     except ZhixiangError as exc:
         raise HTTPException(exc.status, exc.message) from None
-    return {"run_id": run.run_id, "as_of": run.as_of, "closeness": str(closeness), "rows": [_row(r) for r in rows]}
+    return {
+        "run_id": run.run_id,
+        "as_of": run.as_of,
+        "closeness": str(closeness),
+        "rows": [_row(r) for r in rows],
+    }
 
 
 @router.get("/upcoming")

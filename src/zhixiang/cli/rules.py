@@ -525,9 +525,7 @@ def upcoming(
         title=f"即将符合：{days} 天内（批次 {run.run_id}，评估日 {run.as_of}）",
     )
     for row in rows:
-        table.add_row(
-            row.entity_id, row.policy_id, str(row.holds_on), "、".join(row.failed)
-        )
+        table.add_row(row.entity_id, row.policy_id, str(row.holds_on), "、".join(row.failed))
     console.print(table)
     if not rows:
         console.print(f"{days} 天内没有只因时间而将符合的企业。")

@@ -21,8 +21,8 @@ from zhixiang.errors import NotFound, Unavailable
 from zhixiang.rules import (
     FIELD_VALUE_TYPES,
     KIND_LABELS,
-    Gap,
     OPERATOR_LABELS,
+    Gap,
     Policy,
     Value,
     Verdict,

@@ -100,7 +100,9 @@ class PolicyComparison:
                     {
                         "key": change,
                         "name": label,
-                        "data": [groups[k][change].count if change in groups[k] else 0 for k in keys],
+                        "data": [
+                            groups[k][change].count if change in groups[k] else 0 for k in keys
+                        ],
                         "cost_change": [
                             str(groups[k][change].cost_change) if change in groups[k] else "0"
                             for k in keys
@@ -213,7 +215,10 @@ def compare_policies(
                 " WHERE change IS NOT NULL GROUP BY change"
             ):
                 result.changes[row["change"]] = _group(row)
-            for name, target in (("district", result.by_district), ("industry", result.by_industry)):
+            for name, target in (
+                ("district", result.by_district),
+                ("industry", result.by_industry),
+            ):
                 for row in engine.fetch(
                     f"SELECT {name} AS part, change, count(*) AS n, {cost} AS cost FROM changes"
                     f" WHERE change IS NOT NULL GROUP BY {name}, change"

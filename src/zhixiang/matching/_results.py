@@ -134,7 +134,9 @@ class Results:
         )
         return [self._decode(policy_id, row) for row in self._query(sql, [limit, offset])]
 
-    def _ranked(self, policy_id: str | None, where: str, order: str, params: list, limit: int) -> list[MatchRow]:
+    def _ranked(
+        self, policy_id: str | None, where: str, order: str, params: list, limit: int
+    ) -> list[MatchRow]:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"每页 1–{MAX_PAGE:,} 行", field="limit")
         chosen = [policy_id] if policy_id else [p.policy_id for p in self.run.policies]
@@ -146,7 +148,10 @@ class Results:
             for pid in chosen
         )
         sql = f"SELECT * FROM ({union}) ORDER BY {order}, entity_id, policy_id LIMIT ?"
-        return [self._decode(row[-1], row[:-1]) for row in self._query(sql, [*params * len(chosen), limit])]
+        return [
+            self._decode(row[-1], row[:-1])
+            for row in self._query(sql, [*params * len(chosen), limit])
+        ]
 
     def near_misses(
         self,
@@ -169,7 +174,9 @@ class Results:
         sql = f"SELECT count(*) FROM {self._rows_relation(policy_id)} WHERE r.closeness >= ?"
         return int(self._query(sql, [_closeness(closeness)])[0][0])
 
-    def upcoming(self, days: int = 90, policy_id: str | None = None, limit: int = 20) -> list[MatchRow]:
+    def upcoming(
+        self, days: int = 90, policy_id: str | None = None, limit: int = 20
+    ) -> list[MatchRow]:
         """即将符合: entities that qualify within `days` of the run's date with no change, soonest first."""
         if not 1 <= days <= MAX_UPCOMING_DAYS:
             raise InvalidInput(f"天数应在 1–{MAX_UPCOMING_DAYS} 之间，实为 {days}", field="days")
@@ -214,16 +221,16 @@ class Results:
         )
 
 
-_SELECTED = (
-    "e.entity_id, r.failed, r.unknown, r.amount, r.changed, r.closeness, r.holds_on"
-)
+_SELECTED = "e.entity_id, r.failed, r.unknown, r.amount, r.changed, r.closeness, r.holds_on"
 
 
 def _closeness(value: Decimal | float | str) -> Decimal:
     try:
         found = Decimal(str(value))
     except ArithmeticError:
-        raise InvalidInput(f"接近程度应为 {KEEP_CLOSENESS}–1 之间的数，实为 {value}", field="closeness") from None
+        raise InvalidInput(
+            f"接近程度应为 {KEEP_CLOSENESS}–1 之间的数，实为 {value}", field="closeness"
+        ) from None
     if not KEEP_CLOSENESS <= found <= 1:
         raise InvalidInput(
             f"接近程度应在 {KEEP_CLOSENESS}–1 之间（如 0.8 即每项门槛已达 80%），实为 {value}",

@@ -24,6 +24,7 @@ from zhixiang.review._desk import (
     EventView,
     FactSource,
     ReviewDesk,
+    open_review_desk,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "FactSource",
     "ReviewDesk",
     "decide",
+    "open_review_desk",
 ]

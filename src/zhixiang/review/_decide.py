@@ -13,7 +13,14 @@ from datetime import date
 from decimal import Decimal
 
 from zhixiang.catalog import Field
-from zhixiang.rules import FIELD_VALUE_TYPES, AMOUNT_ID, Policy, Value, evaluate_policy, format_value
+from zhixiang.rules import (
+    AMOUNT_ID,
+    FIELD_VALUE_TYPES,
+    Policy,
+    Value,
+    evaluate_policy,
+    format_value,
+)
 
 APPROVED, REFUSED, PENDING = "approved", "refused", "pending"
 STATUS_LABELS = {APPROVED: "批准", REFUSED: "不予批准", PENDING: "待人工审核"}
@@ -31,7 +38,12 @@ class Fact:
     source: str
 
     def to_dict(self) -> dict:
-        return {"field": self.field, "label": self.label, "value": self.value, "source": self.source}
+        return {
+            "field": self.field,
+            "label": self.label,
+            "value": self.value,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)

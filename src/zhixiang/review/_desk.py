@@ -19,7 +19,7 @@ from typing import Any
 
 from zhixiang.access import Principal, Role
 from zhixiang.catalog import load_catalog
-from zhixiang.errors import Conflict, Forbidden, InvalidInput, NotFound
+from zhixiang.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from zhixiang.identity import IdentifierError, validate_credit_code
 from zhixiang.review._decide import APPROVED, PENDING, REFUSED, Decision, decide
 from zhixiang.rules import ExpressionError, Policy, Value, literal_for_field
@@ -138,7 +138,9 @@ class FactSource:
         key = self.catalog.key
         with self._lock:
             return bool(
-                self._wh.rows(f'SELECT 1 FROM "{self.entity}" WHERE "{key}" = ? LIMIT 1', [entity_id])
+                self._wh.rows(
+                    f'SELECT 1 FROM "{self.entity}" WHERE "{key}" = ? LIMIT 1', [entity_id]
+                )
             )
 
     def read(
@@ -202,9 +204,7 @@ class FactSource:
 class ReviewDesk:
     """Takes applications and keeps their decisions (the operational database, its own tables)."""
 
-    def __init__(
-        self, url: str, policies: Sequence[Policy], facts: FactSource
-    ) -> None:
+    def __init__(self, url: str, policies: Sequence[Policy], facts: FactSource) -> None:
         from sqlalchemy.orm import sessionmaker
 
         from zhixiang.db import make_engine
@@ -244,11 +244,18 @@ class ReviewDesk:
                 field="policy_id",
             )
         if policy.entity != self.facts.entity:
-            raise InvalidInput(f"政策 {policy_id} 面向 {policy.entity}，本受理台只受理 {self.facts.entity}", field="policy_id")
+            raise InvalidInput(
+                f"政策 {policy_id} 面向 {policy.entity}，本受理台只受理 {self.facts.entity}",
+                field="policy_id",
+            )
         return policy
 
     def _declared(
-        self, policy: Policy, raw: Mapping[str, object], held: Mapping[str, Value], withheld: frozenset[str]
+        self,
+        policy: Policy,
+        raw: Mapping[str, object],
+        held: Mapping[str, Value],
+        withheld: frozenset[str],
     ) -> tuple[dict[str, Value], dict[str, Any]]:
         """Typed declared facts (and their JSON form); a fact the data hub holds is refused (免证办)."""
         catalog = self.facts.catalog
@@ -268,8 +275,12 @@ class ReviewDesk:
             try:
                 typed[f.name] = literal_for_field(f, value)
             except ExpressionError as exc:
-                raise InvalidInput(f"申报的“{f.label}”无效: {exc.message}", field=f"declared.{key}") from None
-            stored[f.name] = str(value) if not isinstance(value, bool | int | float | str) else value
+                raise InvalidInput(
+                    f"申报的“{f.label}”无效: {exc.message}", field=f"declared.{key}"
+                ) from None
+            stored[f.name] = (
+                str(value) if not isinstance(value, bool | int | float | str) else value
+            )
         return typed, stored
 
     def apply(
@@ -290,18 +301,26 @@ class ReviewDesk:
             code = validate_credit_code(entity_id)
         except IdentifierError as exc:
             raise InvalidInput(str(exc), field="entity_id") from None
-        if principal.has(Role.ENTERPRISE) and not principal.has(Role.REVIEWER) and principal.subject != code:
+        if (
+            principal.has(Role.ENTERPRISE)
+            and not principal.has(Role.REVIEWER)
+            and principal.subject != code
+        ):
             raise Forbidden("企业账号只能为本企业申请", field="entity_id")
         policy = self._policy(policy_id, as_of)
         if not self.facts.exists(code):
-            raise NotFound(f"数据仓库中没有统一社会信用代码为 {code} 的企业，无法受理", field="entity_id")
+            raise NotFound(
+                f"数据仓库中没有统一社会信用代码为 {code} 的企业，无法受理", field="entity_id"
+            )
         fields = _fields_read(policy)
         held, withheld, grants = self.facts.read(policy, code, fields, as_of)
         typed, stored = self._declared(policy, declared or {}, held, withheld)
         contradicted = self.facts.contradictions(code, fields)
         submitted = _now()
         decision = decide(policy, held, typed, as_of, contradicted=contradicted, withheld=withheld)
-        return self._store(principal, policy, code, as_of, stored, note, decision, grants, submitted)
+        return self._store(
+            principal, policy, code, as_of, stored, note, decision, grants, submitted
+        )
 
     def _store(
         self,
@@ -352,9 +371,28 @@ class ReviewDesk:
             )
             session.add(row)
             session.flush()
-            session.add(Event(application_id=row.id, actor=principal.actor, action="submitted", before=None, after=PENDING, at=submitted))
+            session.add(
+                Event(
+                    application_id=row.id,
+                    actor=principal.actor,
+                    action="submitted",
+                    before=None,
+                    after=PENDING,
+                    at=submitted,
+                )
+            )
             if decided:
-                session.add(Event(application_id=row.id, actor="auto", action="auto_decided", before=PENDING, after=decision.status, amount=decision.amount, at=now))
+                session.add(
+                    Event(
+                        application_id=row.id,
+                        actor="auto",
+                        action="auto_decided",
+                        before=PENDING,
+                        after=decision.status,
+                        amount=decision.amount,
+                        at=now,
+                    )
+                )
             return _view(row)
 
     # -------------------------------------------------------------- reviewing
@@ -362,18 +400,24 @@ class ReviewDesk:
     def get(self, principal: Principal, application_id: int) -> ApplicationView:
         from zhixiang.review._models import Application
 
+        if not principal.authenticated:
+            raise Unauthenticated("查看申请需要登录或 API 密钥", "credentials")
         with self._session() as session:
             row = session.get(Application, application_id)
             if row is None:
                 raise NotFound(f"没有编号为 {application_id} 的申请", field="application_id")
             view = _view(row)
-        if not principal.can("review.decide") and view.applicant != principal.actor and not (
-            principal.subject and principal.subject == view.entity_id
+        if (
+            not principal.can("review.decide")
+            and view.applicant != principal.actor
+            and not (principal.subject and principal.subject == view.entity_id)
         ):
             raise Forbidden("只能查看本人（本企业）的申请", field="application_id")
         return view
 
-    def queue(self, principal: Principal, status: str = PENDING, limit: int = 100) -> list[ApplicationView]:
+    def queue(
+        self, principal: Principal, status: str = PENDING, limit: int = 100
+    ) -> list[ApplicationView]:
         """Applications waiting for a reviewer (or of another status), oldest first."""
         from sqlalchemy import select
 
@@ -381,10 +425,15 @@ class ReviewDesk:
 
         principal.require("review.decide")
         if status not in (PENDING, APPROVED, REFUSED):
-            raise InvalidInput(f"未知状态 {status}（可选: {PENDING}、{APPROVED}、{REFUSED}）", field="status")
+            raise InvalidInput(
+                f"未知状态 {status}（可选: {PENDING}、{APPROVED}、{REFUSED}）", field="status"
+            )
         with self._session() as session:
             rows = session.scalars(
-                select(Application).where(Application.status == status).order_by(Application.id).limit(limit)
+                select(Application)
+                .where(Application.status == status)
+                .order_by(Application.id)
+                .limit(limit)
             ).all()
             return [_view(r) for r in rows]
 
@@ -395,8 +444,13 @@ class ReviewDesk:
 
         self.get(principal, application_id)
         with self._session() as session:
-            rows = session.scalars(select(Event).where(Event.application_id == application_id).order_by(Event.id)).all()
-            return [EventView(r.actor, r.action, r.before, r.after, r.amount, r.reason, r.at) for r in rows]
+            rows = session.scalars(
+                select(Event).where(Event.application_id == application_id).order_by(Event.id)
+            ).all()
+            return [
+                EventView(r.actor, r.action, r.before, r.after, r.amount, r.reason, r.at)
+                for r in rows
+            ]
 
     def decide(
         self,
@@ -412,7 +466,9 @@ class ReviewDesk:
 
         principal.require("review.decide")
         if status not in (APPROVED, REFUSED):
-            raise InvalidInput(f"审核结论应为 {APPROVED} 或 {REFUSED}，实为 {status}", field="status")
+            raise InvalidInput(
+                f"审核结论应为 {APPROVED} 或 {REFUSED}，实为 {status}", field="status"
+            )
         if not reason or not reason.strip():
             raise InvalidInput("人工审核须写明理由", field="reason")
         paid: Decimal | None = None
@@ -430,11 +486,19 @@ class ReviewDesk:
             if row.applicant == principal.actor:
                 raise Forbidden("不能审核本人提交的申请", field="application_id")
             if row.status == status and row.decided_by not in (None, "auto"):
-                raise Conflict(f"申请 {application_id} 已由 {row.decided_by} 作出同样的结论", field="status")
+                raise Conflict(
+                    f"申请 {application_id} 已由 {row.decided_by} 作出同样的结论", field="status"
+                )
             if status == APPROVED:
-                paid = paid if paid is not None else (None if row.amount is None else Decimal(row.amount))
+                paid = (
+                    paid
+                    if paid is not None
+                    else (None if row.amount is None else Decimal(row.amount))
+                )
                 if paid is None:
-                    raise InvalidInput("批准须给出金额（按政策无法自动计算时由审核员核定）", field="amount")
+                    raise InvalidInput(
+                        "批准须给出金额（按政策无法自动计算时由审核员核定）", field="amount"
+                    )
             else:
                 paid = None
             before = row.status
@@ -442,7 +506,18 @@ class ReviewDesk:
             action = "override" if row.decided_by == "auto" else "reviewed"
             row.status, row.amount, row.decided_by = status, paid, principal.actor
             row.decided_at, row.reason = now, reason.strip()
-            session.add(Event(application_id=row.id, actor=principal.actor, action=action, before=before, after=status, amount=paid, reason=reason.strip(), at=now))
+            session.add(
+                Event(
+                    application_id=row.id,
+                    actor=principal.actor,
+                    action=action,
+                    before=before,
+                    after=status,
+                    amount=paid,
+                    reason=reason.strip(),
+                    at=now,
+                )
+            )
             session.flush()
             return _view(row)
 
@@ -453,10 +528,19 @@ class ReviewDesk:
         from zhixiang.review._models import Application
 
         with self._session() as session:
-            rows = session.execute(select(Application.status, Application.decided_by, Application.submitted_at, Application.decided_at)).all()
+            rows = session.execute(
+                select(
+                    Application.status,
+                    Application.decided_by,
+                    Application.submitted_at,
+                    Application.decided_at,
+                )
+            ).all()
         total = len(rows)
         auto = sum(1 for r in rows if r.decided_by == "auto")
-        waits = sorted((r.decided_at - r.submitted_at).total_seconds() for r in rows if r.decided_at)
+        waits = sorted(
+            (r.decided_at - r.submitted_at).total_seconds() for r in rows if r.decided_at
+        )
         return {
             "applications": total,
             "decided_automatically": auto,
@@ -469,3 +553,13 @@ class ReviewDesk:
 def _fields_read(policy: Policy) -> list[str]:
     """Every field the policy's conditions and benefit read (what the review must look up)."""
     return list(policy.fields_read())
+
+
+def open_review_desk(policies: Sequence[Policy], settings: Any = None) -> ReviewDesk:
+    """The configured desk (`Settings.review_db`, the warehouse), its tables migrated."""
+    from zhixiang.config import load_settings
+
+    settings = settings or load_settings()
+    desk = ReviewDesk(settings.review_db, policies, FactSource(settings.warehouse_url))
+    desk.migrate()
+    return desk

@@ -41,9 +41,9 @@ from zhixiang.rules._verdict import (
 __all__ = [
     "AMOUNT_ID",
     "FIELD_VALUE_TYPES",
-    "OPERATOR_LABELS",
     "KIND_LABELS",
     "NEAR_MISS_CLOSENESS",
+    "OPERATOR_LABELS",
     "Comparison",
     "Condition",
     "ConditionKind",

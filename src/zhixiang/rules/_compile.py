@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import ibis
@@ -260,9 +260,7 @@ def _ratio(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
     safe = ibis.cases((d <= 0, ibis.null(d.type())), else_=d)
     quotient = (n / safe).round(10).cast(QUOTIENT).round(4).cast(CLOSENESS)
     one, zero = literal(Decimal(1)).cast(CLOSENESS), literal(Decimal(0)).cast(CLOSENESS)
-    return ibis.cases(
-        ((d <= 0) | (n <= 0), zero), (quotient > one, one), else_=quotient
-    )
+    return ibis.cases(((d <= 0) | (n <= 0), zero), (quotient > one, one), else_=quotient)
 
 
 @dataclass(frozen=True)
@@ -353,10 +351,11 @@ def _row_gap(
             scope_ok = scope_ok & (staged[names[i]] == ibis.literal(True)).fill_null(False)
         if kind is not ConditionKind.DATE:
             acts = acts | failed[i]
-        if gaps.closeness[i] is not None:
-            lowest.append(gaps.closeness[i].fill_null(one))
+        close, day = gaps.closeness[i], gaps.holds_on[i]
+        if close is not None:
+            lowest.append(close.fill_null(one))
         elif kind is ConditionKind.DATE:
-            never = failed[i] if gaps.holds_on[i] is None else failed[i] & gaps.holds_on[i].isnull()
+            never = failed[i] if day is None else failed[i] & day.isnull()
             lowest.append(ibis.cases((never, zero), else_=one))
     closeness = ibis.cases(
         (scope_ok & acts, ibis.least(*lowest) if len(lowest) > 1 else one),
@@ -369,11 +368,14 @@ def _row_gap(
         return closeness, ibis.null("date")
     blocked = any_unknown
     for i, kind in enumerate(kinds):
-        if kind is not ConditionKind.DATE or gaps.holds_on[i] is None:
+        day = gaps.holds_on[i]
+        if kind is not ConditionKind.DATE or day is None:
             blocked = blocked | failed[i]
         else:
-            blocked = blocked | (failed[i] & gaps.holds_on[i].isnull())
-    latest = ibis.greatest(*(h.fill_null(_NO_DAY) for _, h in waits)) if len(waits) > 1 else waits[0][1]
+            blocked = blocked | (failed[i] & day.isnull())
+    latest = (
+        ibis.greatest(*(h.fill_null(_NO_DAY) for _, h in waits)) if len(waits) > 1 else waits[0][1]
+    )
     holds_on = ibis.cases((any_failed & ~blocked, _as_date(latest)), else_=ibis.null("date"))
     return closeness, holds_on
 

@@ -36,7 +36,6 @@ from zhixiang.rules._language import (
     In,
     Literal,
     Node,
-    Not,
     ParamRef,
     ValueType,
 )
@@ -164,7 +163,11 @@ def date_rule(node: Node) -> DateRule | None:
     if time_dependent(right):
         return None
     # now the time side is on the left
-    if isinstance(left, Call) and left.func in ("years_since", "months_since") and op in (">=", ">"):
+    if (
+        isinstance(left, Call)
+        and left.func in ("years_since", "months_since")
+        and op in (">=", ">")
+    ):
         base = left.args[0]
         if time_dependent(base) or not isinstance(right, Literal | ParamRef):
             return None
