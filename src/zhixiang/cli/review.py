@@ -39,10 +39,17 @@ def _me(name: str | None) -> Principal:
 
 
 def _desk(paths: list[Path] | None) -> ReviewDesk:
-    from zhixiang.cli.rules import _load
+    from zhixiang.config import load_settings
+    from zhixiang.demo import demo_policies_dir
     from zhixiang.review import open_review_desk
+    from zhixiang.rules import load_policies
 
-    policy_set = _load(paths)
+    chosen = paths or [load_settings().policies_dir or demo_policies_dir()]
+    missing = [p for p in chosen if not p.exists()]
+    if missing:
+        console.print(f"[red]找不到政策文件或目录: {', '.join(map(str, missing))}[/red]")
+        raise typer.Exit(2)
+    policy_set = load_policies(chosen)
     try:
         return open_review_desk(policy_set.policies)
     except Exception as exc:  # no warehouse yet, or a database that does not answer

@@ -145,11 +145,13 @@ class FactSource:
 
     def read(
         self, policy: Policy, entity_id: str, fields: Sequence[str], today: date
-    ) -> tuple[dict[str, Value], frozenset[str], list[int]]:
-        """(facts, withheld fields, grant ids) for the fields the policy reads."""
+    ) -> tuple[dict[str, Value], frozenset[str], list[int]] | None:
+        """(facts, withheld fields, grant ids) for the fields the policy reads; None when the
+        entity is not in the warehouse."""
         from zhixiang.datahub import AccessDenied, read_entities
         from zhixiang.matching import facts_from_row
 
+        key = self.catalog.key
         with self._lock:
             try:
                 shared = read_entities(
@@ -157,16 +159,20 @@ class FactSource:
                     self.entity,
                     reader=policy.id,
                     purpose=PURPOSE,
-                    fields=list(fields),
+                    fields=[key, *fields],
                     keys=[entity_id],
                     limit=1,
                     via="review",
                     today=today,
                 )
             except AccessDenied:  # nothing readable at all: every fact is withheld
-                return {}, frozenset(fields), []
+                shared = None
+        if shared is None:
+            return ({}, frozenset(fields), []) if self.exists(entity_id) else None
         rows = shared.table.to_pylist()
-        facts = facts_from_row(self.catalog, rows[0]) if rows else {}
+        if not rows:
+            return None
+        facts = facts_from_row(self.catalog, rows[0])
         return (
             {f: facts.get(f) for f in fields if f in shared.fields},
             frozenset(shared.withheld),
@@ -308,12 +314,13 @@ class ReviewDesk:
         ):
             raise Forbidden("企业账号只能为本企业申请", field="entity_id")
         policy = self._policy(policy_id, as_of)
-        if not self.facts.exists(code):
+        fields = _fields_read(policy)
+        found = self.facts.read(policy, code, fields, as_of)
+        if found is None:
             raise NotFound(
                 f"数据仓库中没有统一社会信用代码为 {code} 的企业，无法受理", field="entity_id"
             )
-        fields = _fields_read(policy)
-        held, withheld, grants = self.facts.read(policy, code, fields, as_of)
+        held, withheld, grants = found
         typed, stored = self._declared(policy, declared or {}, held, withheld)
         contradicted = self.facts.contradictions(code, fields)
         submitted = _now()
