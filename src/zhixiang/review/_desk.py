@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from zhixiang.access import Principal, Role
 from zhixiang.catalog import load_catalog
@@ -27,6 +27,22 @@ from zhixiang.rules import ExpressionError, Policy, Value, literal_for_field
 MIGRATIONS = Path(__file__).with_name("migrations")
 PURPOSE = "智能快审"
 APPLICATION_MODE = "申请审核"  # the delivery mode of a policy one applies for
+
+
+class AwardLedger(Protocol):
+    """Where an approved application becomes a payable line: `zhixiang.grants.GrantLedger`."""
+
+    def record_award(
+        self,
+        policy: Policy,
+        period: str,
+        entity_id: str,
+        amount: Decimal,
+        by: Principal,
+        *,
+        application_id: str,
+        automatic: bool = False,
+    ) -> Any: ...
 
 
 def _now() -> datetime:
@@ -53,6 +69,8 @@ class ApplicationView:
     decided_at: datetime | None
     reason: str | None
     note: str = ""
+    ledger_line: int | None = None  # the grant-ledger line the approved amount was entered as
+    ledger_note: str | None = None
 
     @property
     def failed(self) -> list[str]:
@@ -84,6 +102,8 @@ class ApplicationView:
             "seconds_to_decision": self.seconds_to_decision,
             "reason": self.reason,
             "note": self.note,
+            "ledger_line": self.ledger_line,
+            "ledger_note": self.ledger_note,
         }
 
 
@@ -116,6 +136,8 @@ def _view(row: Any) -> ApplicationView:
         decided_at=row.decided_at,
         reason=row.reason,
         note=row.note or "",
+        ledger_line=row.ledger_line,
+        ledger_note=row.ledger_note,
     )
 
 
@@ -210,7 +232,13 @@ class FactSource:
 class ReviewDesk:
     """Takes applications and keeps their decisions (the operational database, its own tables)."""
 
-    def __init__(self, url: str, policies: Sequence[Policy], facts: FactSource) -> None:
+    def __init__(
+        self,
+        url: str,
+        policies: Sequence[Policy],
+        facts: FactSource,
+        ledger: AwardLedger | None = None,
+    ) -> None:
         from sqlalchemy.orm import sessionmaker
 
         from zhixiang.db import make_engine
@@ -218,6 +246,7 @@ class ReviewDesk:
         self.engine = make_engine(url, immediate=True)
         self.policies = {p.id: p for p in policies}
         self.facts = facts
+        self.ledger = ledger
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -325,9 +354,10 @@ class ReviewDesk:
         contradicted = self.facts.contradictions(code, fields)
         submitted = _now()
         decision = decide(policy, held, typed, as_of, contradicted=contradicted, withheld=withheld)
-        return self._store(
+        view = self._store(
             principal, policy, code, as_of, stored, note, decision, grants, submitted
         )
+        return self._award(view, principal, automatic=True)
 
     def _store(
         self,
@@ -526,6 +556,47 @@ class ReviewDesk:
                 )
             )
             session.flush()
+            view = _view(row)
+        return self._award(view, principal, automatic=False)
+
+    def _award(self, view: ApplicationView, by: Principal, *, automatic: bool) -> ApplicationView:
+        """An approved amount becomes a payable line of the grant ledger (idempotent there, keyed
+        by policy, year and entity); what the ledger says is kept on the application."""
+        from zhixiang.errors import ZhixiangError
+        from zhixiang.review._models import Application, Event
+
+        if self.ledger is None or view.status != APPROVED or view.amount is None:
+            return view
+        try:
+            line = self.ledger.record_award(
+                self.policies[view.policy_id],
+                str(view.as_of.year),
+                view.entity_id,
+                view.amount,
+                by,
+                application_id=str(view.id),
+                automatic=automatic,
+            )
+            line_id, note = int(line.id), f"已记入兑现台账第 {line.id} 行（{view.as_of.year} 年度）"
+        except ZhixiangError as exc:  # already granted, exclusive, over a cap or budget
+            line_id, note = None, f"未记入兑现台账：{exc.message}"
+        with self._session.begin() as session:
+            row = session.get(Application, view.id)
+            assert row is not None
+            row.ledger_line, row.ledger_note = line_id, note
+            session.add(
+                Event(
+                    application_id=view.id,
+                    actor="auto" if automatic else by.actor,
+                    action="ledger" if line_id else "ledger_refused",
+                    before=view.status,
+                    after=view.status,
+                    amount=view.amount,
+                    reason=note,
+                    at=_now(),
+                )
+            )
+            session.flush()
             return _view(row)
 
     def stats(self) -> dict[str, Any]:
@@ -562,11 +633,14 @@ def _fields_read(policy: Policy) -> list[str]:
     return list(policy.fields_read())
 
 
-def open_review_desk(policies: Sequence[Policy], settings: Any = None) -> ReviewDesk:
-    """The configured desk (`Settings.review_db`, the warehouse), its tables migrated."""
+def open_review_desk(
+    policies: Sequence[Policy], settings: Any = None, ledger: AwardLedger | None = None
+) -> ReviewDesk:
+    """The configured desk (`Settings.review_db`, the warehouse), its tables migrated; approved
+    amounts go to `ledger` when one is given."""
     from zhixiang.config import load_settings
 
     settings = settings or load_settings()
-    desk = ReviewDesk(settings.review_db, policies, FactSource(settings.warehouse_url))
+    desk = ReviewDesk(settings.review_db, policies, FactSource(settings.warehouse_url), ledger)
     desk.migrate()
     return desk

@@ -38,6 +38,8 @@ class Application(Base):
     submitted_at: Mapped[datetime] = mapped_column(DateTime)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     reason: Mapped[str | None] = mapped_column(Text)  # a reviewer's reason
+    ledger_line: Mapped[int | None] = mapped_column(Integer)  # the grant-ledger line of the award
+    ledger_note: Mapped[str | None] = mapped_column(Text)  # entered, or why the ledger refused it
 
 
 class Event(Base):

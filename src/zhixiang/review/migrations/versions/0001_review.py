@@ -35,6 +35,8 @@ def upgrade() -> None:
         sa.Column("submitted_at", sa.DateTime, nullable=False),
         sa.Column("decided_at", sa.DateTime),
         sa.Column("reason", sa.Text),
+        sa.Column("ledger_line", sa.Integer),
+        sa.Column("ledger_note", sa.Text),
     )
     op.create_index("ix_review_applications_policy_id", "review_applications", ["policy_id"])
     op.create_index("ix_review_applications_entity_id", "review_applications", ["entity_id"])
