@@ -42,7 +42,7 @@ def _by_application(policy) -> bool:  # type: ignore[no-untyped-def]
 
 def _p(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _prepare(source: Path, folder: Path, policies) -> str:  # type: ignore[no-untyped-def]
@@ -77,7 +77,11 @@ class _Lookup:
         cursor = self.con.execute("SELECT * FROM enterprise WHERE credit_code = ?", [code])
         row = cursor.fetchone()
         names = [d[0] for d in cursor.description]
-        return None if row is None else facts_from_row(self.catalog, dict(zip(names, row, strict=True)))
+        return (
+            None
+            if row is None
+            else facts_from_row(self.catalog, dict(zip(names, row, strict=True)))
+        )
 
     def close(self) -> None:
         self.con.close()
@@ -112,7 +116,10 @@ def _run(url: str, folder: Path, policies, codes: list[str], as_of: date, k: int
         facts = lookup(view.entity_id)
         policy = next(p for p in in_force if p.id == view.policy_id)
         verdict = evaluate_policy(policy, facts or {}, as_of)
-        if view.status == APPROVED and (verdict.status, verdict.amount) != ("eligible", view.amount):
+        if view.status == APPROVED and (verdict.status, verdict.amount) != (
+            "eligible",
+            view.amount,
+        ):
             disagreements += 1
         if view.status == REFUSED and verdict.status != "ineligible":
             disagreements += 1
@@ -171,7 +178,15 @@ def main() -> None:
             )
             if k:
                 results.append(result)
-    keys = ("auto_share", "p50_ms", "p99_ms", "baseline_p99_ms", "median_to_decision_ms", "wall_s", "cpu_s")
+    keys = (
+        "auto_share",
+        "p50_ms",
+        "p99_ms",
+        "baseline_p99_ms",
+        "median_to_decision_ms",
+        "wall_s",
+        "cpu_s",
+    )
     median = {key: statistics.median(r[key] for r in results) for key in keys}
     print(
         f"median of {args.runs} runs: auto-decided {median['auto_share']:.1%}; one review p50"

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     )
     knowledge_llm_model: str = Field("", description="改写答案所用的模型名")
     knowledge_llm_key_file: Path | None = Field(None, description="改写接口的 API 密钥文件（可选）")
+    grants_db: str = Field(
+        "", description="免申即享兑现台账库 SQLAlchemy 地址；默认 home/grants.db (SQLite)"
+    )
     policies: Path | None = Field(None, description="政策文件目录；默认内置示例政策")
     tickets_rules: Path | None = Field(None, description="接诉即办规则文件；默认内置 rules.yaml")
     departments: Path | None = Field(None, description="部门目录文件；默认内置 departments.yaml")
@@ -79,6 +82,7 @@ class Settings(BaseSettings):
             "tickets_db": self.tickets_db or f"sqlite:///{home / 'tickets.db'}",
             "access_db": self.access_db or f"sqlite:///{home / 'access.db'}",
             "knowledge_db": self.knowledge_db or f"sqlite:///{home / 'knowledge.db'}",
+            "grants_db": self.grants_db or f"sqlite:///{home / 'grants.db'}",
             "knowledge_index": self.knowledge_index or home / "knowledge-index",
             "audit_key_file": self.audit_key_file or home / "secrets" / "audit.key",
         }

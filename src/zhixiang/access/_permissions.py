@@ -105,6 +105,19 @@ PERMISSIONS: dict[str, Permission] = dict(
         _p("policies.results", "查看匹配名单", R.POLICY_ADMIN, R.REVIEWER),
         _p("policies.summary", "查看匹配汇总", R.POLICY_ADMIN, R.REVIEWER, R.LEADER),
         _p("policies.explain", "用共享数据为单个主体计算政策（受数据授权约束）", *STAFF),
+        # 免申即享
+        _p("grants.propose", "提出免申即享兑现批次", R.POLICY_ADMIN),
+        _p("grants.approve", "审批兑现批次、处理异议（不能审批本人提出的批次）", R.REVIEWER),
+        _p(
+            "grants.object",
+            "对公示中的兑现提出异议（企业仅本单位）",
+            R.ENTERPRISE,
+            R.CITIZEN,
+            R.POLICY_ADMIN,
+            R.REVIEWER,
+        ),
+        _p("grants.export", "导出拨付清单、登记拨付结果、导入收款账户", R.POLICY_ADMIN),
+        _p("grants.read", "查看兑现批次、台账与看板", R.POLICY_ADMIN, R.REVIEWER, R.LEADER),
         _p(
             "policies.compare",
             "测算政策调整的影响（新旧版本对比）",

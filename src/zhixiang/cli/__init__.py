@@ -71,6 +71,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zhixiang.cli.knowledge:knowledge_app",
         "智能咨询：政策文件库、问答、知识审核、政策拆解。",
     ),
+    "grants": (
+        "zhixiang.cli.grants:grants_app",
+        "免申即享：提出兑现批次、审批、公示异议、导出拨付清单、登记拨付、看板。",
+    ),
 }
 
 

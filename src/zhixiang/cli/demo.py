@@ -65,6 +65,27 @@ def run_demo(count: Count = 50_000, seed: Seed = 0) -> None:
     demo_users(enterprise=str(table.column("credit_code")[0]))
     console.print("查看单个企业: zhixiang explain <统一社会信用代码>；启动服务: zhixiang serve")
     demo_knowledge(settings)
+    demo_grants(settings, table)
+
+
+def demo_grants(settings: Settings, table) -> None:  # type: ignore[no-untyped-def]
+    """免申即享: one proposed batch per 直接兑现 policy, waiting for the demo reviewer."""
+    from zhixiang.cli.grants import print_proposal
+    from zhixiang.demo.grants import propose_demo_batches
+
+    console.rule("5. 免申即享：每项直接兑现政策一个待审批的兑现批次")
+    for made in propose_demo_batches(settings, table, demo_policies_dir()):
+        if made.proposal is None:
+            console.print(f"{made.title}: {made.refused}", highlight=False)
+        else:
+            print_proposal(made.proposal, made.policy_id)
+    console.print(f"兑现台账: {settings.grants_db}", highlight=False)
+    console.print(
+        "审批: zhixiang grants approve <批次> --as demo-reviewer；"
+        "公示期满后导出: zhixiang grants export <批次> -o 拨付清单.csv --hold-missing；"
+        "列表: zhixiang grants list",
+        highlight=False,
+    )
 
 
 def demo_knowledge(settings: Settings) -> None:

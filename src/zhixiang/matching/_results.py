@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from zhixiang.errors import InvalidInput
 from zhixiang.matching import _store as store
 from zhixiang.matching._batch import KEEP_CLOSENESS
 from zhixiang.rules import NEAR_MISS_CLOSENESS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Kind = Literal["eligible", "needs_information", "near_miss", "changed"]
 KINDS: dict[str, str] = {
@@ -133,6 +136,20 @@ class Results:
             f" ORDER BY {order}, e.entity_id LIMIT ? OFFSET ?"
         )
         return [self._decode(policy_id, row) for row in self._query(sql, [limit, offset])]
+
+    def table(self, policy_id: str, kind: Kind) -> pa.Table:
+        """Every kept row of one kind as Arrow (entity_id, amount), for consumers that take a whole
+        list at once (a grant batch of a million lines) rather than pages."""
+        sql = (
+            "SELECT e.entity_id, r.amount"
+            f" FROM {self._rows_relation(policy_id)} WHERE {self._where(kind)} ORDER BY e.entity_id"
+        )
+        with self._lock:
+            cursor = self._con.cursor()
+        try:
+            return cursor.execute(sql).to_arrow_table()
+        finally:
+            cursor.close()
 
     def _ranked(
         self, policy_id: str | None, where: str, order: str, params: list, limit: int

@@ -20,6 +20,10 @@ from zhixiang.rules._language import (
 )
 from zhixiang.rules._policy import (
     AMOUNT_ID,
+    DELIVERY_MODES,
+    GROUPS_FILE,
+    SHORTFALL_RULES,
+    Budget,
     Condition,
     Location,
     Policy,
@@ -40,10 +44,14 @@ from zhixiang.rules._verdict import (
 
 __all__ = [
     "AMOUNT_ID",
+    "DELIVERY_MODES",
     "FIELD_VALUE_TYPES",
+    "GROUPS_FILE",
     "KIND_LABELS",
     "NEAR_MISS_CLOSENESS",
     "OPERATOR_LABELS",
+    "SHORTFALL_RULES",
+    "Budget",
     "Comparison",
     "Condition",
     "ConditionKind",

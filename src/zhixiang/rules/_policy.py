@@ -33,6 +33,10 @@ STATUSES = {
     "待补充信息": "needs_information",
 }
 AMOUNT_ID = "amount"  # the pseudo-condition reported when the benefit needs a fact that is missing
+# 免申即享: how a benefit reaches the entity, and what a budget does when it is short.
+DELIVERY_MODES = ("直接兑现", "意愿确认", "申请审核")
+SHORTFALL_RULES = ("按比例", "按排序", "拒绝")
+GROUPS_FILE = "_groups.yaml"  # beside the policy files: the exclusivity groups they may name
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,14 @@ class Benefit:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """A policy's money for one period, and what happens when the eligible ask for more."""
+
+    amount: Decimal
+    shortfall: str  # one of SHORTFALL_RULES
+
+
+@dataclass(frozen=True)
 class PolicyTest:
     name: str
     as_of: date
@@ -127,6 +139,10 @@ class Policy:
     tests: tuple[PolicyTest, ...]
     path: Path
     summary: str = ""
+    delivery: str = "申请审核"  # one of DELIVERY_MODES; absent means an application is needed
+    exclusivity_group: str | None = None  # 同一事项不重复享受，按就高原则
+    annual_cap: Decimal | None = None  # 单个主体年度奖励总额上限（跨政策）
+    budget: Budget | None = None
 
     def in_force(self, as_of: date) -> bool:
         return (self.valid_from is None or self.valid_from <= as_of) and (
@@ -347,6 +363,63 @@ def _benefit(doc: _Y, scope: _Scope) -> Benefit | None:
     return Benefit(text, node, cap, amount.where)
 
 
+def _money(y: _Y, what: str) -> Decimal:
+    try:
+        lit = parse_literal(y.text())
+    except ExpressionError as exc:
+        raise _Bad(y.expression_location(exc.column), f"{what}: {exc.message}") from None
+    if lit.type is not ValueType.MONEY or not isinstance(lit.value, Decimal) or lit.value <= 0:
+        raise _Bad(y.where, f"{what}应为正的金额（如 200万元），实为 {y.text()}")
+    return lit.value
+
+
+def known_groups(folder: Path) -> set[str] | None:
+    """The exclusivity groups declared in `folder/_groups.yaml`; None when the folder has none."""
+    path = folder / GROUPS_FILE
+    if not path.is_file():
+        return None
+    data = yaml.safe_load(path.read_text("utf-8")) or {}
+    groups = data.get("groups") if isinstance(data, dict) else None
+    return {str(name) for name in groups} if isinstance(groups, dict) else set()
+
+
+def _delivery(
+    doc: _Y, path: Path, groups: set[str] | None, problems: list[PolicyProblem]
+) -> dict[str, object]:
+    """delivery, exclusivity_group, annual_cap and budget: how the benefit is paid out."""
+    found: dict[str, object] = {}
+    try:
+        if (y := doc.get("delivery")) is not None:
+            if y.text() not in DELIVERY_MODES:
+                raise _Bad(
+                    y.where, f"未知的兑现方式 {y.text()}，应为 {'、'.join(DELIVERY_MODES)} 之一"
+                )
+            found["delivery"] = y.text()
+        if (y := doc.get("exclusivity_group")) is not None:
+            known = groups if groups is not None else known_groups(path.parent) or set()
+            if y.text() not in known:
+                listed = "、".join(sorted(known)) or "无"
+                raise _Bad(
+                    y.where,
+                    f"未知的互斥组 {y.text()}（{GROUPS_FILE} 中登记的互斥组: {listed}）",
+                )
+            found["exclusivity_group"] = y.text()
+        if (y := doc.get("annual_cap")) is not None:
+            found["annual_cap"] = _money(y, "年度奖励总额上限 annual_cap ")
+        if (y := doc.get("budget")) is not None:
+            amount = _money(_required(y, "amount", "预算金额"), "预算 budget.amount ")
+            rule = _required(y, "shortfall", "预算不足时的规则")
+            if rule.text() not in SHORTFALL_RULES:
+                raise _Bad(
+                    rule.where,
+                    f"未知的预算不足规则 {rule.text()}，应为 {'、'.join(SHORTFALL_RULES)} 之一",
+                )
+            found["budget"] = Budget(amount, rule.text())
+    except _Bad as bad:
+        problems.append(bad.problem)
+    return found
+
+
 def _tests(
     doc: _Y, catalog: Catalog, condition_ids: set[str], problems: list[PolicyProblem]
 ) -> list[PolicyTest]:
@@ -405,8 +478,11 @@ def _tests(
     return tests
 
 
-def parse_policy(text: str, path: Path) -> Policy:
-    """Build a Policy from YAML text; raise PolicyRejected listing every problem found."""
+def parse_policy(text: str, path: Path, groups: set[str] | None = None) -> Policy:
+    """Build a Policy from YAML text; raise PolicyRejected listing every problem found.
+
+    `groups`: the exclusivity groups it may name (default: those of `_groups.yaml` beside it).
+    """
     file = str(path)
     problems: list[PolicyProblem] = []
     try:
@@ -450,6 +526,7 @@ def parse_policy(text: str, path: Path) -> Policy:
     except _Bad as bad:
         problems.append(bad.problem)
     tests = _tests(doc, catalog, {c.id for c in conditions}, problems)
+    delivery = _delivery(doc, path, groups, problems)
     for test in tests:
         if (valid_from and test.as_of < valid_from) or (valid_to and test.as_of > valid_to):
             problems.append(
@@ -475,6 +552,7 @@ def parse_policy(text: str, path: Path) -> Policy:
         tests=tuple(tests),
         path=path,
         summary=summary,
+        **delivery,  # type: ignore[arg-type]
     )
 
 
@@ -483,7 +561,8 @@ def policy_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]))
+            found = [*p.glob("*.yaml"), *p.glob("*.yml")]
+            files.extend(sorted(f for f in found if not f.name.startswith("_")))
         else:
             files.append(p)
     return files
