@@ -26,10 +26,10 @@ from pathlib import Path
 import duckdb
 
 from zhixiang.access import operator
+from zhixiang.catalog import load_catalog
 from zhixiang.config import load_settings
 from zhixiang.datahub import create_grant, ensure_tables, open_warehouse
 from zhixiang.demo import demo_policies_dir
-from zhixiang.catalog import load_catalog
 from zhixiang.matching import facts_from_row
 from zhixiang.review import APPROVED, PENDING, PURPOSE, REFUSED, FactSource, ReviewDesk
 from zhixiang.rules import evaluate_policy, load_policies

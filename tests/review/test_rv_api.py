@@ -21,7 +21,8 @@ from zhixiang.rules import evaluate_policy, load_policies
 
 AS_OF = date(2026, 6, 30)
 POLICIES = load_policies([demo_policies_dir()]).policies
-TAX = next(p for p in POLICIES if p.id == "tax-contribution-award")
+TAX = next(p for p in POLICIES if p.id == "tax-contribution-award")  # 直接兑现
+PATENT = next(p for p in POLICIES if p.id == "invention-patent-grant")  # 申请审核
 
 
 @pytest.fixture
@@ -68,9 +69,13 @@ def test_an_application_is_decided_over_http_and_a_reviewer_overrides_it(platfor
     row = next(
         r
         for r in rows
-        if evaluate_policy(TAX, facts_from_row(catalog, r), AS_OF).failed == ("tax_paid",)
+        if evaluate_policy(PATENT, facts_from_row(catalog, r), AS_OF).failed == ("patents",)
     )
-    body = {"policy_id": TAX.id, "entity_id": row["credit_code"], "as_of": "2026-06-30"}
+    body = {"policy_id": PATENT.id, "entity_id": row["credit_code"], "as_of": "2026-06-30"}
+    direct = client.post(
+        "/review/applications", json={**body, "policy_id": TAX.id}, headers=_h(keys["window"])
+    )
+    assert direct.status_code == 422 and "无需申请" in direct.json()["detail"]
     assert client.post("/review/applications", json=body).status_code == 401
     assert (
         client.post("/review/applications", json=body, headers=_h(keys["handler"])).status_code
@@ -79,7 +84,7 @@ def test_an_application_is_decided_over_http_and_a_reviewer_overrides_it(platfor
     made = client.post("/review/applications", json=body, headers=_h(keys["window"]))
     assert made.status_code == 201, made.text
     application = made.json()
-    assert application["status"] == "refused" and application["failed"] == ["tax_paid"]
+    assert application["status"] == "refused" and application["failed"] == ["patents"]
     again = client.post("/review/applications", json=body, headers=_h(keys["window"]))
     assert again.status_code == 201  # refused before: one may apply again
     # out of force, not in the warehouse: refused precisely, nothing stored
@@ -110,6 +115,7 @@ def test_an_application_is_decided_over_http_and_a_reviewer_overrides_it(platfor
         "submitted",
         "auto_decided",
         "override",
+        "ledger",
     ]
     assert client.get(f"/review/applications/{application['id']}").status_code == 401
     stats = client.get("/review/stats", headers=_h(keys["reviewer"])).json()

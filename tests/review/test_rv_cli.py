@@ -21,7 +21,7 @@ from zhixiang.rules import evaluate_policy, load_policies
 
 AS_OF = date(2026, 6, 30)
 POLICIES = load_policies([demo_policies_dir()]).policies
-GRADUATE = next(p for p in POLICIES if p.id == "graduate-hiring-subsidy")
+GRADUATE = next(p for p in POLICIES if p.id == "invention-patent-grant")  # 申请审核
 runner = CliRunner()
 
 
@@ -35,7 +35,7 @@ def _platform() -> list[dict]:
         for r in rows
         if evaluate_policy(GRADUATE, facts_from_row(catalog, r), AS_OF).status == "eligible"
     )
-    eligible["new_graduate_hires"] = None  # 人社局 has not shared it: the applicant declares it
+    eligible["invention_patents"] = None  # not shared: the applicant declares it
     path = settings.warehouse_url.removeprefix("duckdb://")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(path) as con:
@@ -66,7 +66,7 @@ def test_apply_queue_decide_and_show(home: Path) -> None:
             GRADUATE.id,
             code,
             "-d",
-            "新招用高校毕业生人数=3",
+            "发明专利授权数=3",
             "--as-of",
             "2026-06-30",
             "--as",
@@ -120,7 +120,7 @@ def test_apply_queue_decide_and_show(home: Path) -> None:
             "-r",
             "已核实劳动合同",
             "--amount",
-            "3000",
+            "15000",
             "--as",
             "reviewer",
         ],

@@ -21,9 +21,17 @@ from zhixiang.review import APPROVED, PENDING, PURPOSE, REFUSED, FactSource, Rev
 from zhixiang.rules import evaluate_policy, load_policies
 
 AS_OF = date(2026, 6, 30)
-POLICIES = load_policies([demo_policies_dir()]).policies
-TAX = next(p for p in POLICIES if p.id == "tax-contribution-award")
-GRADUATE = next(p for p in POLICIES if p.id == "graduate-hiring-subsidy")
+DEMO = load_policies([demo_policies_dir()]).policies
+DIRECT_TAX = next(p for p in DEMO if p.id == "tax-contribution-award")  # 直接兑现: no application
+# The same conditions, delivered by application (申请审核), so that they can be applied for.
+TAX = dataclasses.replace(DIRECT_TAX, id="tax-by-application", delivery="申请审核")
+GRADUATE = dataclasses.replace(
+    next(p for p in DEMO if p.id == "graduate-hiring-subsidy"),
+    id="graduate-by-application",
+    delivery="申请审核",
+    exclusivity_group=None,
+)
+POLICIES = [*DEMO, TAX, GRADUATE]
 CATALOG = load_catalog("enterprise")
 APPLICANT = operator("window-clerk")
 REVIEWER = operator("reviewer-liu")
@@ -222,6 +230,8 @@ def test_a_reviewer_overrides_an_automatic_decision_with_a_reason(desk, enterpri
 
 def test_bad_applications_are_refused_precisely_and_change_nothing(desk, enterprises) -> None:
     code = enterprises[0]["credit_code"]
+    with pytest.raises(InvalidInput, match="兑现方式为“直接兑现”，无需申请"):
+        desk.apply(APPLICANT, DIRECT_TAX.id, code, as_of=AS_OF)
     with pytest.raises(InvalidInput, match="不在有效期内"):
         desk.apply(APPLICANT, TAX.id, code, as_of=date(2030, 1, 1))
     with pytest.raises(NotFound, match="没有编号为 no-such 的政策"):
@@ -249,3 +259,27 @@ def test_bad_applications_are_refused_precisely_and_change_nothing(desk, enterpr
     stranger = Principal(PrincipalKind.USER, "x", roles=frozenset({Role.ENTERPRISE}), subject=other)
     with pytest.raises(Forbidden):
         desk.get(stranger, own.id)
+
+
+def test_an_approved_application_becomes_a_ledger_line(tmp_path, enterprises, database_url) -> None:
+    from zhixiang.grants import GrantLedger
+
+    ledger = GrantLedger(f"sqlite:///{tmp_path / 'grants.db'}")
+    ledger.migrate()
+    desk = ReviewDesk(database_url, POLICIES, FactSource(_warehouse(tmp_path, enterprises)), ledger)
+    desk.migrate()
+    try:
+        row = _first(enterprises, TAX, lambda v: v.status == "eligible")
+        view = desk.apply(APPLICANT, TAX.id, row["credit_code"], as_of=AS_OF)
+        assert view.status == APPROVED and view.ledger_line is not None
+        assert "已记入兑现台账" in (view.ledger_note or "")
+        refused_row = _first(enterprises, TAX, lambda v: v.failed == ("tax_paid",))
+        refused = desk.apply(APPLICANT, TAX.id, refused_row["credit_code"], as_of=AS_OF)
+        assert refused.ledger_line is None  # nothing to pay
+        changed = desk.decide(REVIEWER, refused.id, APPROVED, "复议通过", amount="10000")
+        assert changed.ledger_line is not None and changed.ledger_line != view.ledger_line
+        actions = [e.action for e in desk.history(REVIEWER, refused.id)]
+        assert actions[-2:] == ["override", "ledger"]
+    finally:
+        desk.close()
+        ledger.dispose()

@@ -249,9 +249,13 @@ class ReviewDesk:
         self.ledger = ledger
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
+    owns_ledger = False  # the desk opened the ledger, and closes it
+
     def close(self) -> None:
         self.engine.dispose()
         self.facts.close()
+        if self.owns_ledger and hasattr(self.ledger, "dispose"):
+            self.ledger.dispose()
 
     def migrate(self) -> str:
         """Create or upgrade the review tables (a no-op when current); return the revision."""
@@ -637,10 +641,14 @@ def open_review_desk(
     policies: Sequence[Policy], settings: Any = None, ledger: AwardLedger | None = None
 ) -> ReviewDesk:
     """The configured desk (`Settings.review_db`, the warehouse), its tables migrated; approved
-    amounts go to `ledger` when one is given."""
+    amounts are entered in `ledger`, by default the configured grant ledger (`Settings.grants_db`)."""
     from zhixiang.config import load_settings
+    from zhixiang.grants import open_ledger
 
     settings = settings or load_settings()
+    owned = ledger is None
+    ledger = ledger or open_ledger(settings.grants_db)
     desk = ReviewDesk(settings.review_db, policies, FactSource(settings.warehouse_url), ledger)
+    desk.owns_ledger = owned
     desk.migrate()
     return desk
