@@ -82,9 +82,9 @@ def test_apply_queue_decide_and_show(home: Path) -> None:
         [
             "apply",
             GRADUATE.id,
-            rows[1]["credit_code"],
+            next(r for r in rows[1:] if r["region_code"])["credit_code"],
             "-d",
-            "企业规模=小型",
+            "注册地=350211",
             "--as-of",
             "2026-06-30",
         ],

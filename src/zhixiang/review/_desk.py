@@ -306,6 +306,10 @@ class ReviewDesk:
                 raise InvalidInput(f"申报事项中有未知字段: {key}", field=f"declared.{key}")
             if f.name == catalog.key:
                 raise InvalidInput("主体代码不能作为申报事项", field=f"declared.{key}")
+            if f.name not in policy.fields_read():
+                raise InvalidInput(
+                    f"“{f.label}”不是政策 {policy.id} 的审核事项，无需申报", field=f"declared.{key}"
+                )
             if held.get(f.name) is not None and f.name not in withheld:
                 raise InvalidInput(
                     f"“{f.label}”已由{f.department}共享到数据中台，无需申报（免证办）",
