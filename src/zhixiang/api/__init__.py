@@ -9,7 +9,17 @@ from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
 from zhixiang.access import Principal, open_access
-from zhixiang.api import data, grants, insight, knowledge, open311, policies, session, tickets
+from zhixiang.api import (
+    data,
+    grants,
+    insight,
+    knowledge,
+    open311,
+    policies,
+    review,
+    session,
+    tickets,
+)
 from zhixiang.api._auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -78,6 +88,7 @@ def create_app(
     app.include_router(insight.router)
     app.include_router(session.router)
     app.include_router(grants.router)
+    app.include_router(review.router)
     add_docs(app)
 
     from zhixiang.web import mount
