@@ -148,6 +148,7 @@ NAVIGATION = (
     ("/app/policies", "政策", "policies.explain"),
     ("/app/data", "数据", "data.sources"),
     ("/app/dashboard", "驾驶舱", "tickets.metrics"),
+    ("/app/insight", "主动发现", "insight.read"),
 )
 
 
@@ -266,12 +267,23 @@ def mount(app: FastAPI) -> None:
         _data,
         _enterprise,
         _home,
+        _insight,
         _policies,
         _tickets,
     )
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (_home, _tickets, _policies, _data, _dashboard, _enterprise, _citizen, _ask):
+    for module in (
+        _home,
+        _tickets,
+        _policies,
+        _data,
+        _dashboard,
+        _insight,
+        _enterprise,
+        _citizen,
+        _ask,
+    ):
         app.include_router(module.router)
     _install_error_pages(app)
 
