@@ -153,7 +153,7 @@ def test_web2_a_handler_sees_their_department_and_a_leader_the_city(
     leader.goto(platform.url + "/app/insight/replies")
     rows = leader.get_by_test_id("quality-row")
     assert rows.count() >= 2
-    curt = rows.filter(has_text="住房")
+    curt = rows.filter(has_text="建设局")
     full = rows.filter(has_text="人力资源")
     assert float(curt.locator("td").nth(2).inner_text()) < float(
         full.locator("td").nth(2).inner_text()

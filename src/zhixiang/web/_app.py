@@ -149,6 +149,7 @@ NAVIGATION = (
     ("/app/data", "数据", "data.sources"),
     ("/app/dashboard", "驾驶舱", "tickets.metrics"),
     ("/app/insight", "主动发现", "insight.read"),
+    ("/app/ask", "智能咨询", "policies.explain"),
 )
 
 
