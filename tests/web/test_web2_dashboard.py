@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 def match_run(platform):
     """A published match run (the demo enterprises against the demo policies), as the 政策 page
     starts one: the map's 政策触达 measures read it."""
-    from zhixiang.api.policies import demo_policies_dir
+    from zhixiang.demo import demo_policies_dir
     from zhixiang.errors import NotFound
     from zhixiang.matching import load_run, run_matching
     from zhixiang.rules import load_policies
@@ -88,7 +88,7 @@ def test_web2_an_agent_asks_on_a_call_and_sees_the_clause(page, platform, shots)
     platform.sign_in(page, "agent")
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="智能咨询").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("智能咨询")
-    page.get_by_label("问题", exact=True).fill("失业保险金能领多久？")
+    page.get_by_role("textbox", name="问题").fill("失业保险金能领多久？")
     page.get_by_label("面向").select_option("居民")
     page.get_by_role("button", name="提问").click()
     citation = page.get_by_test_id("answer").get_by_test_id("citation").first
