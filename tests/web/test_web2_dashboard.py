@@ -93,5 +93,5 @@ def test_web2_an_agent_asks_on_a_call_and_sees_the_clause(page, platform, shots)
     page.get_by_role("button", name="提问").click()
     citation = page.get_by_test_id("answer").get_by_test_id("citation").first
     expect(citation).to_contain_text("《")
-    expect(citation).to_contain_text("第")
+    expect(citation).to_contain_text(re.compile("有效|失效|废止|取代|施行"))
     screenshot(page, shots, "staff-ask")
