@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any
@@ -225,7 +226,7 @@ def _map_chart(values: dict[str, float], measure: str) -> tuple[dict, list[dict]
         {"name": name, "value": values.get(code, 0), "code": code}
         for code, name in XIAMEN_DISTRICTS.items()
     ]
-    top = max((d["value"] for d in data), default=0) or 1
+    top = max(values.values(), default=0) or 1
     option = {
         "tooltip": {"trigger": "item", "formatter": "{b}：{c}"},
         "visualMap": {
@@ -252,7 +253,7 @@ def _map_chart(values: dict[str, float], measure: str) -> tuple[dict, list[dict]
     return option, data
 
 
-def _bars(rows: list[tuple[str, float]], label: str) -> dict:
+def _bars(rows: Sequence[tuple[str, float]], label: str) -> dict:
     return {
         "tooltip": {"trigger": "axis"},
         "grid": {"left": 8, "right": 24, "bottom": 8, "top": 8, "containLabel": True},

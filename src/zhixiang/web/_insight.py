@@ -61,7 +61,7 @@ def _visible_ids(request: Request, user: Principal, since: datetime) -> set[str]
     """Ids of the period's tickets the person may open; None for the citywide (all of them)."""
     if user.citywide:
         return None
-    tickets, seen = store(request), set()
+    tickets, seen = store(request), set[str]()
     while len(seen) < _SEARCH_CAP:
         page = tickets.search(user, SearchFilters(since=since, limit=_PAGE, offset=len(seen)))
         seen |= {str(t.id) for t in page}
@@ -71,8 +71,11 @@ def _visible_ids(request: Request, user: Principal, since: datetime) -> set[str]
 
 
 def _subnav(current: str) -> list[tuple[str, str, bool]]:
-    pages = (("/app/insight", "热点问题"), ("/app/insight/alerts", "预警"))
-    pages += (("/app/insight/replies", "答复质量"),)
+    pages = (
+        ("/app/insight", "热点问题"),
+        ("/app/insight/alerts", "预警"),
+        ("/app/insight/replies", "答复质量"),
+    )
     return [(href, label, href == current) for href, label in pages]
 
 
