@@ -45,6 +45,7 @@ def test_web2_a_leader_colours_the_map_by_each_measure(page, platform, shots, ma
     platform.sign_in(page, "leader")
     page.goto(platform.url + "/app/dashboard")
     counts = _map_values(page)
+    expect(page.get_by_test_id("insight-panel")).to_contain_text("待处理预警")
     page.get_by_label("地图指标").select_option("per10k")
     page.get_by_role("button", name="查看").click()
     expect(page.get_by_role("heading", name="一图掌握：每万人工单数")).to_be_visible()

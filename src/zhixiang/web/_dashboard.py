@@ -25,6 +25,7 @@ from zhixiang.matching import load_run, open_results
 from zhixiang.tickets import SearchFilters, TicketView
 from zhixiang.web._app import render
 from zhixiang.web._capabilities import store
+from zhixiang.web._insight import dashboard_panel
 from zhixiang.web._policies import _summary
 from zhixiang.web._regions import DISTRICT_POPULATION_10K, registered_district, street_options
 from zhixiang.web._time import local
@@ -354,6 +355,7 @@ def dashboard(
         map_data=map_data,
         drill=drill,
         reach_chart=_reach_chart(summary),
+        insight=dashboard_panel(request, user, since) if user.can("insight.read") else None,
         summary=summary,
         ticket_count=len(tickets),
         capped=capped,

@@ -99,6 +99,32 @@ def _heat_chart(trends: list[Any]) -> dict | None:
     }
 
 
+def _topic_rows(
+    request: Request, user: Principal, since: datetime, top: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The period's hottest topics with their weekly heat, each with the tickets the person may
+    open (a topic with none of those is left out); and how many tickets were read."""
+    messages = messages_from_store(store(request), since=since)
+    visible = _visible_ids(request, user, since)
+    rows = []
+    for trend in topic_trends(messages, top=top, weeks=12):
+        mine = [i for i in trend.topic.message_ids if visible is None or i in visible]
+        if mine:
+            rows.append({"topic": trend.topic, "trend": trend, "tickets": mine})
+    return rows, len(messages)
+
+
+def dashboard_panel(request: Request, user: Principal, since: datetime) -> dict[str, Any]:
+    """主动发现 on the 驾驶舱: the five hottest topics of the period and the open alerts."""
+    rows, _ = _topic_rows(request, user, since, 5)
+    open_alerts = [
+        a
+        for a in alerts(request).list("open", 200)
+        if a.department is None or user.sees_department(a.department)
+    ]
+    return {"topics": [r["topic"] for r in rows], "open_alerts": len(open_alerts)}
+
+
 TOPIC_COLUMNS = (
     ("rank", "排名"),
     ("heat", "热度指数"),
@@ -118,20 +144,7 @@ async def hot_topics(
     request: Request, user: Reader, days: str = "90", format: str | None = None
 ) -> Response:
     since = _since(days)
-
-    def compute() -> tuple[list[Any], int, set[str] | None]:
-        messages = messages_from_store(store(request), since=since)
-        trends = topic_trends(messages, top=TOP, weeks=12)
-        return trends, len(messages), _visible_ids(request, user, since)
-
-    trends, total, visible = await run_in_threadpool(compute)
-    rows = []
-    for trend in trends:
-        topic = trend.topic
-        mine = [i for i in topic.message_ids if visible is None or i in visible]
-        if not mine:
-            continue  # a topic none of whose tickets the person may open
-        rows.append({"topic": topic, "trend": trend, "tickets": mine})
+    rows, total = await run_in_threadpool(_topic_rows, request, user, since, TOP)
     if format is not None:
         table = [
             {
