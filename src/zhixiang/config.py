@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         True, description="会话 Cookie 仅经 HTTPS 发送（本机演示可设为 false）"
     )
+    review_db: str = Field(
+        "", description="智能快审（申请与审核）库 SQLAlchemy 地址；默认与工单库相同"
+    )
 
     @model_validator(mode="after")
     def _defaults_under_home(self) -> Settings:
@@ -79,6 +82,7 @@ class Settings(BaseSettings):
             "knowledge_index": self.knowledge_index or home / "knowledge-index",
             "audit_key_file": self.audit_key_file or home / "secrets" / "audit.key",
         }
+        defaults["review_db"] = self.review_db or defaults["tickets_db"]
         for name, value in defaults.items():
             object.__setattr__(self, name, value)
         return self

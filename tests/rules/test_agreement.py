@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from zhixiang.catalog import FieldType, load_catalog
 from zhixiang.demo import demo_policies_dir, generate_enterprises
 from zhixiang.matching import evaluations, facts_from_row
-from zhixiang.rules import evaluate_policy, load_policies
+from zhixiang.rules import compile_gaps, evaluate_policy, load_policies
 
 CATALOG = load_catalog("enterprise")
 POLICIES = load_policies([demo_policies_dir()]).policies
@@ -34,7 +34,11 @@ _ratio = st.one_of(
     st.decimals(min_value=0, max_value=1, places=6, allow_nan=False, allow_infinity=False),
 )
 _date = st.one_of(
-    st.none(), st.dates(date(1990, 1, 1), date(2026, 12, 31)), st.just(AS_OF - timedelta(days=365))
+    st.none(),
+    st.dates(date(1990, 1, 1), date(2026, 12, 31)),
+    st.just(AS_OF - timedelta(days=365)),
+    st.dates(AS_OF - timedelta(days=800), AS_OF),  # around the 1-, 2- and 3-year anniversaries
+    st.sampled_from([date(2024, 2, 29), date(2025, 6, 30), date(2025, 7, 1), date(2025, 1, 31)]),
 )
 STRATEGIES = {
     FieldType.MONEY: _money,
@@ -88,6 +92,37 @@ def _check_agreement(rows: list[dict], con) -> None:
             assert sorted(got["failed"]) == sorted(verdict.failed), (policy.id, row)
             assert sorted(got["unknown"]) == sorted(verdict.unknown), (policy.id, row)
             assert got["n_failed"] == len(verdict.failed)
+            # the outreach gap of the row: closeness (差一项) and the day it qualifies (即将符合)
+            assert got["closeness"] == verdict.closeness, (policy.id, row, "closeness")
+            assert got["holds_on"] == verdict.holds_on, (policy.id, row, "holds_on")
+    _check_condition_gaps(rows, con, table)
+
+
+_GAP_SQL: dict[tuple[int, str], str] = {}
+
+
+def _check_condition_gaps(rows: list[dict], con, table) -> None:
+    """Each condition's gap — closeness and shortfall of a threshold, the day a date holds — agrees."""
+    for policy in POLICIES:
+        key = (id(con), policy.id)
+        if key not in _GAP_SQL:
+            expr = compile_gaps(policy, table, AS_OF, key="credit_code")
+            _GAP_SQL[key] = ibis.to_sql(expr, dialect="duckdb")
+        got = {r["entity_id"]: r for r in con.raw_sql(_GAP_SQL[key]).arrow().read_all().to_pylist()}
+        for row in rows:
+            verdict = evaluate_policy(policy, facts_from_row(CATALOG, row), AS_OF, explain=True)
+            batch = got[row["credit_code"]]
+            for outcome in verdict.conditions:
+                gap = outcome.gap
+                assert gap is not None
+                where = (policy.id, outcome.id, row)
+                if f"closeness_{outcome.id}" in batch:
+                    expected = gap.closeness if outcome.result is False else None
+                    assert batch[f"closeness_{outcome.id}"] == expected, where
+                    shortfall = gap.shortfall if outcome.result is False else None
+                    assert batch[f"shortfall_{outcome.id}"] == shortfall, where
+                if f"holds_on_{outcome.id}" in batch:
+                    assert batch[f"holds_on_{outcome.id}"] == gap.holds_on, where
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +165,8 @@ def test_postgresql_gives_the_same_results_as_duckdb(postgres_url: str) -> None:
                             r["amount"],
                             tuple(sorted(r["failed"])),
                             tuple(sorted(r["unknown"])),
+                            r["closeness"],
+                            r["holds_on"],
                         )
                     )
             return found

@@ -105,6 +105,22 @@ PERMISSIONS: dict[str, Permission] = dict(
         _p("policies.results", "查看匹配名单", R.POLICY_ADMIN, R.REVIEWER),
         _p("policies.summary", "查看匹配汇总", R.POLICY_ADMIN, R.REVIEWER, R.LEADER),
         _p("policies.explain", "用共享数据为单个主体计算政策（受数据授权约束）", *STAFF),
+        _p(
+            "policies.compare",
+            "测算政策调整的影响（新旧版本对比）",
+            R.POLICY_ADMIN,
+            R.REVIEWER,
+            R.LEADER,
+        ),
+        # 智能快审
+        _p(
+            "review.apply",
+            "提交政策申请（企业、群众本人或受理窗口）",
+            R.ENTERPRISE,
+            R.CITIZEN,
+            R.AGENT,
+        ),
+        _p("review.decide", "审核申请、改变自动审核结论（须写明理由）", R.REVIEWER),
         # 数据按需共享
         _p("data.read", "按授权读取共享数据", *STAFF),
         _p("data.sources", "查看数据源与导入记录", R.DATA_OFFICER, R.SYSADMIN, R.LEADER),

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from zhixiang.access import Principal
@@ -18,8 +20,24 @@ from zhixiang.catalog import load_catalog
 from zhixiang.demo import demo_policies_dir
 from zhixiang.errors import ZhixiangError
 from zhixiang.identity import IdentifierError, validate_credit_code
-from zhixiang.matching import Calculator, EntityLookup, load_run
-from zhixiang.rules import ExpressionError, PolicySet, Value, literal_for_field, load_policies
+from zhixiang.matching import (
+    Calculator,
+    EntityLookup,
+    MatchRow,
+    compare_policies,
+    load_run,
+    open_results,
+)
+from zhixiang.rules import (
+    ExpressionError,
+    Policy,
+    PolicyRejected,
+    PolicySet,
+    Value,
+    literal_for_field,
+    load_policies,
+    parse_policy,
+)
 
 router = APIRouter(prefix="/policies", tags=["政策找人"])
 Caller = Annotated[Principal, requires("policies.explain")]
@@ -128,6 +146,104 @@ def summary(request: Request, caller: Caller) -> list[dict]:
         }
         for c in run.policies
     ]
+
+
+def _row(row: MatchRow) -> dict:
+    return {
+        "entity_id": row.entity_id,
+        "policy_id": row.policy_id,
+        "status": row.status,
+        "failed": list(row.failed),
+        "unknown": list(row.unknown),
+        "closeness": None if row.closeness is None else str(row.closeness),
+        "holds_on": None if row.holds_on is None else row.holds_on.isoformat(),
+    }
+
+
+@router.get("/near-misses")
+def near_misses(
+    request: Request,
+    caller: Annotated[Principal, requires("policies.results")],
+    policy_id: str | None = None,
+    closeness: Annotated[Decimal, Query(ge=Decimal("0.5"), le=Decimal(1))] = Decimal("0.8"),
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+) -> dict:
+    """差一项 of the current run, closest first: scope met, each missed threshold ≥ `closeness`.
+    The gap of each condition is in the calculator's answer for the entity."""
+    try:
+        with open_results(request.app.state.settings.results_dir) as results:
+            rows = results.near_misses(policy_id, limit, closeness)
+            run = results.run
+    except ZhixiangError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return {
+        "run_id": run.run_id,
+        "as_of": run.as_of,
+        "closeness": str(closeness),
+        "rows": [_row(r) for r in rows],
+    }
+
+
+@router.get("/upcoming")
+def upcoming(
+    request: Request,
+    caller: Annotated[Principal, requires("policies.results")],
+    policy_id: str | None = None,
+    days: Annotated[int, Query(ge=1, le=3660)] = 90,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+) -> dict:
+    """即将符合: who qualifies within `days` of the run's date with no change, soonest first."""
+    try:
+        with open_results(request.app.state.settings.results_dir) as results:
+            rows = results.upcoming(days, policy_id, limit)
+            run = results.run
+    except ZhixiangError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return {"run_id": run.run_id, "as_of": run.as_of, "days": days, "rows": [_row(r) for r in rows]}
+
+
+class CompareInput(BaseModel):
+    old: str | None = Field(
+        default=None, max_length=200, description="原版本：已加载政策的编号（与 old_yaml 二选一）"
+    )
+    old_yaml: str | None = Field(default=None, max_length=200_000, description="原版本政策文件全文")
+    new_yaml: str = Field(max_length=200_000, description="新版本政策文件全文（如提高门槛后）")
+    as_of: dt.date | None = Field(default=None, description="评估日期，默认今天")
+
+
+def _parsed(text: str, name: str) -> Policy:
+    try:
+        return parse_policy(text, Path(name))
+    except PolicyRejected as exc:
+        raise HTTPException(422, [str(p) for p in exc.problems]) from None
+
+
+@router.post("/compare")
+def compare(
+    body: CompareInput,
+    request: Request,
+    policy_set: Policies,
+    caller: Annotated[Principal, requires("policies.compare")],
+) -> dict:
+    """政策调整测算: two versions over the same warehouse; chart-ready counts by change, district and
+    industry, and the total cost change. Nothing is stored."""
+    if body.old_yaml is not None:
+        old = _parsed(body.old_yaml, "old.yaml")
+    elif body.old is not None:
+        found = [p for p in policy_set.policies if p.id == body.old]
+        if not found:
+            raise HTTPException(404, f"没有编号为 {body.old} 的政策")
+        old = found[0]
+    else:
+        raise HTTPException(422, "请给出原版本：old（政策编号）或 old_yaml（政策文件全文）")
+    new = _parsed(body.new_yaml, "new.yaml")
+    try:
+        result = compare_policies(
+            request.app.state.settings.warehouse_url, old, new, body.as_of or dt.date.today()
+        )
+    except ZhixiangError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return result.to_dict()
 
 
 def _calculator(request: Request, policy_set: PolicySet) -> Calculator:

@@ -29,7 +29,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "match": ("zhixiang.cli.rules:match", "批量匹配：全部主体×政策，结果按批次原子发布。"),
     "explain": ("zhixiang.cli.rules:explain", "政策计算器：一家企业对每项政策的结论与原因。"),
-    "near-misses": ("zhixiang.cli.rules:near_miss_list", "差一项：当前批次中只差一个条件的企业。"),
+    "near-misses": (
+        "zhixiang.cli.rules:near_miss_list",
+        "差一项：适用范围内、门槛已接近的企业，最接近的在前。",
+    ),
+    "upcoming": ("zhixiang.cli.rules:upcoming", "即将符合：只因时间将在 N 天内符合的企业。"),
     "runs": ("zhixiang.cli.rules:runs", "匹配批次：列出已完成的批次与当前批次。"),
     "demo": ("zhixiang.cli.demo:run_demo", "演示：生成数据、导入、检查政策、批量匹配。"),
     "generate": ("zhixiang.cli.demo:generate", "生成合成企业数据（Parquet）。"),
@@ -56,6 +60,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "access": (
         "zhixiang.cli.access:access_app",
         "账号与权限：部门目录、账号、角色、API 密钥、演示账号。",
+    ),
+    "apply": ("zhixiang.cli.review:apply", "智能快审：为企业提交政策申请，按共享数据即时审核。"),
+    "review": (
+        "zhixiang.cli.review:review_app",
+        "智能快审：待审队列、查看、人工审核与改判、统计。",
     ),
     "ask": ("zhixiang.cli.knowledge:ask_command", "智能咨询：就政策提问，回答引用原文条款。"),
     "knowledge": (
@@ -136,7 +145,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     app = create_app()
     base = f"http://{host}:{port}"
-    typer.echo(f"工作台 {base}/   企业服务 {base}/qiye   便民服务 {base}/bianmin   接口文档 {base}/docs")
+    typer.echo(
+        f"工作台 {base}/   企业服务 {base}/qiye   便民服务 {base}/bianmin   接口文档 {base}/docs"
+    )
     uvicorn.run(app, host=host, port=port)
 
 

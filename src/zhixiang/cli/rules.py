@@ -14,7 +14,7 @@ from zhixiang.cli._console import console
 if TYPE_CHECKING:  # heavy modules are imported inside the commands that use them
     from zhixiang.errors import ZhixiangError
     from zhixiang.matching import EntityReport, MatchRun
-    from zhixiang.rules import PolicySet
+    from zhixiang.rules import Policy, PolicySet
 
 policies_app = typer.Typer(
     help="政策文件：检查语法、字段、类型与单位，并运行文件中的测试用例。", no_args_is_help=True
@@ -93,6 +93,84 @@ def list_policies(paths: PolicyPaths = None) -> None:
         table.add_row(p.id, p.title, p.department, valid, str(len(p.conditions)))
     console.print(table)
     _report_problems(policy_set)
+
+
+def _one_policy(path: Path) -> Policy:
+    from zhixiang.rules import load_policies
+
+    if not path.is_file():
+        console.print(f"[red]找不到政策文件: {path}[/red]")
+        raise typer.Exit(2)
+    policy_set = load_policies([path])
+    _report_problems(policy_set)
+    if policy_set.problems or not policy_set.policies:
+        console.print(f"[red]政策文件 {path} 未通过检查，无法比较。[/red]")
+        raise typer.Exit(1)
+    return policy_set.policies[0]
+
+
+@policies_app.command("compare")
+def compare(
+    old: Annotated[Path, typer.Argument(help="原政策文件（如现行版本）。")],
+    new: Annotated[Path, typer.Argument(help="新政策文件（如拟调整的版本）。")],
+    as_of: AsOf = None,
+    warehouse: Warehouse = None,
+    table: Annotated[str | None, typer.Option(help="主体表名；默认按政策的主体类型。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出（可直接作图）。")] = False,
+) -> None:
+    """政策调整测算：同一数据仓库、同一评估日，两个版本下谁新增符合、谁不再符合、谁的金额增减，
+    资金总额变化多少，并按区县和行业门类分列。"""
+    from decimal import Decimal
+
+    from rich.table import Table
+
+    from zhixiang.config import load_settings
+    from zhixiang.errors import ZhixiangError
+    from zhixiang.matching import CHANGES, INDUSTRY_SECTIONS, compare_policies, district_labels
+    from zhixiang.rules import format_money
+
+    before, after = _one_policy(old), _one_policy(new)
+    day = as_of.date() if as_of else date.today()
+    try:
+        result = compare_policies(
+            warehouse or load_settings().warehouse_url, before, after, day, table=table
+        )
+    except ZhixiangError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"[bold]{before.title}[/bold]：{old} → {new}（评估日 {day}，主体 {result.entities:,} 家）"
+    )
+    summary = Table("变化", "主体数", "资金变化")
+    for key, label in CHANGES.items():
+        group = result.changes.get(key)
+        summary.add_row(
+            label,
+            f"{group.count if group else 0:,}",
+            format_money(group.cost_change if group else 0, 2),
+        )
+    console.print(summary)
+    console.print(
+        f"符合 {result.old_eligible:,} → {result.new_eligible:,} 家；"
+        f"资金 {format_money(result.old_cost, 2)} → {format_money(result.new_cost, 2)}"
+        f"（变化 {format_money(result.cost_change, 2)}）",
+        highlight=False,
+    )
+    for title, groups, labels in (
+        ("按区县", result.by_district, district_labels(result.by_district)),
+        ("按行业门类", result.by_industry, INDUSTRY_SECTIONS),
+    ):
+        part = Table(title, *CHANGES.values(), "资金变化", title=title)
+        for code in sorted(groups):
+            cells = groups[code]
+            part.add_row(
+                labels.get(code, code or "未知"),
+                *(f"{cells[k].count:,}" if k in cells else "0" for k in CHANGES),
+                format_money(sum((g.cost_change for g in cells.values()), Decimal(0)), 2),
+            )
+        console.print(part)
 
 
 def print_run(run: MatchRun) -> None:
@@ -217,7 +295,14 @@ def _engine_options(engine: str, settings: object) -> dict:
 
 
 def _print_report(report: EntityReport, show_all: bool) -> None:
-    from zhixiang.rules import FIELD_VALUE_TYPES, OPERATOR_LABELS, format_money, format_value
+    from zhixiang.rules import (
+        FIELD_VALUE_TYPES,
+        KIND_LABELS,
+        OPERATOR_LABELS,
+        ValueType,
+        format_money,
+        format_value,
+    )
 
     console.print(
         f"[bold]{report.name or report.entity_id}[/bold]  {report.entity_id}  评估日 {report.as_of}"
@@ -231,10 +316,19 @@ def _print_report(report: EntityReport, show_all: bool) -> None:
         report.verdicts,
         key=lambda pv: ("eligible", "needs_information", "ineligible").index(pv[1].status),
     ):
-        if verdict.status == "ineligible" and not verdict.near_miss and not show_all:
+        if (
+            verdict.status == "ineligible"
+            and not verdict.near_miss
+            and verdict.holds_on is None
+            and not show_all
+        ):
             continue
         amount = f"  可得 {format_money(verdict.amount)}" if verdict.amount is not None else ""
-        near = "（只差一项）" if verdict.near_miss else ""
+        near = ""
+        if verdict.near_miss:
+            near = f"（接近符合，差 {len(verdict.failed)} 项，最低达标 {format_value(verdict.closeness, ValueType.RATIO)}）"
+        elif verdict.holds_on is not None:
+            near = f"（{verdict.holds_on} 起将符合）"
         console.print(
             f"\n{marks[verdict.status]}{near} {policy.title}{amount}  [dim]{policy.id} · {policy.department} · {policy.document} {policy.clause}[/dim]"
         )
@@ -252,8 +346,13 @@ def _print_report(report: EntityReport, show_all: bool) -> None:
             missing = (
                 f"  缺少: {'、'.join(f.label for f in outcome.missing)}" if outcome.missing else ""
             )
+            gap = ""
+            if outcome.gap is not None:
+                kind = KIND_LABELS[outcome.gap.kind]
+                gap = f"  【{kind}】" if outcome.result else f"  【{kind}】{outcome.gap.describe()}"
             console.print(
-                f"  {mark} {outcome.label}  [dim]{details}[/dim]{missing}", highlight=False
+                f"  {mark} {outcome.label}  [dim]{details}[/dim]{missing}{gap}",
+                highlight=False,
             )
         if verdict.missing_for_amount:
             console.print(
@@ -267,7 +366,9 @@ def explain(
     policies: PolicyPaths = None,
     as_of: AsOf = None,
     warehouse: Warehouse = None,
-    show_all: Annotated[bool, typer.Option("--all", help="也列出差两项及以上的政策。")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="也列出不在适用范围或差距较大的政策。")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
 ) -> None:
     """政策计算器：一家企业对每项政策的结论、每个条件的实际值与门槛、可得金额，以及缺少哪些信息。"""
@@ -307,12 +408,103 @@ def explain(
         _print_report(report, show_all)
 
 
+def _gap_lines(verdict) -> str:  # type: ignore[no-untyped-def]
+    """Each missed condition with its gap: 上年纳税总额1000万元以上：还差 988.01万元（已达门槛的 1.2%）."""
+    return "；".join(
+        f"{o.label}：{o.gap.describe() if o.gap else '未满足'}"
+        for o in verdict.conditions
+        if o.result is False
+    )
+
+
+def _explained(rows, as_of, policies_paths):  # type: ignore[no-untyped-def]
+    """The calculator's verdict for each listed row (for the gap of every missed condition)."""
+    from zhixiang.config import load_settings
+    from zhixiang.matching import Calculator, EntityLookup
+
+    policy_set = _load(policies_paths)
+    try:
+        lookup = EntityLookup(load_settings().warehouse_url)
+    except Exception:  # no warehouse to read: the list still names the missed conditions
+        return {}
+    try:
+        calculator = Calculator(policy_set.policies, lookup)
+        found = {}
+        for row in rows:
+            report = calculator.explain(row.entity_id, as_of)
+            for policy, verdict in report.verdicts if report else ():
+                if policy.id == row.policy_id:
+                    found[(row.entity_id, row.policy_id)] = (policy, verdict)
+        return found
+    finally:
+        lookup.close()
+
+
 def near_miss_list(
     policy_id: Annotated[str | None, typer.Argument(help="政策编号；不填则列出全部政策。")] = None,
+    closeness: Annotated[
+        float,
+        typer.Option(
+            min=0.5,
+            max=1.0,
+            help="接近程度：每项未达的数量门槛至少已达到门槛的多少（0.5–1，默认 0.8 即 80%）。",
+        ),
+    ] = 0.8,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="最多列出多少家。")] = 20,
+    run_id: Annotated[str | None, typer.Option("--run", help="批次编号；默认当前批次。")] = None,
+    policies: PolicyPaths = None,
+) -> None:
+    """差一项（接近符合）：适用范围内、未达的门槛都已接近的企业，最接近的在前，并写明每项还差多少。
+
+    适用范围条件（如“是高新技术企业”）必须已满足；数量门槛（如纳税总额）每项至少达到 --closeness；
+    “无欠税”这类可整改的条件不计接近程度。只差时间的企业见 zhixiang upcoming。
+    """
+    from decimal import Decimal
+
+    from rich.table import Table
+
+    from zhixiang.config import load_settings
+    from zhixiang.errors import ZhixiangError
+    from zhixiang.matching import open_results
+    from zhixiang.rules import ValueType, format_value
+
+    try:
+        with open_results(load_settings().results_dir, run_id) as results:
+            rows = results.near_misses(policy_id, limit, Decimal(str(closeness)))
+            run = results.run
+    except ZhixiangError as exc:
+        raise _fail(exc) from None
+    explained = _explained(rows, run.as_of, policies)
+    table = Table(
+        "统一社会信用代码",
+        "政策",
+        "接近程度",
+        "未满足的条件与差距",
+        "待补充",
+        title=f"差一项·接近符合 ≥ {closeness:.0%}（批次 {run.run_id}，评估日 {run.as_of}，最接近的在前）",
+    )
+    for row in rows:
+        found = explained.get((row.entity_id, row.policy_id))
+        gaps = _gap_lines(found[1]) if found else "、".join(row.failed)
+        table.add_row(
+            row.entity_id,
+            row.policy_id,
+            "可整改" if row.closeness == 1 else format_value(row.closeness, ValueType.RATIO),
+            gaps,
+            "、".join(row.unknown),
+        )
+    console.print(table)
+
+
+def upcoming(
+    policy_id: Annotated[str | None, typer.Argument(help="政策编号；不填则列出全部政策。")] = None,
+    days: Annotated[
+        int, typer.Option(min=1, max=3660, help="多少天之内将符合（自批次评估日起算）。")
+    ] = 90,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="最多列出多少家。")] = 20,
     run_id: Annotated[str | None, typer.Option("--run", help="批次编号；默认当前批次。")] = None,
 ) -> None:
-    """差一项：当前批次中只差一个条件的企业，以及所差的条件——这些企业最值得告知缺什么。"""
+    """即将符合：什么都不用改、只因时间（如“成立满2年”）将在 N 天内符合的企业，最早的在前——可提前告知。"""
     from rich.table import Table
 
     from zhixiang.config import load_settings
@@ -321,20 +513,22 @@ def near_miss_list(
 
     try:
         with open_results(load_settings().results_dir, run_id) as results:
-            rows = results.near_misses(policy_id, limit)
+            rows = results.upcoming(days, policy_id, limit)
             run = results.run
     except ZhixiangError as exc:
         raise _fail(exc) from None
     table = Table(
         "统一社会信用代码",
         "政策",
-        "未满足的条件",
-        "待补充",
-        title=f"差一项（批次 {run.run_id}，评估日 {run.as_of}）",
+        "符合日期",
+        "届时满足的条件",
+        title=f"即将符合：{days} 天内（批次 {run.run_id}，评估日 {run.as_of}）",
     )
     for row in rows:
-        table.add_row(row.entity_id, row.policy_id, "、".join(row.failed), "、".join(row.unknown))
+        table.add_row(row.entity_id, row.policy_id, str(row.holds_on), "、".join(row.failed))
     console.print(table)
+    if not rows:
+        console.print(f"{days} 天内没有只因时间而将符合的企业。")
 
 
 def runs() -> None:

@@ -31,7 +31,7 @@ from zhixiang.errors import NotFound, ZhixiangError
 from zhixiang.matching import _store as store
 from zhixiang.matching._compiled import ENTITIES, CompiledPolicy, PolicyCompiler
 from zhixiang.matching._engine import data_problem_counts, describe_problems
-from zhixiang.rules import Policy
+from zhixiang.rules import NEAR_MISS_CLOSENESS, Policy
 
 
 class MatchFailed(ZhixiangError):
@@ -167,7 +167,14 @@ class DuckEngine:
 
 # ---------------------------------------------------------------- the queries, engine-neutral SQL
 
-_KEEP = "bit_count({t}.failed) < 2"  # eligible, needs information or near-miss
+# Eligible, needs information, one condition missed, close enough to be worth telling, or qualifying
+# later by a date alone. A near-miss list may ask for any closeness from KEEP_CLOSENESS up.
+KEEP_CLOSENESS = Decimal("0.5")
+_KEEP = (
+    f"(bit_count({{t}}.failed) < 2 OR {{t}}.closeness >= {KEEP_CLOSENESS}"
+    " OR {t}.holds_on IS NOT NULL)"
+)
+_COLUMNS = "{t}.idx, {t}.failed, {t}.unknown, {t}.amount, {t}.closeness, {t}.holds_on"
 _DIFFERS = (
     "({c}.failed <> {p}.failed OR {c}.unknown <> {p}.unknown"
     " OR {c}.amount IS DISTINCT FROM {p}.amount)"
@@ -178,12 +185,12 @@ def _evaluated(sql: str, previous: str | None) -> str:
     """Rows of the compiled policy worth keeping, with `changed` against the previous run's rows."""
     if previous is None:  # nothing to compare with: every kept row is news
         return (
-            f"SELECT c.idx, c.failed, c.unknown, c.amount, true AS changed"
+            f"SELECT {_COLUMNS.format(t='c')}, true AS changed"
             f" FROM ({sql}) c WHERE {_KEEP.format(t='c')}"
         )
     differs = _DIFFERS.format(c="c", p="p")
     return (
-        "SELECT c.idx, c.failed, c.unknown, c.amount,"
+        f"SELECT {_COLUMNS.format(t='c')},"
         f" CASE WHEN p.idx IS NULL THEN {_KEEP.format(t='c')} ELSE {differs} END AS changed"
         f" FROM ({sql}) c LEFT JOIN ({previous}) p ON c.idx = p.idx"
         f" WHERE {_KEEP.format(t='c')} OR (p.idx IS NOT NULL AND {differs})"
@@ -204,12 +211,12 @@ def _reused(rows: str, same_order: bool) -> str:
     keep = _KEEP.format(t="r")
     if same_order:
         return (
-            "SELECT r.idx, r.failed, r.unknown, r.amount, false AS changed FROM"
+            f"SELECT {_COLUMNS.format(t='r')}, false AS changed FROM"
             f" {rows} r WHERE {keep} AND NOT EXISTS"
             " (SELECT 1 FROM changed_entities c WHERE c._idx = r.idx)"
         )
     return (
-        "SELECT m.idx, r.failed, r.unknown, r.amount, false AS changed"
+        "SELECT m.idx, r.failed, r.unknown, r.amount, r.closeness, r.holds_on, false AS changed"
         f" FROM {rows} r JOIN idmap m ON r.idx = m.p_idx WHERE m.same AND {keep}"
     )
 
@@ -219,7 +226,7 @@ def _counts(policy_id: str, rows: str) -> str:
         f"SELECT {_literal(policy_id)} AS policy_id, count(*) AS kept,"
         " sum(CASE WHEN failed = 0 AND unknown = 0 THEN 1 ELSE 0 END) AS eligible,"
         " sum(CASE WHEN failed = 0 AND unknown <> 0 THEN 1 ELSE 0 END) AS needs_information,"
-        " sum(CASE WHEN bit_count(failed) = 1 THEN 1 ELSE 0 END) AS near_miss,"
+        f" sum(CASE WHEN closeness >= {NEAR_MISS_CLOSENESS} THEN 1 ELSE 0 END) AS near_miss,"
         " sum(CASE WHEN changed THEN 1 ELSE 0 END) AS changed,"
         f" sum(amount) AS total_amount FROM {rows}"
     )

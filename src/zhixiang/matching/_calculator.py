@@ -20,7 +20,9 @@ from zhixiang.catalog import Catalog, FieldType, load_catalog
 from zhixiang.errors import NotFound, Unavailable
 from zhixiang.rules import (
     FIELD_VALUE_TYPES,
+    KIND_LABELS,
     OPERATOR_LABELS,
+    Gap,
     Policy,
     Value,
     Verdict,
@@ -55,6 +57,8 @@ class EntityReport:
                     "source": f"{p.document} {p.clause}",
                     "status": v.status,
                     "near_miss": v.near_miss,
+                    "closeness": None if v.closeness is None else str(v.closeness),
+                    "holds_on": None if v.holds_on is None else v.holds_on.isoformat(),
                     "amount": None if v.amount is None else str(v.amount),
                     "failed": list(v.failed),
                     "unknown": list(v.unknown),
@@ -66,6 +70,9 @@ class EntityReport:
                             "expression": o.expression,
                             "result": o.result,
                             "missing": [f.label for f in o.missing],
+                            "scope": o.scope,
+                            "needs_review": o.needs_review,
+                            "gap": gap_dict(o.gap),
                             "facts": {
                                 f.label: format_value(v, FIELD_VALUE_TYPES[f.type])
                                 for f, v in o.facts
@@ -87,6 +94,23 @@ class EntityReport:
                 for p, v in self.verdicts
             ],
         }
+
+
+def gap_dict(gap: Gap | None) -> dict | None:
+    """A condition's gap as JSON: exact decimals as strings, and the sentence to tell the entity."""
+    if gap is None:
+        return None
+    return {
+        "kind": gap.kind.value,
+        "kind_label": KIND_LABELS[gap.kind],
+        "closeness": None if gap.closeness is None else str(gap.closeness),
+        "shortfall": None if gap.shortfall is None else str(gap.shortfall),
+        "shortfall_text": None
+        if gap.shortfall is None
+        else format_value(gap.shortfall, gap.value_type),
+        "holds_on": None if gap.holds_on is None else gap.holds_on.isoformat(),
+        "text": gap.describe(),
+    }
 
 
 def facts_from_row(catalog: Catalog, row: Mapping[str, object]) -> dict[str, Value]:

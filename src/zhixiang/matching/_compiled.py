@@ -4,7 +4,8 @@ per (content, date, table schema, compiler) and the SQL text is kept on disk.
 
 Every compiled policy reads the relation `entities` (the entity table plus the row index `_idx`) and
 yields one row per entity: `idx`, `failed` and `unknown` (bit i = condition i; in `unknown` the bit
-after the last condition is the amount), and `amount` (set only when eligible).
+after the last condition is the amount), `amount` (set only when eligible), `closeness` (outreach:
+how close a near-miss candidate is) and `holds_on` (即将符合: the day it qualifies with no change).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from zhixiang.rules import Policy, compile_policy
 ENTITIES = "entities"
 ROW_INDEX = "_idx"
 MAX_CONDITIONS = 62  # the masks are signed 64-bit integers; the amount takes one more bit
-_FORMAT = "rows-v1"  # bump when the shape of the SQL below changes
+_FORMAT = "rows-v2"  # bump when the shape of the SQL below changes
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ class PolicyCompiler:
             failed=expr.failed_mask,
             unknown=expr.unknown_mask,
             amount=expr.amount,
+            closeness=expr.closeness,
+            holds_on=expr.holds_on,
         )
         return str(ibis.to_sql(rows, dialect=self.dialect))
 

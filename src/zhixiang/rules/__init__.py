@@ -3,8 +3,14 @@
 Everything here is pure: compiling a policy yields an Ibis expression that any engine can run.
 """
 
-from zhixiang.rules._compile import compile_counts, compile_policy
+from zhixiang.rules._compile import compile_counts, compile_gaps, compile_policy
 from zhixiang.rules._format import OPERATOR_LABELS, format_money, format_value
+from zhixiang.rules._gap import (
+    KIND_LABELS,
+    NEAR_MISS_CLOSENESS,
+    ConditionKind,
+    Gap,
+)
 from zhixiang.rules._language import (
     FIELD_VALUE_TYPES,
     ExpressionError,
@@ -35,11 +41,15 @@ from zhixiang.rules._verdict import (
 __all__ = [
     "AMOUNT_ID",
     "FIELD_VALUE_TYPES",
+    "KIND_LABELS",
+    "NEAR_MISS_CLOSENESS",
     "OPERATOR_LABELS",
     "Comparison",
     "Condition",
+    "ConditionKind",
     "ConditionOutcome",
     "ExpressionError",
+    "Gap",
     "Location",
     "Policy",
     "PolicyProblem",
@@ -50,6 +60,7 @@ __all__ = [
     "ValueType",
     "Verdict",
     "compile_counts",
+    "compile_gaps",
     "compile_policy",
     "evaluate_policy",
     "final_amount",

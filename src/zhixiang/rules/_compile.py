@@ -17,6 +17,12 @@ import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
+from zhixiang.rules._gap import (
+    ALMOST,
+    NEAR_MISS_CLOSENESS,
+    ConditionKind,
+    DateRule,
+)
 from zhixiang.rules._language import (
     Arith,
     BoolOp,
@@ -244,6 +250,136 @@ _COMPARE = {
 }
 
 
+CLOSENESS = dt.Decimal(9, 4)
+_NO_DAY = date(1, 1, 1)
+
+
+def _ratio(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
+    """numerator / denominator in [0, 1] to four places, exactly as `_gap.ratio` computes it."""
+    n, d = _common(numerator, denominator)
+    safe = ibis.cases((d <= 0, ibis.null(d.type())), else_=d)
+    quotient = (n / safe).round(10).cast(QUOTIENT).round(4).cast(CLOSENESS)
+    one, zero = literal(Decimal(1)).cast(CLOSENESS), literal(Decimal(0)).cast(CLOSENESS)
+    return ibis.cases(((d <= 0) | (n <= 0), zero), (quotient > one, one), else_=quotient)
+
+
+@dataclass(frozen=True)
+class _Gaps:
+    """Per condition: closeness and shortfall of a missed threshold, the day a missed date holds."""
+
+    closeness: list[ir.Value | None]
+    shortfall: list[ir.Value | None]
+    holds_on: list[ir.Value | None]
+
+
+def _as_date(value: ir.Value) -> ir.Value:
+    """A forced cast: engines make date + interval a timestamp while Ibis believes it is a date
+    (and would drop a plain cast)."""
+    return ops.Cast(value, to=dt.date).to_expr()
+
+
+def _holds_on(compile_node: Compiler, rule: DateRule) -> ir.Value:
+    base = _as_date(compile_node(rule.base))
+    day = base
+    if rule.years:
+        day = _as_date(base + ibis.interval(years=rule.years))
+    elif rule.months:
+        day = _as_date(base + ibis.interval(months=rule.months))
+    one_day = ibis.interval(days=1)
+    day = _as_date(ibis.cases((day.day() < base.day(), _as_date(day + one_day)), else_=day))
+    return _as_date(day + one_day) if rule.strict else day
+
+
+def _gap_inputs(policy: Policy, compile_node: Compiler) -> dict[str, ir.Value]:
+    """Columns over the entity table that the gaps are computed from (staged with the conditions)."""
+    columns: dict[str, ir.Value] = {}
+    for i, condition in enumerate(policy.conditions):
+        analysis = condition.analysis
+        if analysis.kind is ConditionKind.THRESHOLD:
+            for j, part in enumerate(analysis.parts):
+                left, right = _common(compile_node(part.left), compile_node(part.right))
+                columns[f"g{i}_{j}_l"], columns[f"g{i}_{j}_r"] = left, right
+                columns[f"g{i}_{j}_m"] = compile_node(part)
+        elif analysis.kind is ConditionKind.DATE and analysis.rule is not None:
+            columns[f"g{i}_day"] = _holds_on(compile_node, analysis.rule)
+    return columns
+
+
+def _gaps(policy: Policy, staged: ir.Table, failed: list, as_of: date) -> _Gaps:
+    closeness: list[ir.Value | None] = []
+    shortfall: list[ir.Value | None] = []
+    holds_on: list[ir.Value | None] = []
+    almost = literal(ALMOST).cast(CLOSENESS)
+    for i, condition in enumerate(policy.conditions):
+        analysis = condition.analysis
+        c = s = h = None
+        if analysis.kind is ConditionKind.THRESHOLD:
+            parts = []
+            for j, part in enumerate(analysis.parts):
+                missed = (staged[f"g{i}_{j}_m"] == ibis.literal(False)).fill_null(False)
+                left, right = staged[f"g{i}_{j}_l"], staged[f"g{i}_{j}_r"]
+                up = part.op in (">=", ">")
+                ratio = _ratio(left, right) if up else _ratio(right, left)
+                ratio = ibis.cases((ratio > almost, almost), else_=ratio)
+                parts.append((missed, ratio, right - left if up else left - right))
+            one = literal(Decimal(1)).cast(CLOSENESS)
+            c = ibis.least(*(ibis.cases((m, r), else_=one) for m, r, _ in parts))
+            c = ibis.cases((failed[i], c), else_=ibis.null(CLOSENESS))
+            s = ibis.cases(*((m, d) for m, _, d in parts), else_=ibis.null(parts[0][2].type()))
+            s = ibis.cases((failed[i], s), else_=ibis.null(s.type()))
+        elif analysis.kind is ConditionKind.DATE and analysis.rule is not None:
+            day = staged[f"g{i}_day"]
+            h = ibis.cases((failed[i] & (day > literal(as_of)), day), else_=ibis.null("date"))
+        closeness.append(c)
+        shortfall.append(s)
+        holds_on.append(h)
+    return _Gaps(closeness, shortfall, holds_on)
+
+
+def _row_gap(
+    policy: Policy, staged: ir.Table, names: list[str], failed: list, unknown: list, gaps: _Gaps
+) -> tuple[ir.Value, ir.Value]:
+    """The row's closeness and 即将符合 day, as `_gap.row_closeness` and `row_holds_on` define them."""
+    kinds = [c.analysis.kind for c in policy.conditions]
+    one = literal(Decimal(1)).cast(CLOSENESS)
+    zero = literal(Decimal(0)).cast(CLOSENESS)
+    scope_ok: ir.BooleanValue = ibis.literal(True)
+    acts: ir.BooleanValue = ibis.literal(False)  # misses something it can act on
+    lowest = [one]
+    for i, kind in enumerate(kinds):
+        if kind is ConditionKind.SCOPE:
+            scope_ok = scope_ok & (staged[names[i]] == ibis.literal(True)).fill_null(False)
+        if kind is not ConditionKind.DATE:
+            acts = acts | failed[i]
+        close, day = gaps.closeness[i], gaps.holds_on[i]
+        if close is not None:
+            lowest.append(close.fill_null(one))
+        elif kind is ConditionKind.DATE:
+            never = failed[i] if day is None else failed[i] & day.isnull()
+            lowest.append(ibis.cases((never, zero), else_=one))
+    closeness = ibis.cases(
+        (scope_ok & acts, ibis.least(*lowest) if len(lowest) > 1 else one),
+        else_=ibis.null(CLOSENESS),
+    )
+    any_failed = functools.reduce(lambda a, b: a | b, failed)
+    any_unknown = functools.reduce(lambda a, b: a | b, unknown)
+    waits = [(i, h) for i, h in enumerate(gaps.holds_on) if h is not None]
+    if not waits:
+        return closeness, ibis.null("date")
+    blocked = any_unknown
+    for i, kind in enumerate(kinds):
+        day = gaps.holds_on[i]
+        if kind is not ConditionKind.DATE or day is None:
+            blocked = blocked | failed[i]
+        else:
+            blocked = blocked | (failed[i] & day.isnull())
+    latest = (
+        ibis.greatest(*(h.fill_null(_NO_DAY) for _, h in waits)) if len(waits) > 1 else waits[0][1]
+    )
+    holds_on = ibis.cases((any_failed & ~blocked, _as_date(latest)), else_=ibis.null("date"))
+    return closeness, holds_on
+
+
 @dataclass(frozen=True)
 class _Outcomes:
     """A policy's per-entity outcomes as expressions over its staged table (one column per condition)."""
@@ -254,6 +390,9 @@ class _Outcomes:
     n_failed: ir.IntegerValue
     any_unknown: ir.BooleanValue
     amount: ir.Value  # the amount as paid, if eligible
+    gaps: _Gaps
+    closeness: ir.Value  # outreach closeness of the row (NULL: not a near-miss candidate)
+    holds_on: ir.Value  # 即将符合: the day it qualifies with no change (NULL: none)
 
 
 def _outcomes(policy: Policy, table: ir.Table, as_of: date, key: str) -> _Outcomes:
@@ -264,11 +403,14 @@ def _outcomes(policy: Policy, table: ir.Table, as_of: date, key: str) -> _Outcom
     stage |= {name: compile_node(c.node) for name, c in zip(names, policy.conditions, strict=True)}
     if policy.benefit is not None:
         stage["raw_amount"] = compile_node(policy.benefit.node)
+    stage |= _gap_inputs(policy, compile_node)
     staged = table.select(**stage)
 
     outcomes = [staged[name] for name in names]
     failed = [(o == ibis.literal(False)).fill_null(False) for o in outcomes]
     unknown = [o.isnull() for o in outcomes]
+    gaps = _gaps(policy, staged, failed, as_of)
+    closeness, holds_on = _row_gap(policy, staged, names, failed, unknown, gaps)
     n_failed = functools.reduce(lambda a, b: a + b, (_as_int(f) for f in failed))
     amount: ir.Value = ibis.null("decimal(18, 2)")
     if policy.benefit is not None:
@@ -282,7 +424,9 @@ def _outcomes(policy: Policy, table: ir.Table, as_of: date, key: str) -> _Outcom
         amount = paid.round(2).cast(dt.Decimal(18, 2))
         unknown = [*unknown, (n_failed == 0) & raw.isnull()]
     any_unknown = functools.reduce(lambda a, b: a | b, unknown)
-    return _Outcomes(staged, failed, unknown, n_failed, any_unknown, amount)
+    return _Outcomes(
+        staged, failed, unknown, n_failed, any_unknown, amount, gaps, closeness, holds_on
+    )
 
 
 def compile_policy(
@@ -304,6 +448,8 @@ def compile_policy(
         "failed_mask": _mask(o.failed),
         "unknown_mask": _mask(o.unknown),
         "amount": ibis.cases((status == "eligible", o.amount), else_=ibis.null("decimal(18, 2)")),
+        "closeness": o.closeness,
+        "holds_on": o.holds_on,
     }
     if with_ids:
         ids = [*policy.condition_ids(), AMOUNT_ID]
@@ -326,9 +472,26 @@ def compile_counts(policy: Policy, table: ir.Table, as_of: date, *, key: str) ->
         eligible=_as_int(eligible).sum(),
         needs_information=_as_int(passed & o.any_unknown).sum(),
         ineligible=_as_int(~passed).sum(),
-        near_miss=_as_int(o.n_failed == 1).sum(),
+        near_miss=_as_int((o.closeness >= literal(NEAR_MISS_CLOSENESS)).fill_null(False)).sum(),
         total_amount=ibis.cases((eligible, o.amount), else_=ibis.null("decimal(18, 2)")).sum(),
     )
+
+
+def compile_gaps(policy: Policy, table: ir.Table, as_of: date, *, key: str) -> ir.Table:
+    """One row per entity with each condition's gap: `closeness_<id>`, `shortfall_<id>` (a missed
+    threshold) and `holds_on_<id>` (a missed date that will come), beside the row's own two."""
+    o = _outcomes(policy, table, as_of, key)
+    columns: dict[str, ir.Value] = {"entity_id": o.staged["entity_id"]}
+    for i, condition in enumerate(policy.conditions):
+        for name, found in (
+            ("closeness", o.gaps.closeness[i]),
+            ("shortfall", o.gaps.shortfall[i]),
+            ("holds_on", o.gaps.holds_on[i]),
+        ):
+            if found is not None:
+                columns[f"{name}_{condition.id}"] = found
+    columns |= {"closeness": o.closeness, "holds_on": o.holds_on}
+    return o.staged.select(**columns)
 
 
 def _as_int(flag: ir.BooleanValue) -> ir.IntegerValue:

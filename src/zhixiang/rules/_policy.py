@@ -11,12 +11,14 @@ from pathlib import Path
 import yaml
 
 from zhixiang.catalog import Catalog, CatalogError, load_catalog
+from zhixiang.rules._gap import Analysis, analyse, inferred_scope
 from zhixiang.rules._language import (
     ExpressionError,
     Node,
     Value,
     ValueType,
     check,
+    field_refs,
     literal_for_field,
     parse,
     parse_literal,
@@ -67,6 +69,13 @@ class Condition:
     source: str
     node: Node
     where: Location
+    scope: bool = False  # who the policy is for (see `_gap.inferred_scope` when the file is silent)
+    needs_review: bool = False  # 智能快审: a reviewer decides, even when the data answer it
+
+    @property
+    def analysis(self) -> Analysis:
+        """Its kind (scope, date, threshold, achievable) and what its gap is computed from."""
+        return analyse(self.node, self.scope)
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,13 @@ class Policy:
 
     def condition_ids(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.conditions)
+
+    def fields_read(self) -> tuple[str, ...]:
+        """Every field its conditions and benefit read, in order of first use (English names)."""
+        nodes = [c.node for c in self.conditions]
+        if self.benefit is not None:
+            nodes.append(self.benefit.node)
+        return tuple(dict.fromkeys(f.name for node in nodes for f in field_refs(node)))
 
 
 # ---------------------------------------------------------------- YAML with positions
@@ -270,6 +286,17 @@ def _parameters(doc: _Y, problems: list[PolicyProblem]) -> dict[str, Parameter]:
     return found
 
 
+def _flag(y: _Y, key: str, default: bool) -> bool:
+    """An optional yes/no key of a condition (scope, needs_review)."""
+    found = y.get(key)
+    if found is None:
+        return default
+    value = found.value()
+    if not isinstance(value, bool):
+        raise _Bad(found.where, f"{key} 应为 true 或 false，实为 {value!r}")
+    return value
+
+
 def _conditions(doc: _Y, scope: _Scope, problems: list[PolicyProblem]) -> list[Condition]:
     conditions: list[Condition] = []
     seen: set[str] = set()
@@ -289,7 +316,9 @@ def _conditions(doc: _Y, scope: _Scope, problems: list[PolicyProblem]) -> list[C
             text, node = _expression(when, scope)
             if node.type is not ValueType.BOOL:
                 raise _Bad(when.where, f"条件 {cid} 应为是/否判断，实为{node.type}")
-            conditions.append(Condition(cid, label, text, node, when.where))
+            is_scope = _flag(y, "scope", inferred_scope(node))
+            needs_review = _flag(y, "needs_review", False)
+            conditions.append(Condition(cid, label, text, node, when.where, is_scope, needs_review))
         except _Bad as bad:
             problems.append(bad.problem)
     if len(conditions) > 62:
@@ -406,9 +435,7 @@ def parse_policy(text: str, path: Path) -> Policy:
         except (FileNotFoundError, CatalogError):
             raise _Bad(doc.get("entity").where, f"未知主体类型: {entity}") from None  # type: ignore[union-attr]
         valid = doc.get("valid")
-        valid_from = (
-            _date(start, "valid.from ") if valid and (start := valid.get("from")) else None
-        )
+        valid_from = _date(start, "valid.from ") if valid and (start := valid.get("from")) else None
         valid_to = _date(end, "valid.to ") if valid and (end := valid.get("to")) else None
         if valid_from and valid_to and valid_to < valid_from:
             raise _Bad(valid.where, "有效期结束早于开始")  # type: ignore[union-attr]

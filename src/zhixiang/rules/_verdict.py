@@ -10,6 +10,7 @@ from typing import cast
 
 from zhixiang.catalog import Field
 from zhixiang.rules._evaluate import Evaluator
+from zhixiang.rules._gap import NEAR_MISS_CLOSENESS, Gap, gap, row_closeness, row_holds_on
 from zhixiang.rules._language import Compare, Node, Value, ValueType, field_refs, source_text
 from zhixiang.rules._policy import AMOUNT_ID, Policy
 
@@ -38,6 +39,9 @@ class ConditionOutcome:
     missing: tuple[Field, ...]
     comparisons: tuple[Comparison, ...]
     facts: tuple[tuple[Field, Value], ...]  # every field the condition reads, with its value
+    gap: Gap | None = None
+    scope: bool = False
+    needs_review: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,16 @@ class Verdict:
     unknown: tuple[str, ...]
     conditions: tuple[ConditionOutcome, ...] = ()
     missing_for_amount: tuple[Field, ...] = ()
+    closeness: Decimal | None = None  # outreach: see `_gap.row_closeness`
+    holds_on: date | None = None  # 即将符合: the day it qualifies with no change
+
+    def near_miss_at(self, closeness: Decimal) -> bool:
+        """Meets every scope condition and misses the rest by no more than `closeness` allows."""
+        return self.closeness is not None and self.closeness >= closeness
 
     @property
     def near_miss(self) -> bool:
-        return len(self.failed) == 1
+        return self.near_miss_at(NEAR_MISS_CLOSENESS)
 
 
 def final_amount(raw: Value, cap: Decimal | None) -> Decimal | None:
@@ -101,12 +111,15 @@ def evaluate_policy(
     failed: list[str] = []
     unknown: list[str] = []
     outcomes: list[ConditionOutcome] = []
+    gaps: list[Gap] = []
     for condition in policy.conditions:
         result = evaluate(condition.node)
         if result is False:
             failed.append(condition.id)
         elif result is None:
             unknown.append(condition.id)
+        found = gap(condition.analysis, result, evaluate)  # type: ignore[arg-type]
+        gaps.append(found)
         if explain:
             used = field_refs(condition.node)
             missing = tuple(f for f in used if facts.get(f.name) is None)
@@ -119,6 +132,9 @@ def evaluate_policy(
                     missing,
                     tuple(_comparisons(condition.node, condition.source, evaluate)),
                     tuple((f, facts.get(f.name)) for f in used),
+                    found,
+                    condition.scope,
+                    condition.needs_review,
                 )
             )
     amount: Decimal | None = None
@@ -139,4 +155,6 @@ def evaluate_policy(
         tuple(unknown),
         tuple(outcomes),
         missing_for_amount,
+        row_closeness(gaps) if failed else None,
+        row_holds_on(gaps) if failed else None,
     )
