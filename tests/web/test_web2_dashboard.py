@@ -1,9 +1,10 @@
-"""驾驶舱's 一图掌握 map by each measure, and 智能咨询 in the workbench, in a real browser."""
+"""驾驶舱's 一图掌握 map by each measure, 差一项 by closeness and 即将符合, and 智能咨询 in the
+workbench, in a real browser."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -96,3 +97,31 @@ def test_web2_an_agent_asks_on_a_call_and_sees_the_clause(page, platform, shots)
     expect(citation).to_contain_text("《")
     expect(citation).to_contain_text(re.compile("有效|失效|废止|取代|施行"))
     screenshot(page, shots, "staff-ask")
+
+
+def test_web2_an_officer_sees_how_close_and_who_qualifies_soon(page, platform, match_run) -> None:
+    """差一项 ranked by closeness, and 即将符合 with the day each enterprise qualifies."""
+    from zhixiang.matching import open_results
+
+    with open_results(platform.app.state.settings.results_dir) as results:
+        near = results.near_misses(limit=1)
+        soon = results.upcoming(90, limit=1)
+    if not near:
+        pytest.skip("the demo run has no near-miss")
+    platform.sign_in(page, "officer")
+    page.goto(f"{platform.url}/app/policies/{near[0].policy_id}/results?kind=near_miss")
+    page.get_by_label("排序", exact=True).select_option("closeness")
+    page.get_by_label("倒序").check()
+    page.get_by_role("button", name="排序").click()
+    shown = page.get_by_test_id("closeness").all_inner_texts()
+    assert shown and all(re.fullmatch(r"\d+%", c) and int(c[:-1]) >= 80 for c in shown)
+    assert [int(c[:-1]) for c in shown] == sorted((int(c[:-1]) for c in shown), reverse=True)
+    page.get_by_role("navigation", name="名单").get_by_role("link", name="即将符合").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("即将符合")
+    if soon:
+        page.goto(f"{platform.url}/app/policies/{soon[0].policy_id}/results?kind=upcoming")
+        days = page.get_by_test_id("holds-on").all_inner_texts()
+        assert days and days == sorted(days)
+        assert date.fromisoformat(days[0]) <= date.fromisoformat(str(match_run.as_of)) + timedelta(
+            days=90
+        )
