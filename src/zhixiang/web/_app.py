@@ -150,6 +150,7 @@ NAVIGATION = (
     ("/app/dashboard", "驾驶舱", "tickets.metrics"),
     ("/app/insight", "主动发现", "insight.read"),
     ("/app/ask", "智能咨询", "policies.explain"),
+    ("/app/review", "智能快审", "review.decide"),
 )
 
 
@@ -270,6 +271,7 @@ def mount(app: FastAPI) -> None:
         _home,
         _insight,
         _policies,
+        _review,
         _tickets,
     )
 
@@ -284,6 +286,7 @@ def mount(app: FastAPI) -> None:
         _enterprise,
         _citizen,
         _ask,
+        _review,
     ):
         app.include_router(module.router)
     _install_error_pages(app)
