@@ -13,7 +13,7 @@ from web_helpers import screenshot
 
 pytestmark = pytest.mark.browser
 
-REVIEWER, PASSWORD = "reviewer", "careful reviewer 6"
+REVIEWER, PASSWORD = "reviewer", "weighs the evidence 6"
 POLICY = "tax-contribution-award"
 
 

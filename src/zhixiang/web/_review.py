@@ -60,7 +60,7 @@ def _queue_page(
         user=user,
         applications=found,
         chosen=status,
-        statuses=STATUS_LABELS,
+        statuses={k: STATUS_LABELS[k] for k in (PENDING, APPROVED, REFUSED)},
         titles=titles,
         stats=reviews.stats(),
         notice=notice,
