@@ -4,6 +4,7 @@ source, is refused without a reason, and decides; the decision is the desk's, wi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date
 from types import SimpleNamespace
 
@@ -18,9 +19,13 @@ POLICY = "tax-contribution-award"
 
 
 @pytest.fixture(scope="module")
-def application(platform) -> int:
+def application(platform) -> Iterator[int]:
     """A reviewer's account, and one application taken at the window (an agent) for an enterprise
-    of the demo data; the data hub holds no grant for it yet, so it waits for a person."""
+    of the demo data; the data hub holds no grant for it yet, so it waits for a person.
+
+    The desk is closed afterwards: while it holds the warehouse open, a batch match in the same
+    process cannot attach the warehouse file (DuckDB "Unique file handle conflict"), which the
+    later matching test would hit (reported to the review and matching owners)."""
     from zhixiang.access import Principal, PrincipalKind, Role, operator
     from zhixiang.demo import generate_enterprises
     from zhixiang.errors import NotFound
@@ -44,8 +49,12 @@ def application(platform) -> int:
         except NotFound:
             continue
         if view.status == PENDING:
-            return view.id
-    pytest.skip("no demo enterprise's application waits for a reviewer")
+            break
+    else:
+        pytest.skip("no demo enterprise's application waits for a reviewer")
+    yield view.id
+    reviews.close()
+    app.state.review_desk = None
 
 
 def test_web2_a_reviewer_decides_an_application_with_a_reason(
