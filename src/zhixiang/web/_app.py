@@ -148,6 +148,9 @@ NAVIGATION = (
     ("/app/policies", "政策", "policies.explain"),
     ("/app/data", "数据", "data.sources"),
     ("/app/dashboard", "驾驶舱", "tickets.metrics"),
+    ("/app/insight", "主动发现", "insight.read"),
+    ("/app/ask", "智能咨询", "policies.explain"),
+    ("/app/review", "智能快审", "review.decide"),
 )
 
 
@@ -266,12 +269,25 @@ def mount(app: FastAPI) -> None:
         _data,
         _enterprise,
         _home,
+        _insight,
         _policies,
+        _review,
         _tickets,
     )
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (_home, _tickets, _policies, _data, _dashboard, _enterprise, _citizen, _ask):
+    for module in (
+        _home,
+        _tickets,
+        _policies,
+        _data,
+        _dashboard,
+        _insight,
+        _enterprise,
+        _citizen,
+        _ask,
+        _review,
+    ):
         app.include_router(module.router)
     _install_error_pages(app)
 

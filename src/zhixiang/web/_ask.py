@@ -1,5 +1,6 @@
-"""问政策 (智能咨询) in both portals: a question in plain Chinese, answered by quoting the clauses
-of the policy library with document, 文号, clause and whether it is still in force — or 未找到依据.
+"""问政策 (智能咨询) in both portals and the workbench: a question in plain Chinese, answered by
+quoting the clauses of the policy library with document, 文号, clause and whether it is still in
+force — or 未找到依据. Staff (a hotline agent on a call) choose whom the answer is for.
 
 The answer is `zhixiang.knowledge.ask`'s, as on the command line and the API; nothing is stored.
 """
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from zhixiang.access import Principal
+from zhixiang.api import requires
 from zhixiang.errors import ZhixiangError
 from zhixiang.knowledge import MAX_QUESTION_CHARS, ask
 from zhixiang.web._app import anyone, check_public_form, render
@@ -19,9 +21,16 @@ from zhixiang.web._forms import Form
 
 router = APIRouter(include_in_schema=False)
 Anyone = Annotated[Principal, anyone()]
+Staff = Annotated[Principal, requires("policies.explain")]
 
 #: portal → (template base, audience the library filters on)
-PORTALS = {"qiye": ("qiye/_portal.html", "企业"), "bianmin": ("bianmin/_portal.html", "居民")}
+PORTALS = {
+    "qiye": ("qiye/_portal.html", "企业"),
+    "bianmin": ("bianmin/_portal.html", "居民"),
+    "app": ("base.html", None),
+}
+#: Whom a staff member may ask for (the library's audiences).
+AUDIENCES = [("企业", "企业"), ("居民", "居民")]
 
 
 def _page(
@@ -38,6 +47,7 @@ def _page(
         form=form,
         answer=answer,
         limit=MAX_QUESTION_CHARS,
+        audiences=AUDIENCES,
     )
 
 
@@ -58,9 +68,15 @@ async def _answer(request: Request, user: Principal, portal: str) -> Response:
     if question is None:
         form.refuse("question", "请输入问题")
         return _page(request, user, portal, form, status=422)
+    audience = PORTALS[portal][1]
+    if portal == "app":
+        audience = form.get("audience")
+        if audience is not None and audience not in dict(AUDIENCES):
+            form.refuse("audience", "请选择企业或居民，或留空")
+            return _page(request, user, portal, form, status=422)
     try:
         answer = await run_in_threadpool(
-            ask, question, audience=PORTALS[portal][1], settings=request.app.state.settings
+            ask, question, audience=audience, settings=request.app.state.settings
         )
     except ZhixiangError as exc:
         form.refuse_error(exc, ("question",))
@@ -78,3 +94,13 @@ async def enterprise_ask(request: Request, user: Anyone) -> Response:
 @router.post("/bianmin/ask")
 async def citizen_ask(request: Request, user: Anyone) -> Response:
     return await _answer(request, user, "bianmin")
+
+
+@router.get("/app/ask")
+def staff_ask_page(request: Request, user: Staff) -> Response:
+    return _page(request, user, "app", Form())
+
+
+@router.post("/app/ask")
+async def staff_ask(request: Request, user: Staff) -> Response:
+    return await _answer(request, user, "app")

@@ -17,6 +17,7 @@ from fastapi import Request
 
 from zhixiang.access import Principal, PrincipalKind, Role
 from zhixiang.api.policies import get_policies
+from zhixiang.insight import AlertStore, open_alert_store
 from zhixiang.matching import Calculator, EntityLookup
 from zhixiang.rules import PolicySet
 from zhixiang.tickets import SearchFilters, Status, TicketStore, TicketView, similarities
@@ -27,6 +28,7 @@ __all__ = [
     "WEB_CHANNEL",
     "WEB_FOLLOW_UP",
     "Suggestion",
+    "alerts",
     "calculator",
     "department_name",
     "departments",
@@ -138,3 +140,14 @@ def preview(
         department is not None and (confidence or 0.0) >= rules.auto_dispatch_threshold,
         duplicates,
     )
+
+
+def alerts(request: Request) -> AlertStore:
+    """The app's surge-alert store: the API's own when it opened it first (`app.state`)."""
+    state = request.app.state
+    if getattr(state, "insight_alerts", None) is None:
+        with _lock:
+            if getattr(state, "insight_alerts", None) is None:
+                settings = state.settings
+                state.insight_alerts = open_alert_store(settings.insight_db or settings.tickets_url)
+    return state.insight_alerts

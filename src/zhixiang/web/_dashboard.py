@@ -8,27 +8,44 @@ only counts what they return into chart series. A handler sees their own departm
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 
 from zhixiang.access import Principal
 from zhixiang.api import requires
-from zhixiang.errors import InvalidInput
+from zhixiang.errors import Forbidden, InvalidInput, ZhixiangError
 from zhixiang.identity import XIAMEN_DISTRICTS
+from zhixiang.matching import load_run, open_results
 from zhixiang.tickets import SearchFilters, TicketView
 from zhixiang.web._app import render
 from zhixiang.web._capabilities import store
+from zhixiang.web._insight import dashboard_panel
 from zhixiang.web._policies import _summary
-from zhixiang.web._regions import street_options
+from zhixiang.web._regions import DISTRICT_POPULATION_10K, registered_district, street_options
 from zhixiang.web._time import local
 
 router = APIRouter(prefix="/app/dashboard", include_in_schema=False)
 Metrics = Annotated[Principal, requires("tickets.metrics")]
 
 PERIODS = {"7": "近7天", "30": "近30天", "90": "近90天"}
-MEASURES = {"count": "工单数", "overdue": "超期占比（%）", "open": "在办工单数"}
+MEASURES = {
+    "count": "工单数",
+    "per10k": "每万人工单数",
+    "overdue": "超期占比（%）",
+    "open": "在办工单数",
+    "eligible": "符合政策企业数",
+    "amount": "可享政策金额（万元）",
+}
+#: Measures from the latest match run, for those who may see its summary.
+REACH_MEASURES = ("eligible", "amount")
+#: Eligible rows read per policy for the map (a city's enterprises, not a country's).
+MAX_ELIGIBLE = 200_000
 #: The volume chart reads at most this many tickets of the period (the store pages at 500).
 MAX_TICKETS = 20_000
 _PAGE = 500
@@ -136,24 +153,81 @@ def _volume_chart(tickets: list[TicketView], since: dt.datetime, days: int) -> d
     }
 
 
-def _measure(group: list[TicketView], measure: str) -> float:
+def _measure(group: list[TicketView], measure: str, district: str | None = None) -> float:
     if measure == "overdue":
         return round(100 * sum(t.overdue for t in group) / len(group), 1) if group else 0
     if measure == "open":
         return sum(t.status.value in ("dispatched", "signed", "in_progress") for t in group)
+    if measure == "per10k" and district is not None:
+        return round(len(group) / DISTRICT_POPULATION_10K[district], 2)
     return len(group)
 
 
-def _map_chart(tickets: list[TicketView], measure: str) -> tuple[dict, list[dict]]:
+def _ticket_values(tickets: list[TicketView], measure: str) -> dict[str, float]:
     by_district: dict[str, list[TicketView]] = defaultdict(list)
     for t in tickets:
         if t.region_code and t.region_code[:6] in XIAMEN_DISTRICTS:
             by_district[t.region_code[:6]].append(t)
+    return {code: _measure(by_district[code], measure, code) for code in XIAMEN_DISTRICTS}
+
+
+@dataclass
+class DistrictReach:
+    """What the latest match run found in one district: who qualifies, for what, for how much."""
+
+    enterprises: set[str] = field(default_factory=set)
+    amount: Decimal = Decimal(0)
+    by_policy: Counter = field(default_factory=Counter)
+
+
+_reach_lock = threading.Lock()
+
+
+def _reach(request: Request) -> tuple[str | None, dict[str, DistrictReach]]:
+    """The latest run's eligible rows by the enterprises' registered district (kept per run: a
+    published run never changes)."""
+    try:
+        run = load_run(request.app.state.settings.results_dir)
+    except ZhixiangError:
+        return None, {}
+    cached = getattr(request.app.state, "web_reach", None)
+    if cached and cached[0] == run.run_id:
+        return cached
+    by_district: dict[str, DistrictReach] = defaultdict(DistrictReach)
+    with _reach_lock, open_results(request.app.state.settings.results_dir, run.run_id) as results:
+        for counts in run.policies:
+            offset = 0
+            while offset < min(counts.eligible, MAX_ELIGIBLE):
+                page = results.rows(counts.policy_id, "eligible", limit=5_000, offset=offset)
+                for row in page:
+                    reach = by_district[registered_district(row.entity_id)]
+                    reach.enterprises.add(row.entity_id)
+                    reach.amount += row.amount or 0
+                    reach.by_policy[counts.title] += 1
+                offset += len(page)
+                if not page:
+                    break
+    request.app.state.web_reach = (run.run_id, dict(by_district))
+    return run.run_id, dict(by_district)
+
+
+def _reach_values(reach: dict[str, DistrictReach], measure: str) -> dict[str, float]:
+    if measure == "eligible":
+        return {
+            code: len(reach[code].enterprises) if code in reach else 0 for code in XIAMEN_DISTRICTS
+        }
+    return {
+        code: round(float(reach[code].amount) / 10_000, 1) if code in reach else 0
+        for code in XIAMEN_DISTRICTS
+    }
+
+
+def _map_chart(values: dict[str, float], measure: str) -> tuple[dict, list[dict]]:
     data = [
-        {"name": name, "value": _measure(by_district[code], measure), "code": code}
+        {"name": name, "value": values.get(code, 0), "code": code}
         for code, name in XIAMEN_DISTRICTS.items()
     ]
-    top = max((d["value"] for d in data), default=0) or 1
+    top = max(values.values(), default=0) or 1
     option = {
         "tooltip": {"trigger": "item", "formatter": "{b}：{c}"},
         "visualMap": {
@@ -180,23 +254,34 @@ def _map_chart(tickets: list[TicketView], measure: str) -> tuple[dict, list[dict
     return option, data
 
 
+def _bars(rows: Sequence[tuple[str, float]], label: str) -> dict:
+    return {
+        "tooltip": {"trigger": "axis"},
+        "grid": {"left": 8, "right": 24, "bottom": 8, "top": 8, "containLabel": True},
+        "xAxis": {"type": "value"},
+        "yAxis": {"type": "category", "data": [r[0] for r in rows]},
+        "series": [{"name": label, "type": "bar", "data": [r[1] for r in rows]}],
+    }
+
+
 def _streets_chart(tickets: list[TicketView], district: str, measure: str) -> tuple[dict, list]:
+    """A district's streets; there are no street populations, so 每万人 drills into counts."""
+    shown = "count" if measure == "per10k" else measure
     by_street: dict[str, list[TicketView]] = defaultdict(list)
     for t in tickets:
         if t.region_code and t.region_code.startswith(district) and len(t.region_code) >= 9:
             by_street[t.region_code[:9]].append(t)
     rows = sorted(
-        ((name, _measure(by_street[code], measure)) for code, name in street_options(district)),
+        ((name, _measure(by_street[code], shown)) for code, name in street_options(district)),
         key=lambda row: row[1],
     )
-    option = {
-        "tooltip": {"trigger": "axis"},
-        "grid": {"left": 8, "right": 24, "bottom": 8, "top": 8, "containLabel": True},
-        "xAxis": {"type": "value"},
-        "yAxis": {"type": "category", "data": [r[0] for r in rows]},
-        "series": [{"name": MEASURES[measure], "type": "bar", "data": [r[1] for r in rows]}],
-    }
-    return option, rows
+    return _bars(rows, MEASURES[shown]), rows
+
+
+def _district_policies_chart(reach: DistrictReach | None) -> tuple[dict, list]:
+    """A district's eligible enterprises policy by policy (enterprises register by district only)."""
+    rows = sorted((reach.by_policy if reach else Counter()).items(), key=lambda row: row[1])
+    return _bars(rows, "符合条件企业数"), rows
 
 
 def _reach_chart(summary: dict[str, Any]) -> dict | None:
@@ -229,6 +314,9 @@ def dashboard(
         raise InvalidInput(f"统计区间应为 {'、'.join(PERIODS)} 天之一", "period")
     if measure not in MEASURES:
         raise InvalidInput(f"地图指标应为 {'、'.join(MEASURES)} 之一", "measure")
+    sees_reach = user.can("policies.summary")
+    if measure in REACH_MEASURES and not sees_reach:
+        raise Forbidden("政策触达指标需要“查看匹配汇总”权限（政策管理员、审核员、领导）", "measure")
     if district is not None and district not in XIAMEN_DISTRICTS:
         raise InvalidInput(f"没有区划 {district!r}", "district")
     days = int(period)
@@ -237,9 +325,15 @@ def dashboard(
     department = None if user.citywide else user.department
     report = store(request).metrics(user, since, until, department)
     tickets, capped = _tickets(request, user, since)
-    map_option, map_data = _map_chart(tickets, measure)
-    streets = _streets_chart(tickets, district, measure) if district else None
-    summary = _summary(request) if user.can("policies.summary") else {}
+    run_id, reach = _reach(request) if sees_reach else (None, {})
+    if measure in REACH_MEASURES:
+        values = _reach_values(reach, measure)
+        drill = _district_policies_chart(reach.get(district)) if district else None
+    else:
+        values = _ticket_values(tickets, measure)
+        drill = _streets_chart(tickets, district, measure) if district else None
+    map_option, map_data = _map_chart(values, measure)
+    summary = _summary(request) if sees_reach else {}
     return render(
         request,
         "dashboard.html",
@@ -249,7 +343,9 @@ def dashboard(
         period=period,
         periods=PERIODS,
         measure=measure,
-        measures=MEASURES,
+        measures={k: v for k, v in MEASURES.items() if sees_reach or k not in REACH_MEASURES},
+        reach_measure=measure in REACH_MEASURES,
+        run_id=run_id,
         district=district,
         district_name=XIAMEN_DISTRICTS.get(district or ""),
         rates_chart=_rates_chart(report),
@@ -257,8 +353,9 @@ def dashboard(
         volume_chart=_volume_chart(tickets, since, days),
         map_chart=map_option,
         map_data=map_data,
-        streets=streets,
+        drill=drill,
         reach_chart=_reach_chart(summary),
+        insight=dashboard_panel(request, user, since) if user.can("insight.read") else None,
         summary=summary,
         ticket_count=len(tickets),
         capped=capped,

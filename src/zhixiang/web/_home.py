@@ -26,6 +26,9 @@ TILES = (
     ("policies.match", "/app/policies/match", "批量匹配", "运行政策找人，查看符合与差一项名单"),
     ("data.sources", "/app/data", "数据", "数据源与导入、隔离数据、质量、授权、审计"),
     ("tickets.metrics", "/app/dashboard", "驾驶舱", "三率、时效、诉求分类趋势、一图掌握"),
+    ("insight.read", "/app/insight", "主动发现", "热点问题、激增预警与未诉先办、答复质量"),
+    ("policies.explain", "/app/ask", "智能咨询", "问政策：引用文件、文号与条款作答"),
+    ("review.decide", "/app/review", "智能快审", "申请审核：逐条看共享数据与来源，批准或不予批准"),
 )
 
 

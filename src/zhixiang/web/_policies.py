@@ -216,8 +216,21 @@ def policy_page(request: Request, user: Staff, policy_id: str) -> Response:
     )
 
 
-RESULT_KINDS = {"eligible": "符合条件", "needs_information": "待补充信息", "near_miss": "差一项"}
-RESULT_ORDERS = {"entity_id": "统一社会信用代码", "amount": "金额", "status": "结论"}
+RESULT_KINDS = {
+    "eligible": "符合条件",
+    "needs_information": "待补充信息",
+    "near_miss": "差一项",
+    "upcoming": "即将符合",
+}
+RESULT_ORDERS = {
+    "entity_id": "统一社会信用代码",
+    "amount": "金额",
+    "status": "结论",
+    "closeness": "接近程度",
+    "holds_on": "符合日期",
+}
+#: 即将符合: who qualifies within this many days of the run's date with no change.
+UPCOMING_DAYS = 90
 PAGE = 100
 RESULTS_PAGE = 10_000  # the most rows one call of `Results.rows` returns
 
@@ -240,10 +253,18 @@ def results_page(
     if kind not in RESULT_KINDS:
         raise InvalidInput(f"名单应为 {'、'.join(RESULT_KINDS.values())} 之一", "kind")
     labels = {c.id: c.label for c in policy.conditions} | {"amount": "金额所需信息"}
+    if order not in RESULT_ORDERS:
+        raise InvalidInput(f"排序应为 {'、'.join(RESULT_ORDERS.values())} 之一", "order")
     with open_results(request.app.state.settings.results_dir) as results:
-        total = results.count(policy_id, kind)  # type: ignore[arg-type]
-        pages = range(0, min(total, MAX_EXPORT), RESULTS_PAGE) if format else [(page - 1) * PAGE]
-        found = []
+        if kind == "upcoming":  # soonest first, not paged: the engine ranks them by date
+            found = results.upcoming(UPCOMING_DAYS, policy_id, RESULTS_PAGE)
+            total, pages = len(found), []
+        else:
+            total = results.count(policy_id, kind)  # type: ignore[arg-type]
+            found = []
+            pages = (
+                range(0, min(total, MAX_EXPORT), RESULTS_PAGE) if format else [(page - 1) * PAGE]
+            )
         for start in pages:
             found += results.rows(
                 policy_id,
@@ -261,9 +282,13 @@ def results_page(
             "failed": "、".join(labels.get(c, c) for c in r.failed),
             "unknown": "、".join(labels.get(c, c) for c in r.unknown),
             "amount": r.amount,
+            "closeness": None if r.closeness is None else f"{float(r.closeness) * 100:.0f}%",
+            "holds_on": r.holds_on,
         }
         for r in found
     ]
+    if kind == "upcoming" and not format:
+        rows = rows[(page - 1) * PAGE : page * PAGE]
     if format:
         columns = (
             ("entity_id", "统一社会信用代码"),
@@ -271,6 +296,8 @@ def results_page(
             ("failed", "未满足的条件"),
             ("unknown", "待补充"),
             ("amount", "金额（元）"),
+            ("closeness", "接近程度"),
+            ("holds_on", "符合日期"),
         )
         return export(rows, columns, f"{policy.title}-{RESULT_KINDS[kind]}", format)
     return render(
@@ -288,6 +315,7 @@ def results_page(
         page=page,
         pages=max(1, -(-total // PAGE)),
         total=total,
+        upcoming_days=UPCOMING_DAYS,
     )
 
 

@@ -39,3 +39,21 @@ def region_name(code: str | None) -> str | None:
             if street == code[:9]:
                 return f"{district}{name}"
     return district
+
+
+#: Resident population of each district (常住人口, 万人) by the Seventh National Census, 2020
+#: (厦门市第七次全国人口普查公报): the denominator of the map's 每万人工单数.
+DISTRICT_POPULATION_10K: dict[str, float] = {
+    "350203": 107.3,
+    "350205": 58.3,
+    "350206": 103.7,
+    "350211": 103.6,
+    "350212": 85.6,
+    "350213": 57.6,
+}
+
+
+def registered_district(credit_code: str) -> str:
+    """The district an enterprise is registered in: characters 3–8 of its 统一社会信用代码 are the
+    registering authority's 行政区划码 (GB 32100-2015)."""
+    return credit_code[2:8]
