@@ -331,13 +331,21 @@ def read(
 
 @audit_app.command("verify")
 def audit_verify(warehouse: WarehouseOption = None) -> None:
-    """Check the audit log's hash chain; exits 1 and names the first bad record if it was altered."""
+    """Check the keyed audit chain against the signed checkpoints; exits 1 and names each kind of
+    tampering found (edited, rechained, deleted, truncated, checkpoint, …) and where."""
     with _warehouse(warehouse) as wh:
         result = verify_audit(wh)
+    for note in result.notes:
+        console.print(f"注意: {note}", style="dim")
     if result.ok:
-        console.print(f"审计日志完整: {result.records} 条记录，哈希链校验通过")
+        console.print(
+            f"审计日志完整: {result.records} 条记录，哈希链校验通过"
+            + (f"，与第{result.checkpoint_seq}条的检查点一致" if result.checkpoint_seq else "")
+        )
         return
     console.print(f"[red]审计日志被改动:[/red] {result.problem}")
+    for finding in result.findings:
+        console.print(f"  [{finding.kind}] {finding.message}", markup=False)
     raise typer.Exit(1)
 
 

@@ -59,6 +59,7 @@ class Warehouse:
 
             self.dialect = "duckdb"
             target = url.removeprefix("duckdb://") or ":memory:"
+            self._target = target
             if target != ":memory:":
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -80,6 +81,17 @@ class Warehouse:
                 self._pg.execute(f"SET search_path TO {quote(schema)}")
         else:
             raise WarehouseError(f"不支持的仓库地址 (应为 duckdb:// 或 postgresql://): {url}")
+
+    @property
+    def identity(self) -> str:
+        """A stable name of the warehouse (the resolved file, or server/database/schema without the
+        password): what the audit checkpoints are filed under."""
+        if self.dialect == "duckdb":
+            return f"duckdb:{self._target if self._target == ':memory:' else Path(self._target).resolve()}"
+        info = self._pg.info
+        return (
+            f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}?schema={self.schema}"
+        )
 
     def close(self) -> None:
         if self.dialect == "duckdb":
@@ -178,6 +190,13 @@ class Warehouse:
                 [name, self.schema],
             )
         return bool(found[0][0])
+
+    def columns(self, name: str) -> list[str]:
+        """The column names of table `name`, in order."""
+        if self.dialect == "duckdb":
+            return [r[0] for r in self._duck.execute(f"DESCRIBE {quote(name)}").fetchall()]
+        cur = self._pg.execute(f"SELECT * FROM {quote(name)} LIMIT 0")
+        return [d.name for d in cur.description or ()]
 
     def create_table(self, name: str, schema: pa.Schema, if_not_exists: bool = True) -> None:
         columns = ", ".join(f"{quote(f.name)} {sql_type(f.type)}" for f in schema)
