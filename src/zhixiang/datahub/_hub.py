@@ -15,7 +15,13 @@ from zhixiang.catalog import Sensitivity, load_catalog
 from zhixiang.datahub._mapping import ENTITIES, LINK_KINDS, Mapping
 from zhixiang.datahub._sources import ROW, ExtractError, read_extract
 from zhixiang.datahub._validate import Validated, link_column, validate_extract
-from zhixiang.datahub._warehouse import Warehouse, quote
+from zhixiang.datahub._warehouse import (
+    Warehouse,
+    duckdb_file,
+    open_warehouse,
+    publish_duckdb,
+    quote,
+)
 
 IMPORTS = "dh_imports"
 QUARANTINE = "dh_quarantine"
@@ -159,6 +165,23 @@ def import_sources(
         for _mapping, outcome in checked:
             for table in outcome.temporary if isinstance(outcome, Validated) else ():
                 wh.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def import_into(
+    url: str, mappings: Sequence[Mapping], now: dt.datetime | None = None
+) -> ImportReport:
+    """Import into the warehouse at `url` without disturbing those who read it meanwhile.
+
+    An embedded (DuckDB) warehouse is copied, imported into, and the copy swapped in atomically, so a
+    server reading the file keeps answering from the old version until the new one is published.
+    PostgreSQL imports in one transaction (readers see the old rows until it commits)."""
+    path = duckdb_file(url)
+    if path is None:
+        with open_warehouse(url) as wh:
+            return import_sources(wh, mappings, now)
+    with publish_duckdb(path) as staged, open_warehouse(f"duckdb://{staged}") as wh:
+        report = import_sources(wh, mappings, now)
+    return report
 
 
 def _apply(
@@ -505,6 +528,7 @@ __all__ = [
     "conflict_rows",
     "current_sources",
     "ensure_tables",
+    "import_into",
     "import_sources",
     "list_imports",
     "quarantine_rows",
