@@ -46,7 +46,7 @@ def test_cli_import_while_serving_answers_200_or_503_and_then_the_new_data(home:
     settings = load_settings()
     old_mapping, old = _extract(home / "old", 500, seed=3)
     import_into(settings.warehouse_url, [load_mapping(old_mapping)])
-    new_mapping, new = _extract(home / "new", 60_000, seed=4)
+    new_mapping, new = _extract(home / "new", 40_000, seed=4)
     new_only = next(
         c
         for c in new["credit_code"].to_pylist()[::-1]
@@ -111,10 +111,10 @@ def test_cli_import_while_serving_answers_200_or_503_and_then_the_new_data(home:
     assert 500 not in seen
     # The new file is what the server answers from now on.
     sources = client.get("/data/sources", headers=key).json()
-    assert [s["rows_loaded"] for s in sources if s["source"] == "bench"] == [60_000]
+    assert [s["rows_loaded"] for s in sources if s["source"] == "bench"] == [40_000]
     assert client.get(f"/policies/enterprises/{new_only}", headers=key).status_code == 200
     with open_warehouse(settings.warehouse_url) as wh:
-        assert wh.rows("SELECT count(*) FROM enterprise")[0][0] == 60_000
+        assert wh.rows("SELECT count(*) FROM enterprise")[0][0] == 40_000
 
 
 def test_a_second_import_at_the_same_time_is_refused_busy(home: Path) -> None:
