@@ -162,6 +162,7 @@ def import_sources(
         from zhixiang.config import load_settings
 
         snapshots_keep = load_settings().snapshots_keep
+    wh.ensure_writable()  # before validation makes temporary tables on the connection
     checked: list[tuple[Mapping, Validated | ExtractError]] = []
     try:
         for mapping in mappings:
@@ -193,7 +194,7 @@ def import_into(
     if path is None:
         with open_warehouse(url) as wh:
             return import_sources(wh, mappings, now)
-    with publish_duckdb(path) as staged, open_warehouse(f"duckdb://{staged}") as wh:
+    with publish_duckdb(path) as staged, open_warehouse(f"duckdb://{staged}", write=True) as wh:
         report = import_sources(wh, mappings, now)
     return report
 

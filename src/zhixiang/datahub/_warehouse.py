@@ -67,11 +67,13 @@ def _identity(path: Path) -> tuple[int, int] | None:
 class _Shared:
     """One DuckDB instance of one file identity in this process, shared by cursors."""
 
-    def __init__(self, root: Any, identity: tuple[int, int] | None) -> None:
+    def __init__(self, root: Any, identity: tuple[int, int] | None, read_only: bool) -> None:
         self.root = root
         self.identity = identity
+        self.read_only = read_only
         self.users = 0
-        # Long-lived holders (the calculator's lookup) asked to let go when the file is replaced.
+        # Long-lived holders (the calculator's lookup) asked to let go when the file is replaced
+        # or someone must write.
         self.releasers: list[Callable[[], None]] = []
 
 
@@ -80,12 +82,17 @@ _SHARED_LOCK = threading.Lock()
 
 
 def _is_lock_conflict(exc: Exception) -> bool:
-    text = str(exc)
-    return "lock" in text.lower() or "different configuration" in text
+    text = str(exc).lower()
+    return any(
+        word in text for word in ("lock", "different configuration", "conflict", "already attached")
+    )
 
 
-def _attach(path: Path) -> tuple[_Shared, Any]:
-    """A cursor on the process's instance of `path`, opening (or reopening) it as needed."""
+def _attach(path: Path, write: bool = False) -> tuple[_Shared, Any]:
+    """A cursor on the process's instance of `path`, opening (or reopening) it as needed.
+
+    Readers share a read-only instance; a writer waits for it to drain (asking long-lived holders
+    to let go) and opens the file read-write, and readers arriving meanwhile share that one."""
     import duckdb
 
     key = str(path)
@@ -95,8 +102,9 @@ def _attach(path: Path) -> tuple[_Shared, Any]:
         with _SHARED_LOCK:
             current = _identity(path)
             shared = _SHARED.get(key)
-            if shared is not None and current is not None and shared.identity != current:
-                if shared.users == 0:  # replaced and idle: let the old instance go
+            stale = shared is not None and current is not None and shared.identity != current
+            if shared is not None and (stale or (write and shared.read_only)):
+                if shared.users == 0:  # replaced, or read-only and a writer waits: let it go
                     shared.root.close()
                     del _SHARED[key]
                     shared = None
@@ -106,13 +114,14 @@ def _attach(path: Path) -> tuple[_Shared, Any]:
                 shared.users += 1
                 return shared, shared.root.cursor()
             if shared is None:
+                read_only = not write and current is not None
                 try:
-                    root = duckdb.connect(key)
+                    root = duckdb.connect(key, read_only=read_only)
                 except duckdb.Error as exc:
                     if not _is_lock_conflict(exc):
                         raise WarehouseError(f"无法打开 DuckDB 仓库 {key}: {exc}") from exc
                 else:
-                    shared = _SHARED[key] = _Shared(root, _identity(path))
+                    shared = _SHARED[key] = _Shared(root, _identity(path), read_only)
                     shared.users += 1
                     return shared, root.cursor()
         for release in releasers:
@@ -121,7 +130,7 @@ def _attach(path: Path) -> tuple[_Shared, Any]:
             continue
         if time.monotonic() > deadline:
             raise WarehouseBusy(f"数据仓库 {path.name} 正被其他进程使用或正在切换，请稍后重试")
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def _detach(shared: _Shared, cursor: Any) -> None:
@@ -189,7 +198,7 @@ def sql_type(dtype: pa.DataType) -> str:
 class Warehouse:
     """One connection to the warehouse named by a URL (`duckdb://<file>` or `postgresql://…[?schema=x]`)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, write: bool = False) -> None:
         self.url = url
         self._in_transaction = False
         if url.startswith("duckdb://"):
@@ -206,7 +215,7 @@ class Warehouse:
             else:
                 self._path = Path(target).resolve()
                 self._path.parent.mkdir(parents=True, exist_ok=True)
-                self._shared, self._duck = _attach(self._path)
+                self._shared, self._duck = _attach(self._path, write)
         elif url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
             import psycopg
 
@@ -261,12 +270,28 @@ class Warehouse:
         current = _identity(self._path)
         return current is not None and current != self._shared.identity
 
+    def ensure_writable(self) -> None:
+        """Switch a DuckDB file from the shared read-only instance to a read-write one (a new
+        cursor: temporary objects of the old one are gone, so call this before making any)."""
+        if self.dialect != "duckdb" or self._shared is None or not self._shared.read_only:
+            return
+        assert self._path is not None
+        old, self._shared = self._shared, None
+        with _SHARED_LOCK:
+            old.releasers = [r for r in old.releasers if r not in self._releasers]
+        _detach(old, self._duck)
+        self._shared, self._duck = _attach(self._path, write=True)
+        if self._releasers:
+            with _SHARED_LOCK:
+                self._shared.releasers.extend(self._releasers)
+
     @contextmanager
     def _guarded_write(self) -> Iterator[None]:
         """Serialise writes to a served DuckDB file with imports (see the module docstring)."""
         if self.dialect != "duckdb" or self._path is None:
             yield
             return
+        self.ensure_writable()
         with _flock(write_lock_path(self._path), fcntl.LOCK_EX):
             with _flock(import_lock_path(self._path), fcntl.LOCK_SH | fcntl.LOCK_NB) as free:
                 if not free:
@@ -291,14 +316,13 @@ class Warehouse:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         if self.dialect == "duckdb":
-            if not self._in_transaction and sql.lstrip()[:6].upper() in (
-                "UPDATE",
-                "DELETE",
-                "INSERT",
-            ):
+            verb = sql.lstrip()[:6].upper()
+            if not self._in_transaction and verb in ("UPDATE", "DELETE", "INSERT"):
                 with self._guarded_write():
                     self._duck.execute(sql, list(params))
                 return
+            if verb not in ("SELECT", "WITH", "SET", "PRAGMA", "DESCRI"):
+                self.ensure_writable()  # DDL (CREATE, DROP, ALTER …) cannot run read-only
             self._duck.execute(sql, list(params))
         else:
             self._pg.execute(self._pg_sql(sql), list(params) or None)
@@ -387,6 +411,8 @@ class Warehouse:
         return [d.name for d in cur.description or ()]
 
     def create_table(self, name: str, schema: pa.Schema, if_not_exists: bool = True) -> None:
+        if if_not_exists and self.has_table(name):
+            return  # readers call this too: no write (and no read-write open) when it is there
         columns = ", ".join(f"{quote(f.name)} {sql_type(f.type)}" for f in schema)
         guard = "IF NOT EXISTS " if if_not_exists else ""
         self.execute(f"CREATE TABLE {guard}{quote(name)} ({columns})")
@@ -442,9 +468,10 @@ def _split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schema
 
 
-def open_warehouse(url: str) -> Warehouse:
-    """Open the warehouse at `url`; the caller closes it (it is a context manager)."""
-    return Warehouse(url)
+def open_warehouse(url: str, write: bool = False) -> Warehouse:
+    """Open the warehouse at `url`; the caller closes it (it is a context manager). A DuckDB file is
+    opened read-only until the first write (or at once with `write`, e.g. for an import)."""
+    return Warehouse(url, write)
 
 
 def duckdb_file(url: str) -> Path | None:
