@@ -53,7 +53,9 @@ class Settings(BaseSettings):
         description="审计链头部签名检查点（只追加的文件，应放在数据库之外）；默认 home/secrets/audit-checkpoints.jsonl",
     )
     snapshots_keep: int = Field(
-        2, ge=0, description="每个数据来源保留几个以前导入的快照（当前快照之外）；更早的在导入后删除"
+        2,
+        ge=0,
+        description="每个数据来源保留几个以前导入的快照（当前快照之外）；更早的在导入后删除",
     )
     max_body_bytes: int = Field(1_000_000, gt=0, description="任何请求体的上限（字节）")
     session_hours: float = Field(8.0, gt=0, description="登录会话有效时长（小时）")

@@ -21,6 +21,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -212,7 +213,7 @@ def append_audit(
             # The first keyed record: seal the legacy head first, so it cannot be rewritten later.
             seal.write_checkpoint(key, wh.identity, int(last[0][0]), last[0][1])
         seq, prev = (int(last[0][0]) + 1, last[0][1]) if last else (1, GENESIS)
-        record = {
+        record: dict[str, Any] = {
             "seq": seq,
             "at": at.isoformat(timespec="microseconds"),
             "actor": actor,
