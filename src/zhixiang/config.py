@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = Field(
         None, description="审计链 HMAC 密钥文件；默认 home/secrets/audit.key"
     )
+    audit_checkpoint_file: Path | None = Field(
+        None,
+        description="审计链头部签名检查点（只追加的文件，应放在数据库之外）；默认 home/secrets/audit-checkpoints.jsonl",
+    )
+    snapshots_keep: int = Field(
+        2,
+        ge=0,
+        description="每个数据来源保留几个以前导入的快照（当前快照之外）；更早的在导入后删除",
+    )
     max_body_bytes: int = Field(1_000_000, gt=0, description="任何请求体的上限（字节）")
     session_hours: float = Field(8.0, gt=0, description="登录会话有效时长（小时）")
     photo_max_bytes: int = Field(5_000_000, gt=0, description="便民服务上传照片的上限（字节）")
@@ -85,6 +94,8 @@ class Settings(BaseSettings):
             "grants_db": self.grants_db or f"sqlite:///{home / 'grants.db'}",
             "knowledge_index": self.knowledge_index or home / "knowledge-index",
             "audit_key_file": self.audit_key_file or home / "secrets" / "audit.key",
+            "audit_checkpoint_file": self.audit_checkpoint_file
+            or home / "secrets" / "audit-checkpoints.jsonl",
         }
         defaults["review_db"] = self.review_db or defaults["tickets_db"]
         for name, value in defaults.items():

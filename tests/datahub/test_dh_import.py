@@ -191,6 +191,7 @@ def test_a_failure_while_applying_rolls_back_everything(
 
     monkeypatch.setattr(hub, "rebuild_links", broken)
     monkeypatch.setattr(hub, "rebuild_entity", broken)
+    monkeypatch.setattr(hub, "_write_entity_directly", broken)  # the single-source path
     with pytest.raises(RuntimeError):
         import_sources(wh, [mapping])
     assert entity_rows(wh)[A]["revenue"] == Decimal("100000.00")

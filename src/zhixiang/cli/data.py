@@ -23,12 +23,13 @@ from zhixiang.datahub import (
     ImportReport,
     MappingError,
     Warehouse,
+    WarehouseBusy,
     WarehouseError,
     audit_records,
     conflict_rows,
     create_grant,
     data_catalog,
-    import_sources,
+    import_into,
     list_grants,
     list_imports,
     load_mapping,
@@ -61,13 +62,21 @@ WarehouseOption = Annotated[
 
 
 @contextmanager
-def _warehouse(url: str | None) -> Iterator[Warehouse]:
+def _refusals() -> Iterator[None]:
     try:
-        with open_warehouse(url or load_settings().warehouse_url) as wh:
-            yield wh
+        yield
+    except WarehouseBusy as exc:
+        console.print(f"[yellow]稍后重试:[/yellow] {exc}")
+        raise typer.Exit(exc.exit_code) from None
     except (WarehouseError, MappingError, ExtractError, GrantError, AccessDenied) as exc:
         console.print(f"[red]错误:[/red] {exc}")
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def _warehouse(url: str | None) -> Iterator[Warehouse]:
+    with _refusals(), open_warehouse(url or load_settings().warehouse_url) as wh:
+        yield wh
 
 
 def _table(title: str, data: pa.Table | list[dict], columns: list[str] | None = None) -> Table:
@@ -123,14 +132,17 @@ def import_(
     ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
-    """Import departments' extracts through their mapping files; bad rows go to quarantine."""
-    with _warehouse(warehouse) as wh:
+    """Import departments' extracts through their mapping files; bad rows go to quarantine.
+
+    A running server keeps answering meanwhile: an embedded warehouse is imported into a copy that
+    is swapped in when complete."""
+    with _refusals():
         loaded = [load_mapping(p) for p in mappings]
         if extract is not None:
             if len(loaded) != 1:
                 raise MappingError("--file 只能配合一个映射文件使用")
             loaded = [loaded[0].with_location(str(extract.resolve()))]
-        report = import_sources(wh, loaded)
+        report = import_into(warehouse or load_settings().warehouse_url, loaded)
     print_report(report)
     if report.rejected:
         raise typer.Exit(1)
@@ -331,13 +343,21 @@ def read(
 
 @audit_app.command("verify")
 def audit_verify(warehouse: WarehouseOption = None) -> None:
-    """Check the audit log's hash chain; exits 1 and names the first bad record if it was altered."""
+    """Check the keyed audit chain against the signed checkpoints; exits 1 and names each kind of
+    tampering found (edited, rechained, deleted, truncated, checkpoint, …) and where."""
     with _warehouse(warehouse) as wh:
         result = verify_audit(wh)
+    for note in result.notes:
+        console.print(f"注意: {note}", style="dim")
     if result.ok:
-        console.print(f"审计日志完整: {result.records} 条记录，哈希链校验通过")
+        console.print(
+            f"审计日志完整: {result.records} 条记录，哈希链校验通过"
+            + (f"，与第{result.checkpoint_seq}条的检查点一致" if result.checkpoint_seq else "")
+        )
         return
     console.print(f"[red]审计日志被改动:[/red] {result.problem}")
+    for finding in result.findings:
+        console.print(f"  [{finding.kind}] {finding.message}", markup=False)
     raise typer.Exit(1)
 
 

@@ -5,7 +5,9 @@ Other capabilities import only from here. The rules engine reads the entity tabl
 """
 
 from zhixiang.datahub._audit import (
+    AuditFinding,
     AuditRecord,
+    AuditSeal,
     AuditVerification,
     append_audit,
     audit_records,
@@ -16,6 +18,7 @@ from zhixiang.datahub._hub import (
     SourceImport,
     conflict_rows,
     ensure_tables,
+    import_into,
     import_sources,
     list_imports,
     quarantine_rows,
@@ -46,13 +49,15 @@ from zhixiang.datahub._sharing import (
 )
 from zhixiang.datahub._sources import ExtractError, read_extract
 from zhixiang.datahub._validate import validate_extract
-from zhixiang.datahub._warehouse import Warehouse, WarehouseError, open_warehouse
+from zhixiang.datahub._warehouse import Warehouse, WarehouseBusy, WarehouseError, open_warehouse
 
 __all__ = [
     "LINK_KINDS",
     "MONEY_UNITS",
     "AccessDenied",
+    "AuditFinding",
     "AuditRecord",
+    "AuditSeal",
     "AuditVerification",
     "CatalogEntry",
     "ColumnMap",
@@ -68,6 +73,7 @@ __all__ = [
     "SourceImport",
     "SourceQuality",
     "Warehouse",
+    "WarehouseBusy",
     "WarehouseError",
     "append_audit",
     "audit_records",
@@ -75,6 +81,7 @@ __all__ = [
     "create_grant",
     "data_catalog",
     "ensure_tables",
+    "import_into",
     "import_sources",
     "list_grants",
     "list_imports",

@@ -15,7 +15,13 @@ from zhixiang.catalog import Sensitivity, load_catalog
 from zhixiang.datahub._mapping import ENTITIES, LINK_KINDS, Mapping
 from zhixiang.datahub._sources import ROW, ExtractError, read_extract
 from zhixiang.datahub._validate import Validated, link_column, validate_extract
-from zhixiang.datahub._warehouse import Warehouse, quote
+from zhixiang.datahub._warehouse import (
+    Warehouse,
+    duckdb_file,
+    open_warehouse,
+    publish_duckdb,
+    quote,
+)
 
 IMPORTS = "dh_imports"
 QUARANTINE = "dh_quarantine"
@@ -138,12 +144,25 @@ def _modified_at(mapping: Mapping) -> dt.datetime | None:
 
 
 def import_sources(
-    wh: Warehouse, mappings: Sequence[Mapping], now: dt.datetime | None = None
+    wh: Warehouse,
+    mappings: Sequence[Mapping],
+    now: dt.datetime | None = None,
+    snapshots_keep: int | None = None,
 ) -> ImportReport:
     """Read, validate and load extracts; all snapshots and the rebuilt entity tables land in one
     transaction, so a failure leaves the previous versions in place. An unreadable extract is
-    recorded as rejected (with a quarantine row saying why) and its previous version stays current."""
+    recorded as rejected (with a quarantine row saying why) and its previous version stays current.
+
+    The data is written once where it can be: a kind with a single source (on DuckDB) gets its
+    entity table straight from the validation query, and the source's snapshot is a view of it;
+    only a kind with several sources is rebuilt field by field from their snapshots. Afterwards,
+    snapshots older than the newest `snapshots_keep` previous ones (`Settings.snapshots_keep`) go."""
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if snapshots_keep is None:
+        from zhixiang.config import load_settings
+
+        snapshots_keep = load_settings().snapshots_keep
+    wh.ensure_writable()  # before validation makes temporary tables on the connection
     checked: list[tuple[Mapping, Validated | ExtractError]] = []
     try:
         for mapping in mappings:
@@ -154,11 +173,53 @@ def import_sources(
                 )
             except ExtractError as exc:
                 checked.append((mapping, exc))
-        return _apply(wh, checked, now)
+        report = _apply(wh, checked, now)
     finally:
         for _mapping, outcome in checked:
             for table in outcome.temporary if isinstance(outcome, Validated) else ():
                 wh.execute(f"DROP TABLE IF EXISTS {table}")
+    prune_snapshots(wh, sorted({m.source for m in mappings}), snapshots_keep)
+    return report
+
+
+def import_into(
+    url: str, mappings: Sequence[Mapping], now: dt.datetime | None = None
+) -> ImportReport:
+    """Import into the warehouse at `url` without disturbing those who read it meanwhile.
+
+    An embedded (DuckDB) warehouse is copied, imported into, and the copy swapped in atomically, so a
+    server reading the file keeps answering from the old version until the new one is published.
+    PostgreSQL imports in one transaction (readers see the old rows until it commits)."""
+    path = duckdb_file(url)
+    if path is None:
+        with open_warehouse(url) as wh:
+            return import_sources(wh, mappings, now)
+    with publish_duckdb(path) as staged, open_warehouse(f"duckdb://{staged}", write=True) as wh:
+        report = import_sources(wh, mappings, now)
+    return report
+
+
+#: Tests set this False to hold the single-write path to the rebuild it replaces.
+SINGLE_WRITE = True
+
+
+def _direct_entities(
+    wh: Warehouse, checked: list[tuple[Mapping, Validated | ExtractError]]
+) -> set[str]:
+    """Kinds whose entity table can be written straight from this import's validation query: one
+    loaded source in this batch, no other current source, no links, validated inside DuckDB."""
+    if not SINGLE_WRITE or wh.dialect != "duckdb":
+        return set()
+    loaded = [(m, o) for m, o in checked if isinstance(o, Validated)]
+    direct = set()
+    for entity in {m.entity for m, _o in loaded}:
+        mine = [(m, o) for m, o in loaded if m.entity == entity]
+        if len(mine) != 1 or mine[0][0].links or mine[0][1].good_query is None:
+            continue
+        others = [s for s in current_sources(wh, entity) if s.source != mine[0][0].source]
+        if not others:
+            direct.add(entity)
+    return direct
 
 
 def _apply(
@@ -169,10 +230,15 @@ def _apply(
     with wh.transaction():
         wh.lock(IMPORTS)
         next_id = int(wh.rows(f"SELECT coalesce(max(import_id), 0) FROM {IMPORTS}")[0][0]) + 1
+        direct = _direct_entities(wh, checked)
         for offset, (mapping, outcome) in enumerate(checked):
-            results.append(_record(wh, mapping, outcome, next_id + offset, now))
+            results.append(
+                _record(wh, mapping, outcome, next_id + offset, now, mapping.entity in direct)
+            )
         entities = sorted({m.entity for m, o in checked if not isinstance(o, ExtractError)})
-        conflicts = {entity: rebuild_entity(wh, entity) for entity in entities}
+        conflicts = {
+            entity: 0 if entity in direct else rebuild_entity(wh, entity) for entity in entities
+        }
         if any(m.links for m, o in checked if not isinstance(o, ExtractError)):
             rebuild_links(wh)
         counts = {e: int(wh.rows(f"SELECT count(*) FROM {quote(e)}")[0][0]) for e in entities}
@@ -185,6 +251,7 @@ def _record(
     outcome: Validated | ExtractError,
     import_id: int,
     now: dt.datetime,
+    direct: bool = False,
 ) -> SourceImport:
     modified = _modified_at(mapping)
     if isinstance(outcome, ExtractError):
@@ -215,7 +282,9 @@ def _record(
             tuple(q.to_pylist()),
         )
     snapshot = f"dh_snapshot_{import_id}"
-    if outcome.good is not None:
+    if direct:
+        _write_entity_directly(wh, mapping, outcome, snapshot)
+    elif outcome.good is not None:
         wh.write(snapshot, outcome.good)
     else:
         wh.execute(f"CREATE TABLE {quote(snapshot)} AS {outcome.good_query}")
@@ -327,10 +396,90 @@ def current_sources(wh: Warehouse, entity: str) -> list[_Current]:
     return [_Current(s, int(p), snap, tuple(f.split(","))) for s, p, snap, f in rows]
 
 
+def _view_snapshots(wh: Warehouse, entity: str) -> list[str]:
+    """Snapshots of `entity` that are views of its entity table (written by the single-write path)."""
+    if wh.dialect != "duckdb":
+        return []
+    return [
+        name
+        for (name,) in wh.rows(
+            f"""SELECT view_name FROM duckdb_views() WHERE NOT internal AND view_name IN
+            (SELECT snapshot FROM {IMPORTS} WHERE entity = ? AND snapshot IS NOT NULL)""",
+            [entity],
+        )
+    ]
+
+
+def _release_entity(wh: Warehouse, entity: str) -> None:
+    """Before an entity table is replaced: a snapshot that is a view of it becomes the table itself
+    (a rename, no copy), so that snapshot keeps its rows; otherwise the table is dropped."""
+    views = _view_snapshots(wh, entity)
+    if views and wh.has_table(entity):
+        for view in views:
+            wh.execute(f"DROP VIEW {quote(view)}")
+        wh.execute(f"DROP INDEX IF EXISTS {quote(entity + '_by_key')}")
+        wh.execute(f"ALTER TABLE {quote(entity)} RENAME TO {quote(views[0])}")
+        for view in views[1:]:  # not expected: one view per entity table
+            wh.execute(f"CREATE VIEW {quote(view)} AS SELECT * FROM {quote(views[0])}")
+        return
+    wh.drop_table(entity)
+
+
+def _write_entity_directly(
+    wh: Warehouse, mapping: Mapping, outcome: Validated, snapshot: str
+) -> None:
+    """The single write: validated rows go straight into the entity table; the snapshot is a view."""
+    catalog = load_catalog(mapping.entity)
+    _release_entity(wh, mapping.entity)
+    wh.create_table(mapping.entity, catalog.arrow_schema(), if_not_exists=False)
+    mapped = ", ".join(quote(c.field) for c in mapping.columns)
+    wh.execute(
+        f"INSERT INTO {quote(mapping.entity)} ({mapped}) SELECT {mapped} FROM ({outcome.good_query})"
+    )
+    wh.execute(f"DELETE FROM {CONFLICTS} WHERE entity = ?", [mapping.entity])
+    wh.execute(
+        f"CREATE UNIQUE INDEX {quote(mapping.entity + '_by_key')} "
+        f"ON {quote(mapping.entity)} ({quote(catalog.key)})"
+    )
+    wh.execute(f"CREATE VIEW {quote(snapshot)} AS SELECT {mapped} FROM {quote(mapping.entity)}")
+
+
+def prune_snapshots(wh: Warehouse, sources: Sequence[str], keep: int) -> int:
+    """Drop the snapshots of earlier imports beyond the newest `keep` per source; returns how many.
+    Their bookkeeping rows stay (with no snapshot) so the history still lists them."""
+    dropped = 0
+    for source in sources:
+        old = wh.rows(
+            f"""SELECT import_id, snapshot FROM {IMPORTS} WHERE source = ? AND status = 'previous'
+            AND snapshot IS NOT NULL ORDER BY import_id DESC""",
+            [source],
+        )[keep:]
+        for import_id, snapshot in old:
+            with wh.transaction():
+                if snapshot in _view_snapshots_named(wh, snapshot):
+                    wh.execute(f"DROP VIEW {quote(snapshot)}")
+                else:
+                    wh.drop_table(snapshot)
+                wh.execute(
+                    f"UPDATE {IMPORTS} SET snapshot = NULL WHERE import_id = ?", [int(import_id)]
+                )
+            dropped += 1
+    return dropped
+
+
+def _view_snapshots_named(wh: Warehouse, name: str) -> list[str]:
+    if wh.dialect != "duckdb":
+        return []
+    return [
+        v for (v,) in wh.rows("SELECT view_name FROM duckdb_views() WHERE view_name = ?", [name])
+    ]
+
+
 def rebuild_entity(wh: Warehouse, entity: str) -> int:
     """Rebuild an entity table from the current snapshots and record conflicting values; returns how many."""
     catalog = load_catalog(entity)
     key = catalog.key
+    _release_entity(wh, entity)
     sources = current_sources(wh, entity)
     wh.drop_table(entity)
     wh.create_table(entity, catalog.arrow_schema(), if_not_exists=False)
@@ -505,8 +654,10 @@ __all__ = [
     "conflict_rows",
     "current_sources",
     "ensure_tables",
+    "import_into",
     "import_sources",
     "list_imports",
+    "prune_snapshots",
     "quarantine_rows",
     "rebuild_entity",
     "rebuild_links",

@@ -1,15 +1,30 @@
 """Where entity tables live: a DuckDB file by default, a PostgreSQL schema in production.
 
 Only this module knows the difference; the rest of the data hub writes portable SQL with `?` placeholders
-and hands over Arrow tables.
+and hands over Arrow tables. It is the one way into the warehouse for the data hub, the API and the
+calculator.
+
+A DuckDB file is served while it is being re-imported (see `publish_duckdb` and `import_into`): an
+import never opens the served file; it builds a copy and swaps it in with `os.replace`. Within one
+process every user of a file shares one DuckDB instance (DuckDB allows one configuration per file per
+process) and gets a cursor of it; when the file's identity (device, inode) changes, new users wait for
+the old instance to drain and then open the new file. Writes to a served file (audit records, grants)
+hold `<file>.lock`, are refused with `WarehouseBusy` (503, Retry-After) while an import is between
+copy and swap — so none is lost with the old file — and are checkpointed at once, so the file alone
+(never its WAL) is what an import copies.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -17,11 +32,143 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from zhixiang.errors import Unavailable
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class WarehouseError(RuntimeError):
     """The warehouse could not be opened or used; the message names the URL and what failed."""
+
+
+class WarehouseBusy(WarehouseError, Unavailable):
+    """The warehouse is locked by another process or being swapped: retry in a moment (HTTP 503)."""
+
+    def __init__(self, message: str, retry_after: int = 2) -> None:
+        WarehouseError.__init__(self, message)
+        Unavailable.__init__(self, message, retry_after)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+#: How long opening a DuckDB file waits for another process's lock or an old instance to drain.
+BUSY_WAIT_SECONDS = 3.0
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
+class _Shared:
+    """One DuckDB instance of one file identity in this process, shared by cursors."""
+
+    def __init__(self, root: Any, identity: tuple[int, int] | None, read_only: bool) -> None:
+        self.root = root
+        self.identity = identity
+        self.read_only = read_only
+        self.users = 0
+        # Long-lived holders (the calculator's lookup) asked to let go when the file is replaced
+        # or someone must write.
+        self.releasers: list[Callable[[], None]] = []
+
+
+_SHARED: dict[str, _Shared] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(
+        word in text for word in ("lock", "different configuration", "conflict", "already attached")
+    )
+
+
+def _attach(path: Path, write: bool = False) -> tuple[_Shared, Any]:
+    """A cursor on the process's instance of `path`, opening (or reopening) it as needed.
+
+    Readers share a read-only instance; a writer waits for it to drain (asking long-lived holders
+    to let go) and opens the file read-write, and readers arriving meanwhile share that one."""
+    import duckdb
+
+    key = str(path)
+    deadline = time.monotonic() + BUSY_WAIT_SECONDS
+    while True:
+        releasers: list[Callable[[], None]] = []
+        with _SHARED_LOCK:
+            current = _identity(path)
+            shared = _SHARED.get(key)
+            stale = shared is not None and current is not None and shared.identity != current
+            if shared is not None and (stale or (write and shared.read_only)):
+                if shared.users == 0:  # replaced, or read-only and a writer waits: let it go
+                    shared.root.close()
+                    del _SHARED[key]
+                    shared = None
+                else:
+                    releasers, shared.releasers = shared.releasers, []
+            elif shared is not None:
+                shared.users += 1
+                return shared, shared.root.cursor()
+            if shared is None:
+                read_only = not write and current is not None
+                try:
+                    root = duckdb.connect(key, read_only=read_only)
+                except duckdb.Error as exc:
+                    if not _is_lock_conflict(exc):
+                        raise WarehouseError(f"无法打开 DuckDB 仓库 {key}: {exc}") from exc
+                else:
+                    shared = _SHARED[key] = _Shared(root, _identity(path), read_only)
+                    shared.users += 1
+                    return shared, root.cursor()
+        for release in releasers:
+            release()
+        if releasers:
+            continue
+        if time.monotonic() > deadline:
+            raise WarehouseBusy(f"数据仓库 {path.name} 正被其他进程使用或正在切换，请稍后重试")
+        time.sleep(0.02)
+
+
+def _detach(shared: _Shared, cursor: Any) -> None:
+    cursor.close()
+    with _SHARED_LOCK:
+        shared.users -= 1
+        if shared.users == 0:
+            # Closing the last user releases the file for other processes (as before).
+            for key, value in list(_SHARED.items()):
+                if value is shared:
+                    del _SHARED[key]
+            shared.root.close()
+
+
+@contextmanager
+def _flock(path: Path, mode: int) -> Iterator[bool]:
+    """Hold an advisory lock on `path` (created if absent); yields False if a non-blocking try failed."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, mode)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def write_lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def import_lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".import.lock")
 
 
 def quote(name: str) -> str:
@@ -51,7 +198,7 @@ def sql_type(dtype: pa.DataType) -> str:
 class Warehouse:
     """One connection to the warehouse named by a URL (`duckdb://<file>` or `postgresql://…[?schema=x]`)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, write: bool = False) -> None:
         self.url = url
         self._in_transaction = False
         if url.startswith("duckdb://"):
@@ -59,12 +206,16 @@ class Warehouse:
 
             self.dialect = "duckdb"
             target = url.removeprefix("duckdb://") or ":memory:"
-            if target != ":memory:":
-                Path(target).parent.mkdir(parents=True, exist_ok=True)
-            try:
+            self._target = target
+            self._shared: _Shared | None = None
+            self._releasers: list[Callable[[], None]] = []
+            self._path: Path | None = None
+            if target == ":memory:":
                 self._duck = duckdb.connect(target)
-            except duckdb.Error as exc:
-                raise WarehouseError(f"无法打开 DuckDB 仓库 {target}: {exc}") from exc
+            else:
+                self._path = Path(target).resolve()
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                self._shared, self._duck = _attach(self._path, write)
         elif url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
             import psycopg
 
@@ -81,11 +232,76 @@ class Warehouse:
         else:
             raise WarehouseError(f"不支持的仓库地址 (应为 duckdb:// 或 postgresql://): {url}")
 
+    @property
+    def identity(self) -> str:
+        """A stable name of the warehouse (the resolved file, or server/database/schema without the
+        password): what the audit checkpoints are filed under."""
+        if self.dialect == "duckdb":
+            return f"duckdb:{self._target if self._target == ':memory:' else Path(self._target).resolve()}"
+        info = self._pg.info
+        return (
+            f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}?schema={self.schema}"
+        )
+
     def close(self) -> None:
         if self.dialect == "duckdb":
-            self._duck.close()
+            if self._shared is not None:
+                shared, self._shared = self._shared, None
+                with _SHARED_LOCK:
+                    shared.releasers = [r for r in shared.releasers if r not in self._releasers]
+                _detach(shared, self._duck)
+            elif self._path is None:
+                self._duck.close()
         else:
             self._pg.close()
+
+    def release_when_replaced(self, release: Callable[[], None]) -> None:
+        """For a long-lived holder: `release` (which should close this) is called once the file has
+        been replaced and someone wants the new one; the holder reopens on its next use."""
+        if self._shared is not None:
+            with _SHARED_LOCK:
+                self._shared.releasers.append(release)
+            self._releasers.append(release)
+
+    def is_stale(self) -> bool:
+        """Whether the DuckDB file was replaced (an import was published) since this was opened."""
+        if self._shared is None or self._path is None:
+            return False
+        current = _identity(self._path)
+        return current is not None and current != self._shared.identity
+
+    def ensure_writable(self) -> None:
+        """Switch a DuckDB file from the shared read-only instance to a read-write one (a new
+        cursor: temporary objects of the old one are gone, so call this before making any)."""
+        if self.dialect != "duckdb" or self._shared is None or not self._shared.read_only:
+            return
+        assert self._path is not None
+        old, self._shared = self._shared, None
+        with _SHARED_LOCK:
+            old.releasers = [r for r in old.releasers if r not in self._releasers]
+        _detach(old, self._duck)
+        self._shared, self._duck = _attach(self._path, write=True)
+        if self._releasers:
+            with _SHARED_LOCK:
+                self._shared.releasers.extend(self._releasers)
+
+    @contextmanager
+    def _guarded_write(self) -> Iterator[None]:
+        """Serialise writes to a served DuckDB file with imports (see the module docstring)."""
+        if self.dialect != "duckdb" or self._path is None:
+            yield
+            return
+        self.ensure_writable()
+        with _flock(write_lock_path(self._path), fcntl.LOCK_EX):
+            with _flock(import_lock_path(self._path), fcntl.LOCK_SH | fcntl.LOCK_NB) as free:
+                if not free:
+                    raise WarehouseBusy("数据正在导入，写入（授权、审计记录）稍后重试")
+            if self.is_stale():
+                raise WarehouseBusy("数据仓库刚被新导入的版本替换，请重试")
+            yield
+            # Other transactions running: the WAL stays and is copied along by the next import.
+            with suppress(Exception):
+                self._duck.execute("CHECKPOINT")
 
     def __enter__(self) -> Warehouse:
         return self
@@ -100,6 +316,13 @@ class Warehouse:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         if self.dialect == "duckdb":
+            verb = sql.lstrip()[:6].upper()
+            if not self._in_transaction and verb in ("UPDATE", "DELETE", "INSERT"):
+                with self._guarded_write():
+                    self._duck.execute(sql, list(params))
+                return
+            if verb not in ("SELECT", "WITH", "SET", "PRAGMA", "DESCRI"):
+                self.ensure_writable()  # DDL (CREATE, DROP, ALTER …) cannot run read-only
             self._duck.execute(sql, list(params))
         else:
             self._pg.execute(self._pg_sql(sql), list(params) or None)
@@ -141,13 +364,14 @@ class Warehouse:
         self._in_transaction = True
         try:
             if self.dialect == "duckdb":
-                self._duck.begin()
-                try:
-                    yield self
-                except BaseException:
-                    self._duck.rollback()
-                    raise
-                self._duck.commit()
+                with self._guarded_write():
+                    self._duck.begin()
+                    try:
+                        yield self
+                    except BaseException:
+                        self._duck.rollback()
+                        raise
+                    self._duck.commit()
             else:
                 with self._pg.transaction():
                     yield self
@@ -179,7 +403,16 @@ class Warehouse:
             )
         return bool(found[0][0])
 
+    def columns(self, name: str) -> list[str]:
+        """The column names of table `name`, in order."""
+        if self.dialect == "duckdb":
+            return [r[0] for r in self._duck.execute(f"DESCRIBE {quote(name)}").fetchall()]
+        cur = self._pg.execute(f"SELECT * FROM {quote(name)} LIMIT 0")
+        return [d.name for d in cur.description or ()]
+
     def create_table(self, name: str, schema: pa.Schema, if_not_exists: bool = True) -> None:
+        if if_not_exists and self.has_table(name):
+            return  # readers call this too: no write (and no read-write open) when it is there
         columns = ", ".join(f"{quote(f.name)} {sql_type(f.type)}" for f in schema)
         guard = "IF NOT EXISTS " if if_not_exists else ""
         self.execute(f"CREATE TABLE {guard}{quote(name)} ({columns})")
@@ -199,6 +432,10 @@ class Warehouse:
         if table.num_rows == 0:
             return
         columns = ", ".join(quote(c) for c in table.column_names)
+        if self.dialect == "duckdb" and not self._in_transaction:
+            with self.transaction():
+                self.append(name, table)
+            return
         if self.dialect == "duckdb":
             self._duck.register("_zx_arrow_in", table)
             try:
@@ -231,6 +468,57 @@ def _split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schema
 
 
-def open_warehouse(url: str) -> Warehouse:
-    """Open the warehouse at `url`; the caller closes it (it is a context manager)."""
-    return Warehouse(url)
+def open_warehouse(url: str, write: bool = False) -> Warehouse:
+    """Open the warehouse at `url`; the caller closes it (it is a context manager). A DuckDB file is
+    opened read-only until the first write (or at once with `write`, e.g. for an import)."""
+    return Warehouse(url, write)
+
+
+def duckdb_file(url: str) -> Path | None:
+    """The file of an embedded warehouse URL (None for PostgreSQL or memory)."""
+    if not url.startswith("duckdb://"):
+        return None
+    target = url.removeprefix("duckdb://")
+    return None if target in ("", ":memory:") else Path(target).resolve()
+
+
+@contextmanager
+def publish_duckdb(path: Path) -> Iterator[Path]:
+    """Copy-and-swap: yield a private copy of the served file to change, then publish it atomically.
+
+    Holds `<file>.import.lock` throughout (one import at a time; writers answer busy meanwhile) and
+    `<file>.lock` only while copying and swapping. The copy is fsync'd before `os.replace`, and the
+    directory after, so a crash leaves either the old file or the new one, never a mix.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.import-{os.getpid()}")
+    with _flock(import_lock_path(path), fcntl.LOCK_EX | fcntl.LOCK_NB) as mine:
+        if not mine:
+            raise WarehouseBusy(f"另一个导入正在写 {path.name}，请等它结束", retry_after=30)
+        for leftover in (staged, staged.with_name(staged.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        with _flock(write_lock_path(path), fcntl.LOCK_EX):
+            if path.exists():
+                shutil.copyfile(path, staged)
+                wal = path.with_name(path.name + ".wal")
+                if wal.exists() and wal.stat().st_size:
+                    shutil.copyfile(wal, staged.with_name(staged.name + ".wal"))
+        try:
+            yield staged
+            if not staged.exists():
+                return  # nothing was built (nothing to import into an absent warehouse)
+            fd = os.open(staged, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            with _flock(write_lock_path(path), fcntl.LOCK_EX):
+                os.replace(staged, path)
+                directory = os.open(path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+        finally:
+            for suffix in ("", ".wal", ".lock", ".import.lock"):
+                staged.with_name(staged.name + suffix).unlink(missing_ok=True)

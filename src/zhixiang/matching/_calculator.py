@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zhixiang.catalog import Catalog, FieldType, load_catalog
-from zhixiang.errors import NotFound, Unavailable
+from zhixiang.errors import NotFound
 from zhixiang.rules import (
     FIELD_VALUE_TYPES,
     KIND_LABELS,
@@ -132,33 +132,32 @@ def facts_from_row(catalog: Catalog, row: Mapping[str, object]) -> dict[str, Val
 class EntityLookup:
     """The stored facts of one entity by key: a parametrised query on the indexed key column.
 
-    DuckDB warehouses are opened read-only and reopened when the file is replaced (the data hub
-    publishes a rebuilt warehouse by swapping the file); PostgreSQL uses a server-side prepared
-    statement. One lookup serves many threads.
+    DuckDB warehouses are opened through the data hub's connection layer and reopened when the file
+    is replaced (an import publishes a rebuilt warehouse by swapping the file); PostgreSQL uses a
+    server-side prepared statement. One lookup serves many threads.
     """
 
     def __init__(self, url: str, table: str = "enterprise", entity: str = "enterprise") -> None:
         self.url = url
         self.catalog = load_catalog(entity)
         self._sql = f'SELECT * FROM "{table}" WHERE "{self.catalog.key}" = ? LIMIT 1'
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the layer may ask this thread itself to let go
         self._con: Any = None
-        self._identity: tuple[int, int] | None = None
+        self._wh: Any = None
         self._open()
 
     def _open(self) -> None:
         if self.url.startswith("duckdb://"):
-            import duckdb
+            from zhixiang.datahub import open_warehouse
 
             path = Path(self.url.removeprefix("duckdb://"))
             if not path.is_file():
                 raise NotFound(f"找不到数据仓库文件: {path}", field="warehouse")
-            try:
-                self._con = duckdb.connect(str(path), read_only=True)
-            except duckdb.Error as exc:
-                raise Unavailable(f"数据仓库暂时无法读取: {exc}") from exc
-            stat = path.stat()
-            self._identity = (stat.st_dev, stat.st_ino)
+            # Through the data hub's connection layer: one instance of the file per process, and
+            # let go of (then reopened) when an import publishes a new file.
+            self._wh = open_warehouse(self.url)  # busy: WarehouseBusy, a 503
+            self._con = self._wh.duckdb_connection()
+            self._wh.release_when_replaced(self._release)
         else:
             import psycopg
 
@@ -166,17 +165,18 @@ class EntityLookup:
             self._con = psycopg.connect(url, autocommit=True, prepare_threshold=0)
             self._sql = self._sql.replace("?", "%s")
 
+    def _release(self) -> None:
+        with self._lock:
+            if self._wh is not None:
+                self._wh.close()
+                self._wh = self._con = None
+
     def _fresh(self) -> None:
         """Reopen a DuckDB warehouse that was replaced since it was opened (one stat per call)."""
-        if self._identity is None:
-            return
-        path = Path(self.url.removeprefix("duckdb://"))
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            return  # between unlink and rename of a swap: keep reading the file we have open
-        if (stat.st_dev, stat.st_ino) != self._identity:
-            self._con.close()
+        if self.url.startswith("duckdb://") and (self._wh is None or self._wh.is_stale()):
+            if self._wh is not None:
+                self._wh.close()
+                self._wh = self._con = None
             self._open()
 
     def __call__(self, entity_id: str) -> dict[str, Value] | None:
@@ -193,7 +193,11 @@ class EntityLookup:
 
     def close(self) -> None:
         with self._lock:
-            self._con.close()
+            if self._wh is not None:
+                self._wh.close()
+                self._wh = self._con = None
+            elif self._con is not None:
+                self._con.close()
 
 
 _MEMORY = 4096  # evaluations remembered per calculator (a report is a few kB)
