@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import FastAPI, Request
@@ -23,10 +24,12 @@ from zhixiang.api._auth import (
     start_session,
 )
 from zhixiang.api._docs import add_docs
+from zhixiang.api._limits import BodyLimit, RouteLimit, redact_access_log
 from zhixiang.config import Settings, load_settings
-from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError
+from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError, redact_text
 from zhixiang.errors import RetryLater, ZhixiangError
 from zhixiang.tickets import TicketStore, open_store
+from zhixiang.tickets.channels import open311 as open311_channel
 
 
 async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
@@ -82,6 +85,21 @@ def create_app(
     from zhixiang.web import mount
 
     mount(app)  # the pages: server-rendered, on this same app (zhixiang.web)
+
+    # Every body is limited (Settings.max_body_bytes); routes that take files have their own limit.
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        routes=[
+            RouteLimit(
+                "POST", re.compile(r"/open311/v2/requests\.\w+"), open311_channel.MAX_REQUEST_BYTES
+            ),
+            RouteLimit(
+                "POST", re.compile(r"/bianmin/report"), settings.photo_max_bytes + 1_000_000
+            ),
+        ],
+    )
+    redact_access_log(redact_text)  # 身份证号 in `?key=` never reach the server's access log
 
     @app.get("/health", tags=["system"])
     def health(caller: Annotated[Principal, public()]) -> dict[str, str]:

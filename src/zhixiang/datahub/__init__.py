@@ -30,15 +30,18 @@ from zhixiang.datahub._mapping import (
     load_mapping,
     parse_mapping,
 )
-from zhixiang.datahub._quality import FieldQuality, SourceQuality, quality_report
+from zhixiang.datahub._quality import SMALL_COUNT, FieldQuality, SourceQuality, quality_report
+from zhixiang.datahub._redact import redact_quarantine, redact_text
 from zhixiang.datahub._sharing import (
     AccessDenied,
     CatalogEntry,
     Grant,
     GrantError,
     SharedRead,
+    audit_log,
     create_grant,
     data_catalog,
+    entity_digest,
     list_grants,
     mask_values,
     read_entities,
@@ -51,6 +54,7 @@ from zhixiang.datahub._warehouse import Warehouse, WarehouseError, open_warehous
 __all__ = [
     "LINK_KINDS",
     "MONEY_UNITS",
+    "SMALL_COUNT",
     "AccessDenied",
     "AuditRecord",
     "AuditVerification",
@@ -70,10 +74,12 @@ __all__ = [
     "Warehouse",
     "WarehouseError",
     "append_audit",
+    "audit_log",
     "audit_records",
     "conflict_rows",
     "create_grant",
     "data_catalog",
+    "entity_digest",
     "ensure_tables",
     "import_sources",
     "list_grants",
@@ -86,6 +92,8 @@ __all__ = [
     "quarantine_rows",
     "read_entities",
     "read_extract",
+    "redact_quarantine",
+    "redact_text",
     "revoke_grant",
     "validate_extract",
     "verify_audit",
