@@ -65,7 +65,7 @@ def data_catalog(entity: str | None = None) -> list[CatalogEntry]:
 
     Only the known entity kinds are looked up: a name is never turned into a file path.
     """
-    if entity is not None and entity not in ENTITIES:
+    if entity and entity not in ENTITIES:
         raise NotFound(f"没有名为 {entity[:40]!r} 的实体，应为 {'/'.join(ENTITIES)}", "entity")
     entries = []
     for kind in [entity] if entity else ENTITIES:
