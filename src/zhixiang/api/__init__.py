@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from zhixiang import __version__
 from zhixiang.access import Principal, open_access
@@ -24,7 +27,7 @@ from zhixiang.api._auth import (
     start_session,
 )
 from zhixiang.api._docs import add_docs
-from zhixiang.api._limits import BodyLimit, RouteLimit, redact_access_log
+from zhixiang.api._limits import BodyLimit, RouteLimit, redact_access_log, too_large_message
 from zhixiang.config import Settings, load_settings
 from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError, redact_text
 from zhixiang.errors import RetryLater, ZhixiangError
@@ -41,6 +44,21 @@ def _reply_scorer():  # type: ignore[no-untyped-def]
     from zhixiang.insight import ReplyScorer
 
     return ReplyScorer()
+
+
+def _answer_too_large_in_chinese(app: FastAPI) -> None:
+    """Starlette refuses a streamed body past the limit with "Content Too Large": say it in the
+    interface's language, with the limit, through whichever handler (API or page) is in place."""
+    previous: Any = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 413:
+            limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+            exc = StarletteHTTPException(413, too_large_message(limit) if limit else "请求体过大")
+        response: Response = await previous(request, exc)
+        return response
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 def create_app(
@@ -99,6 +117,7 @@ def create_app(
             ),
         ],
     )
+    _answer_too_large_in_chinese(app)
     redact_access_log(redact_text)  # 身份证号 in `?key=` never reach the server's access log
 
     @app.get("/health", tags=["system"])

@@ -3,6 +3,7 @@
 `BodyLimit` is plain ASGI middleware: a declared `Content-Length` over the route's limit is refused
 with 413 before a byte of the body is read; a body without one (chunked) is counted as it arrives
 and refused the moment it passes the limit, so a 50 MB upload costs the server at most the limit.
+Starlette's 413 ("Content Too Large") is answered in Chinese by `create_app`'s handler.
 The refusal never echoes what was sent.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,25 +35,26 @@ class RouteLimit:
     max_bytes: int
 
 
-class BodyTooLarge(HTTPException):
-    """Raised from `receive` when a streamed body passes the limit; FastAPI passes it through."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, _message(limit))
-
-
-def _message(limit: int) -> str:
+def too_large_message(limit: int) -> str:
     shown = f"{limit / 1_000_000:g} MB" if limit >= 1_000_000 else f"{limit} 字节"
     return f"请求体过大：此接口上限 {shown}"
 
 
 class BodyLimit:
-    """Refuse request bodies over `default` bytes (or a matching route's own limit) with 413."""
+    """Refuse request bodies over `default` bytes (or a matching route's own limit) with 413.
+
+    A declared length is checked here, before the app runs; the bytes of a body as they arrive are
+    counted by Starlette's `RequestBodyLimitMiddleware` (which FastAPI knows how to pass through).
+    """
 
     def __init__(self, app: ASGIApp, default: int, routes: Sequence[RouteLimit] = ()) -> None:
         self.app = app
         self.default = default
         self.routes = tuple(routes)
+        self._counted = {
+            limit: RequestBodyLimitMiddleware(app, limit)
+            for limit in {default, *(r.max_bytes for r in self.routes)}
+        }
 
     def limit_for(self, method: str, path: str) -> int:
         for route in self.routes:
@@ -73,31 +75,9 @@ class BodyLimit:
                 await _refuse(send, 400, "Content-Length 不是整数")
                 return
             if too_big:
-                await _refuse(send, 413, _message(limit))
+                await _refuse(send, 413, too_large_message(limit))
                 return
-        received = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except BodyTooLarge:
-            if started:
-                raise
-            await _refuse(send, 413, _message(limit))
+        await self._counted[limit](scope, receive, send)
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
