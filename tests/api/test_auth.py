@@ -117,7 +117,9 @@ def test_keys_sessions_and_csrf(client: tuple[TestClient, AccessStore]) -> None:
     store.sign_out(signed.token)
     ended = http.post("/dispatch", headers={"X-CSRF-Token": signed.csrf_token})
     assert ended.status_code == 401 and "重新登录" in ended.json()["detail"]
-    assert http.get("/open").json() == {"who": "anonymous:public"}  # a stale cookie locks out nothing
+    assert http.get("/open").json() == {
+        "who": "anonymous:public"
+    }  # a stale cookie locks out nothing
 
     handler = store.sign_in("li", "a good password 2")
     http.cookies.set(SESSION_COOKIE, handler.token)

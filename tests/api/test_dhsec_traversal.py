@@ -24,7 +24,9 @@ SECRET_LINE = "root:$6$saltsalt$notarealhash:19000:0:99999:7:::"
 def client(home: Path) -> Iterator[tuple[TestClient, dict[str, str], Path]]:
     settings = load_settings()
     access = open_access(settings.access_db)
-    secret, _ = access.create_key(operator("t"), ["data_officer"], label="数据", department="city-data")
+    secret, _ = access.create_key(
+        operator("t"), ["data_officer"], label="数据", department="city-data"
+    )
     access.close()
     outside = home / "outside"
     outside.mkdir()
@@ -36,7 +38,15 @@ def client(home: Path) -> Iterator[tuple[TestClient, dict[str, str], Path]]:
 
 @pytest.mark.parametrize(
     "entity",
-    ["planet", "../outside/x", "../../outside/x", "/etc/passwd", "..%2F..%2Fx", "person/../house", ""],
+    [
+        "planet",
+        "../outside/x",
+        "../../outside/x",
+        "/etc/passwd",
+        "..%2F..%2Fx",
+        "person/../house",
+        "",
+    ],
 )
 def test_an_unknown_catalog_entity_is_404(client: tuple, entity: str) -> None:
     http, _, _ = client

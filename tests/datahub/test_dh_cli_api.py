@@ -118,7 +118,9 @@ def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[P
     access = open_access(settings.access_db)
     root = operator("test")
     secret, _ = access.create_key(root, ["handler"], label="人社", department="city-hrss")
-    officer_secret, _ = access.create_key(root, ["data_officer"], label="数据管理员", department="city-data")
+    officer_secret, _ = access.create_key(
+        root, ["data_officer"], label="数据管理员", department="city-data"
+    )
     client = TestClient(create_app(settings))
     key = {"X-API-Key": secret}
     officer = {"X-API-Key": officer_secret}

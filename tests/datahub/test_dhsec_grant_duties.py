@@ -24,7 +24,12 @@ UNTIL = dt.date(2099, 12, 31)
 
 
 def _officer(department: str) -> Principal:
-    return Principal(PrincipalKind.KEY, f"k-{department}", roles=frozenset({Role.DATA_OFFICER}), department=department)
+    return Principal(
+        PrincipalKind.KEY,
+        f"k-{department}",
+        roles=frozenset({Role.DATA_OFFICER}),
+        department=department,
+    )
 
 
 def test_nobody_grants_its_own_department(tmp_path: Path) -> None:
@@ -126,13 +131,16 @@ def test_the_api_refuses_self_grants_and_unknown_grantees(api: tuple) -> None:
     )
     assert policy.status_code == 422 and "政策" in policy.json()["detail"]
     # a handler (not a data officer) grants nothing, not even to another department
-    assert client.post("/data/grants", json=_grant("city-data"), headers=keys["hrss"]).status_code == 403
+    assert (
+        client.post("/data/grants", json=_grant("city-data"), headers=keys["hrss"]).status_code
+        == 403
+    )
     assert client.get("/data/grants", headers=keys["data"]).json() == []
 
     made = client.post("/data/grants", json=_grant("人社局"), headers=keys["data"])
     assert made.status_code == 201 and made.json()["grantee"] == "city-hrss"
     assert made.json()["granted_by"].endswith(":city-data")
     # the grantee department's officer sees the grant made to it
-    assert [g["grant_id"] for g in client.get("/data/grants", headers=keys["hrss_officer"]).json()] == [
-        made.json()["grant_id"]
-    ]
+    assert [
+        g["grant_id"] for g in client.get("/data/grants", headers=keys["hrss_officer"]).json()
+    ] == [made.json()["grant_id"]]

@@ -73,7 +73,9 @@ def platform(home: Path) -> Iterator[dict]:
     root = operator("test")
 
     def key(role: str, department: str) -> dict[str, str]:
-        secret, _ = access.create_key(root, [role], label=f"{role} {department}", department=department)
+        secret, _ = access.create_key(
+            root, [role], label=f"{role} {department}", department=department
+        )
         return {"X-API-Key": secret}
 
     callers = {
@@ -82,16 +84,27 @@ def platform(home: Path) -> Iterator[dict]:
         "commerce_officer": key("data_officer", "city-commerce"),
         "hrss": key("handler", "city-hrss"),
     }
-    access.create_user(root, "admin", "a strong passphrase 7", [Role.SYSADMIN], department="city-data")
+    access.create_user(
+        root, "admin", "a strong passphrase 7", [Role.SYSADMIN], department="city-data"
+    )
     signed = access.sign_in("admin", "a strong passphrase 7")
-    callers["admin"] = {"Cookie": f"{SESSION_COOKIE}={signed.token}", CSRF_HEADER: signed.csrf_token}
+    callers["admin"] = {
+        "Cookie": f"{SESSION_COOKIE}={signed.token}",
+        CSRF_HEADER: signed.csrf_token,
+    }
     access.close()
     with TestClient(create_app(settings)) as client:
         imported = client.post(
             "/data/imports", json={"mappings": [str(mapping)]}, headers=callers["officer"]
         )
         assert imported.status_code == 200, imported.text
-        yield {"client": client, "settings": settings, "import": imported, "mapping": mapping, **callers}
+        yield {
+            "client": client,
+            "settings": settings,
+            "import": imported,
+            "mapping": mapping,
+            **callers,
+        }
 
 
 def test_the_import_report_returns_no_personal_value(platform: dict) -> None:
@@ -133,7 +146,11 @@ def test_reasons_made_before_redaction_are_masked_when_shown(platform: dict) -> 
     """Quarantine rows written by an older version still carry raw IDs: the API masks them."""
     from zhixiang.datahub import redact_quarantine
 
-    old = {"field": "id_number", "reason": f"主键重复: {DUPLICATE} 在本来源中出现2次", "value": DUPLICATE}
+    old = {
+        "field": "id_number",
+        "reason": f"主键重复: {DUPLICATE} 在本来源中出现2次",
+        "value": DUPLICATE,
+    }
     shown = redact_quarantine(old, "person")
     assert DUPLICATE not in shown["reason"] and shown["value"] == "***"
     assert f"{DUPLICATE[:4]}**********{DUPLICATE[-4:]}" in shown["reason"]
