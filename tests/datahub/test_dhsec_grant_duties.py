@@ -75,18 +75,20 @@ def test_nobody_grants_its_own_department(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("grantee", ["", "   ", "no-such-department", "不存在的局"])
 def test_a_grantee_must_be_a_department_of_the_directory(tmp_path: Path, grantee: str) -> None:
-    with open_warehouse(f"duckdb://{tmp_path / 'w.duckdb'}") as wh:
-        with pytest.raises(GrantError, match="被授权方"):
-            create_grant(
-                wh,
-                grantee=grantee,
-                entity="enterprise",
-                fields=["revenue"],
-                purpose="p",
-                valid_until=UNTIL,
-                by=_officer("city-data"),
-                directory=load_departments(),
-            )
+    with (
+        open_warehouse(f"duckdb://{tmp_path / 'w.duckdb'}") as wh,
+        pytest.raises(GrantError, match="被授权方"),
+    ):
+        create_grant(
+            wh,
+            grantee=grantee,
+            entity="enterprise",
+            fields=["revenue"],
+            purpose="p",
+            valid_until=UNTIL,
+            by=_officer("city-data"),
+            directory=load_departments(),
+        )
 
 
 @pytest.fixture

@@ -406,7 +406,9 @@ def parse_policy(text: str, path: Path) -> Policy:
         except (FileNotFoundError, CatalogError):
             raise _Bad(doc.get("entity").where, f"未知主体类型: {entity}") from None  # type: ignore[union-attr]
         valid = doc.get("valid")
-        valid_from = _date(start, "valid.from ") if valid and (start := valid.get("from")) else None
+        valid_from = (
+            _date(start, "valid.from ") if valid and (start := valid.get("from")) else None
+        )
         valid_to = _date(end, "valid.to ") if valid and (end := valid.get("to")) else None
         if valid_from and valid_to and valid_to < valid_from:
             raise _Bad(valid.where, "有效期结束早于开始")  # type: ignore[union-attr]
