@@ -111,3 +111,6 @@ def test_an_import_of_a_missing_or_non_utf8_mapping_is_a_clear_4xx(client: tuple
     assert missing.status_code == 404 and "nope.yaml" in missing.json()["detail"]
     gbk = http.post("/data/imports", json={"mappings": ["gbk.yaml"]}, headers=officer)
     assert gbk.status_code == 422 and "UTF-8" in gbk.json()["detail"], gbk.text
+    for bad in ("a\x00b.yaml", "a" * 5000):
+        refused = http.post("/data/imports", json={"mappings": [bad]}, headers=officer)
+        assert refused.status_code == 422, refused.text

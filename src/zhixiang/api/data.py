@@ -125,10 +125,15 @@ def _allowed_mapping(settings: Settings, given: str) -> Mapping:
     """A mapping file under the import root whose extract is there too: the API never reads,
     and so never quotes in an error, a file elsewhere on the server."""
     root = import_root(settings)
-    path = (root / given).resolve()  # an absolute `given` stays itself; `..` and links are resolved
-    if not _within(path, root):
+    try:  # an absolute `given` stays itself; `..` and links are resolved
+        path = (root / given).resolve()
+        inside = _within(path, root)
+        found = inside and path.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name too long
+        raise InvalidInput("映射文件路径无效", "mappings") from None
+    if not inside:
         raise Forbidden(f"映射文件须位于数据目录 {root} 下", "mappings")
-    if not path.is_file():
+    if not found:
         raise NotFound(f"数据目录下没有映射文件 {path.relative_to(root)}", "mappings")
     mapping = load_mapping(path)
     if mapping.format == "sql" and mapping.location.startswith(_SERVER_DATABASES):
