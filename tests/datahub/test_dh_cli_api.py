@@ -188,7 +188,7 @@ def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[P
     bad = client.post(
         "/data/grants",
         json={
-            "grantee": "x",
+            "grantee": "city-hrss",
             "entity": "enterprise",
             "fields": ["nope"],
             "purpose": "p",
