@@ -20,7 +20,9 @@ runner = CliRunner()
 
 @pytest.fixture
 def extracts(home: Path) -> list[Path]:
-    return list(write_department_extracts(generate_enterprises(40, seed=2), home / "in").mappings)
+    # Under the platform's data folder: the only place the API imports from.
+    folder = home / "data" / "in"
+    return list(write_department_extracts(generate_enterprises(40, seed=2), folder).mappings)
 
 
 def test_cli_import_quarantine_quality_read_and_audit(home: Path, extracts: list[Path]) -> None:
@@ -116,7 +118,9 @@ def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[P
     access = open_access(settings.access_db)
     root = operator("test")
     secret, _ = access.create_key(root, ["handler"], label="人社", department="city-hrss")
-    officer_secret, _ = access.create_key(root, ["data_officer"], label="数据管理员", department="city-data")
+    officer_secret, _ = access.create_key(
+        root, ["data_officer"], label="数据管理员", department="city-data"
+    )
     client = TestClient(create_app(settings))
     key = {"X-API-Key": secret}
     officer = {"X-API-Key": officer_secret}
@@ -133,7 +137,8 @@ def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[P
         "/data/imports", json={"mappings": [str(p) for p in extracts]}, headers=officer
     )
     assert imported.status_code == 200 and imported.json()["entity_rows"] == {"enterprise": 40}
-    quality = client.get("/data/quality", headers=key).json()
+    assert client.get("/data/quality", headers=key).status_code == 403  # not a handler's duty
+    quality = client.get("/data/quality", headers=officer).json()
     assert {q["source"] for q in quality} >= {"税务局-纳税申报", "市场监管局-企业登记"}
     denied = client.get(
         "/data/entities/enterprise",
@@ -179,11 +184,11 @@ def test_api_needs_a_key_and_reads_only_under_grant(home: Path, extracts: list[P
         and read["withheld"] == ["tax_paid"]
         and len(read["rows"]) == 5
     )
-    assert client.get("/data/audit/verify", headers=key).json()["ok"] is True
+    assert client.get("/data/audit/verify", headers=officer).json()["ok"] is True
     bad = client.post(
         "/data/grants",
         json={
-            "grantee": "x",
+            "grantee": "city-hrss",
             "entity": "enterprise",
             "fields": ["nope"],
             "purpose": "p",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from zhixiang import __version__
 from zhixiang.access import Principal, open_access
@@ -33,10 +37,12 @@ from zhixiang.api._auth import (
     start_session,
 )
 from zhixiang.api._docs import add_docs
+from zhixiang.api._limits import BodyLimit, RouteLimit, redact_access_log, too_large_message
 from zhixiang.config import Settings, load_settings
-from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError
+from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError, redact_text
 from zhixiang.errors import RetryLater, ZhixiangError
 from zhixiang.tickets import TicketStore, open_store
+from zhixiang.tickets.channels import open311 as open311_channel
 
 
 async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
@@ -48,6 +54,21 @@ def _reply_scorer():  # type: ignore[no-untyped-def]
     from zhixiang.insight import ReplyScorer
 
     return ReplyScorer()
+
+
+def _answer_too_large_in_chinese(app: FastAPI) -> None:
+    """Starlette refuses a streamed body past the limit with "Content Too Large": say it in the
+    interface's language, with the limit, through whichever handler (API or page) is in place."""
+    previous: Any = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 413:
+            limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+            exc = StarletteHTTPException(413, too_large_message(limit) if limit else "请求体过大")
+        response: Response = await previous(request, exc)
+        return response
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 def create_app(
@@ -94,6 +115,22 @@ def create_app(
     from zhixiang.web import mount
 
     mount(app)  # the pages: server-rendered, on this same app (zhixiang.web)
+
+    # Every body is limited (Settings.max_body_bytes); routes that take files have their own limit.
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        routes=[
+            RouteLimit(
+                "POST", re.compile(r"/open311/v2/requests\.\w+"), open311_channel.MAX_REQUEST_BYTES
+            ),
+            RouteLimit(
+                "POST", re.compile(r"/bianmin/report"), settings.photo_max_bytes + 1_000_000
+            ),
+        ],
+    )
+    _answer_too_large_in_chinese(app)
+    redact_access_log(redact_text)  # 身份证号 in `?key=` never reach the server's access log
 
     @app.get("/health", tags=["system"])
     def health(caller: Annotated[Principal, public()]) -> dict[str, str]:

@@ -1,6 +1,9 @@
 """政策找人 API: the policies in force, the public policy calculator, and one enterprise's account.
 
 Thin: policies are loaded once per app; each route calls `zhixiang.matching` and returns its values.
+An enterprise's account reads its stored facts through the data hub, like `/data/entities`: public
+fields for every staff caller, internal ones (营业收入, 纳税总额 …) only under a grant to the
+caller's department for the stated purpose, and every such read audited.
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from zhixiang.access import Principal
-from zhixiang.api._auth import requires
+from zhixiang.api._auth import public, requires
+from zhixiang.api.data import WarehouseDep, reader_of
 from zhixiang.catalog import load_catalog
+from zhixiang.datahub import read_entities
 from zhixiang.demo import demo_policies_dir
 from zhixiang.errors import ZhixiangError
 from zhixiang.identity import IdentifierError, validate_credit_code
 from zhixiang.matching import (
     Calculator,
-    EntityLookup,
     MatchRow,
     compare_policies,
+    facts_from_row,
     load_run,
     open_results,
 )
@@ -41,6 +46,10 @@ from zhixiang.rules import (
 
 router = APIRouter(prefix="/policies", tags=["政策找人"])
 Caller = Annotated[Principal, requires("policies.explain")]
+Public = Annotated[Principal, public()]
+#: The purpose an enterprise's account is read for unless the caller names another; a grant
+#: applies only to reads for the purpose it was given for.
+EXPLAIN_PURPOSE = "政策找人"
 _lock = threading.Lock()
 
 
@@ -67,7 +76,7 @@ class CalculatorInput(BaseModel):
 
 
 @router.get("")
-def list_policies(policy_set: Policies) -> list[dict]:
+def list_policies(policy_set: Policies, _: Public) -> list[dict]:
     """Every policy that passed its checks, with its source clause and validity."""
     return [
         {
@@ -90,7 +99,7 @@ def list_policies(policy_set: Policies) -> list[dict]:
 
 
 @router.post("/calculate")
-def calculate(body: CalculatorInput, policy_set: Policies) -> dict:
+def calculate(body: CalculatorInput, policy_set: Policies, _: Public) -> dict:
     """政策计算器 for facts typed in by an enterprise; nothing is stored or looked up."""
     catalog = load_catalog("enterprise")
     facts: dict[str, Value] = {}
@@ -112,17 +121,41 @@ def explain(
     request: Request,
     policy_set: Policies,
     caller: Caller,
+    wh: WarehouseDep,
+    purpose: Annotated[str, Query(max_length=200)] = EXPLAIN_PURPOSE,
     as_of: dt.date | None = None,
 ) -> dict:
-    """One enterprise's account from the shared data: needs an API key, the facts are not public."""
+    """One enterprise's account from the shared data, under the caller's grants.
+
+    Internal fields the caller's department holds no grant for are withheld (listed in `withheld`),
+    so the conditions that need them read as unknown; a read of internal fields is audited.
+    """
     try:
         code = validate_credit_code(credit_code)
     except IdentifierError as exc:
         raise HTTPException(422, str(exc)) from None
-    report = _calculator(request, policy_set).explain(code, as_of or dt.date.today())
-    if report is None:
+    shared = read_entities(
+        wh,
+        "enterprise",
+        reader=reader_of(caller),
+        purpose=purpose,
+        keys=[code],
+        limit=1,
+        via=f"api:{caller.id}",
+    )
+    rows = shared.table.to_pylist()
+    if not rows:
         raise HTTPException(404, f"没有统一社会信用代码为 {code} 的企业")
-    return report.to_dict()
+    facts = facts_from_row(load_catalog("enterprise"), rows[0])
+    report = _calculator(request, policy_set).evaluate(facts, as_of or dt.date.today(), code)
+    return {
+        **report.to_dict(),
+        "purpose": purpose,
+        "fields": shared.fields,
+        "withheld": shared.withheld,
+        "grants": shared.grants,
+        "audit_seq": shared.audit_seq,
+    }
 
 
 @router.get("/summary")
@@ -247,16 +280,10 @@ def compare(
 
 
 def _calculator(request: Request, policy_set: PolicySet) -> Calculator:
-    """One calculator per app: its lookup keeps a prepared, read-only connection to the warehouse."""
+    """One calculator per app, so that evaluations of the same facts are remembered."""
     state = request.app.state
     if getattr(state, "calculator", None) is None:
         with _lock:
             if getattr(state, "calculator", None) is None:
-                try:
-                    lookup = EntityLookup(state.settings.warehouse_url)
-                except ZhixiangError as exc:
-                    raise HTTPException(exc.status, exc.message) from None
-                except Exception as exc:
-                    raise HTTPException(503, f"数据仓库暂时无法读取: {exc}") from None
-                state.calculator = Calculator(policy_set.policies, lookup)
+                state.calculator = Calculator(policy_set.policies)
     return state.calculator

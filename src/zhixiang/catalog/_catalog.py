@@ -11,6 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
+from zhixiang.errors import NotFound
+
 
 class FieldType(StrEnum):
     BOOL = "bool"
@@ -45,6 +47,10 @@ class Sensitivity(StrEnum):
     INTERNAL = "internal"
     PERSONAL = "personal"
     SENSITIVE_PERSONAL = "sensitive_personal"
+
+
+#: The entity kinds whose catalogs ship with the package.
+ENTITY_KINDS = ("enterprise", "person", "house")
 
 
 class CatalogError(ValueError):
@@ -127,8 +133,15 @@ def _parse(entity: str, doc: dict) -> Catalog:
 
 @cache
 def load_catalog(entity: str = "enterprise", path: Path | None = None) -> Catalog:
-    """Load the catalog of an entity kind from the bundled YAML (or from `path`)."""
+    """Load the catalog of an entity kind from the bundled YAML (or from `path`).
+
+    Only the bundled kinds are looked up by name: a name is never made into a path of its own.
+    """
     if path is None:
+        if entity not in ENTITY_KINDS:
+            raise NotFound(
+                f"没有名为 {entity[:40]!r} 的实体目录，应为 {'/'.join(ENTITY_KINDS)}", "entity"
+            )
         text = resources.files(__package__).joinpath(f"{entity}.yaml").read_text("utf-8")
     else:
         text = path.read_text("utf-8")

@@ -16,6 +16,7 @@ from zhixiang.classify._data import (
     read_messages,
     training_corpus,
 )
+from zhixiang.classify._evaluation import cross_validate, format_scores
 from zhixiang.classify._model import SHIPPED_MODEL, Classifier, Prediction, load_model, train_model
 from zhixiang.classify._workorders import (
     Route,
@@ -38,8 +39,10 @@ __all__ = [
     "Route",
     "Router",
     "WorkOrders",
+    "cross_validate",
     "default_training_data",
     "fold_rare_paths",
+    "format_scores",
     "load_model",
     "predict_levels",
     "read_messages",

@@ -87,7 +87,7 @@ def train(
             f"{name}: --folds={folds} 不可用：最小的类别只有 {smallest} 条，折数须在 2 到 {smallest} 之间"
         )
 
-    from zhixiang.classify._evaluation import cross_validate, format_scores
+    from zhixiang.classify import cross_validate, format_scores
 
     typer.echo(
         f"{corpus.source}: {len(corpus.labels)} 条留言, {len(set(corpus.labels))} 个一级分类"

@@ -126,8 +126,7 @@ def ask_file(
 ) -> None:
     """批量问答：读取 CSV 的“问题”列，写出 回答、引用文件、引用文号、引用条款、引用原文、置信度。"""
     from zhixiang.errors import ZhixiangError
-    from zhixiang.knowledge import answer_rows
-    from zhixiang.knowledge._open import ANSWER_COLUMNS
+    from zhixiang.knowledge import ANSWER_COLUMNS, answer_rows
 
     library = _library()
     try:

@@ -33,15 +33,18 @@ from zhixiang.datahub._mapping import (
     load_mapping,
     parse_mapping,
 )
-from zhixiang.datahub._quality import FieldQuality, SourceQuality, quality_report
+from zhixiang.datahub._quality import SMALL_COUNT, FieldQuality, SourceQuality, quality_report
+from zhixiang.datahub._redact import redact_quarantine, redact_text
 from zhixiang.datahub._sharing import (
     AccessDenied,
     CatalogEntry,
     Grant,
     GrantError,
     SharedRead,
+    audit_log,
     create_grant,
     data_catalog,
+    entity_digest,
     list_grants,
     mask_values,
     read_entities,
@@ -54,6 +57,7 @@ from zhixiang.datahub._warehouse import Warehouse, WarehouseBusy, WarehouseError
 __all__ = [
     "LINK_KINDS",
     "MONEY_UNITS",
+    "SMALL_COUNT",
     "AccessDenied",
     "AuditFinding",
     "AuditRecord",
@@ -76,11 +80,13 @@ __all__ = [
     "WarehouseBusy",
     "WarehouseError",
     "append_audit",
+    "audit_log",
     "audit_records",
     "conflict_rows",
     "create_grant",
     "data_catalog",
     "ensure_tables",
+    "entity_digest",
     "import_into",
     "import_sources",
     "list_grants",
@@ -93,6 +99,8 @@ __all__ = [
     "quarantine_rows",
     "read_entities",
     "read_extract",
+    "redact_quarantine",
+    "redact_text",
     "revoke_grant",
     "validate_extract",
     "verify_audit",

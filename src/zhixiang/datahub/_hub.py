@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from zhixiang.catalog import Sensitivity, load_catalog
+from zhixiang.catalog import load_catalog
 from zhixiang.datahub._mapping import ENTITIES, LINK_KINDS, Mapping
+from zhixiang.datahub._redact import redact_quarantine
 from zhixiang.datahub._sources import ROW, ExtractError, read_extract
 from zhixiang.datahub._validate import Validated, link_column, validate_extract
 from zhixiang.datahub._warehouse import (
@@ -615,18 +616,7 @@ def quarantine_rows(
     table = wh.arrow(sql, params)
     if not redact_personal or table.num_rows == 0:
         return table
-    rows = table.to_pylist()
-    for row in rows:
-        catalog = load_catalog(row["entity"])
-        field = catalog.get(row["field"])
-        personal = field is None or field.sensitivity in (
-            Sensitivity.PERSONAL,
-            Sensitivity.SENSITIVE_PERSONAL,
-        )
-        if row["entity"] == "person" or personal:
-            row["record"] = None
-            if personal and row["value"] is not None:
-                row["value"] = "***"
+    rows = [redact_quarantine(row, row["entity"]) for row in table.to_pylist()]
     return pa.Table.from_pylist(rows, schema=table.schema)
 
 

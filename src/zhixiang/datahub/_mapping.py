@@ -237,6 +237,10 @@ def load_mapping(path: Path | str) -> Mapping:
         doc = yaml.safe_load(path.read_text("utf-8"))
     except OSError as exc:
         raise MappingError(f"{path}: 无法读取映射文件 ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise MappingError(
+            f"{path}: 映射文件不是 UTF-8 编码（第 {exc.start + 1} 个字节起无法解码），请另存为 UTF-8"
+        ) from exc
     except yaml.YAMLError as exc:
         raise MappingError(f"{path}: YAML 语法错误 {exc}") from exc
     return parse_mapping(doc, where=str(path), base=path.resolve().parent)

@@ -5,17 +5,20 @@ purpose until a date; reads return only granted fields, mask personal ones and l
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zhixiang.access import DepartmentDirectory, Principal
 from zhixiang.catalog import Field, Sensitivity, load_catalog
-from zhixiang.datahub._audit import append_audit
+from zhixiang.datahub._audit import AUDIT, AUDIT_SCHEMA, append_audit, ensure_audit_table
 from zhixiang.datahub._hub import ensure_tables
 from zhixiang.datahub._mapping import ENTITIES
 from zhixiang.datahub._warehouse import Warehouse, quote
+from zhixiang.errors import Forbidden, NotFound
 
 GRANTS = "dh_grants"
 GRANTS_SCHEMA = pa.schema(
@@ -58,7 +61,12 @@ class CatalogEntry:
 
 
 def data_catalog(entity: str | None = None) -> list[CatalogEntry]:
-    """Every field of the entity tables with its owner department and sensitivity level."""
+    """Every field of the entity tables with its owner department and sensitivity level.
+
+    Only the known entity kinds are looked up: a name is never turned into a file path.
+    """
+    if entity and entity not in ENTITIES:
+        raise NotFound(f"没有名为 {entity[:40]!r} 的实体，应为 {'/'.join(ENTITIES)}", "entity")
     entries = []
     for kind in [entity] if entity else ENTITIES:
         for f in load_catalog(kind).fields:
@@ -94,6 +102,13 @@ class Grant:
     def active(self, today: dt.date) -> bool:
         return self.revoked_at is None and self.valid_until >= today
 
+    def involves(self, department: str | None) -> bool:
+        """Whether `department` receives this grant or one of its staff made it (`api:<id>:<dept>`)."""
+        return department is not None and department in (
+            self.grantee,
+            self.granted_by.rsplit(":", 1)[-1],
+        )
+
 
 def _ensure_grants(wh: Warehouse) -> None:
     wh.create_table(GRANTS, GRANTS_SCHEMA)
@@ -111,13 +126,32 @@ def create_grant(
     grantee_kind: str = "department",
     granted_by: str = "",
     today: dt.date | None = None,
+    by: Principal | None = None,
+    directory: DepartmentDirectory | None = None,
 ) -> Grant:
-    """Record a grant; fields may be named by English name or Chinese label."""
+    """Record a grant; fields may be named by English name or Chinese label.
+
+    With `directory`, a department grantee must be in it (named by code, name or alias; the grant
+    keeps the code, which is what a reader's key carries). With `by`, separation of duties holds:
+    nobody grants themselves or their own department, another department's officer must.
+    """
     today = today or dt.date.today()
     if entity not in ENTITIES:
         raise GrantError(f"未知实体 {entity!r}，应为 {'/'.join(ENTITIES)}")
     if grantee_kind not in GRANTEE_KINDS:
         raise GrantError(f"被授权方类型应为 department 或 policy，实为 {grantee_kind!r}")
+    grantee = grantee.strip()
+    if not grantee:
+        raise GrantError("被授权方不能为空")
+    if grantee_kind == "department" and directory is not None:
+        found = directory.get(grantee)
+        if found is None:
+            raise GrantError(f"部门目录中没有被授权方“{grantee[:40]}”")
+        grantee = found.code
+    if by is not None and grantee in (by.id, by.department):
+        raise Forbidden(
+            f"不能为本人或本部门（{grantee}）授权：须由另一部门的数据管理员授予", "grantee"
+        )
     if not purpose.strip():
         raise GrantError("授权必须写明用途")
     if valid_until < today:
@@ -167,6 +201,33 @@ def list_grants(wh: Warehouse, grantee: str | None = None) -> list[Grant]:
     return [
         Grant(**{**row, "fields": tuple(row["fields"].split(","))}) for row in table.to_pylist()
     ]
+
+
+def _subjects(keys: Sequence[str] | None) -> str:
+    """Which entities were asked for, as digests: the audit log never holds a raw 身份证号."""
+    if not keys:
+        return "未指定（按顺序读取）"
+    shown = [entity_digest(k) for k in list(dict.fromkeys(keys))[:20]]
+    more = len(set(keys)) - len(shown)
+    return ",".join(shown) + (f" 等{len(set(keys))}个" if more > 0 else "")
+
+
+def entity_digest(key: str) -> str:
+    """How an entity key is written in audit records: `sha256:` and the first 16 hex digits."""
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def audit_log(wh: Warehouse, limit: int = 50, reader: str | None = None) -> pa.Table:
+    """The newest audit records (only those of reads by `reader`'s department, when given)."""
+    ensure_audit_table(wh)
+    where, params = "", []
+    if reader is not None:
+        where, params = "WHERE actor = ? OR starts_with(actor, ?)", [reader, f"{reader} via "]
+    return wh.arrow(
+        f"SELECT * FROM {AUDIT} {where} ORDER BY seq DESC LIMIT {max(int(limit), 0)}",
+        params,
+        schema=AUDIT_SCHEMA,
+    )
 
 
 # -- masking ----------------------------------------------------------------------------------------
@@ -265,8 +326,9 @@ def read_entities(
             table = table.set_column(i, f, mask_values(table[f], _mask_kind(field)))
             masked.append(f)
     personal = [f for f in allowed if catalog[f].sensitivity in PERSONAL]
+    protected = [f for f in allowed if catalog[f].sensitivity is not Sensitivity.PUBLIC]
     seq = None
-    if personal:
+    if protected:
         record = append_audit(
             wh,
             actor=f"{reader}{' via ' + via if via else ''}",
@@ -277,7 +339,8 @@ def read_entities(
             detail=(
                 f"授权 {','.join(str(g.grant_id) for g in grants) or '无'}；"
                 f"明文 {','.join(f for f in personal if f not in masked) or '无'}；"
-                f"脱敏 {','.join(masked) or '无'}"
+                f"脱敏 {','.join(masked) or '无'}；"
+                f"主体 {_subjects(keys)}"
             ),
         )
         seq = record.seq

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zhixiang.catalog import Field, FieldType, load_catalog
+from zhixiang.catalog import Field, FieldType, Sensitivity, load_catalog
 from zhixiang.datahub._mapping import (
     DEFAULT_DATE_FORMATS,
     LINK_KINDS,
@@ -114,8 +114,8 @@ def identifier_rule(field_name: str, r: str, v: str) -> _Rule:
             WHEN NOT regexp_full_match({v}, '[0-9]{{17}}[0-9X]') THEN '身份证号前17位应为数字，末位为数字或X'
             WHEN substr({v}, 18, 1) <> {x}
                 THEN '身份证号校验位错误: 应为 ' || {x} || '，实为 ' || substr({v}, 18, 1)
-            WHEN {birth} IS NULL THEN '身份证号中的出生日期不存在: ' || substr({v}, 7, 8)
-            WHEN {birth} > current_date THEN '身份证号中的出生日期晚于今天: ' || substr({v}, 7, 8)
+            WHEN {birth} IS NULL THEN '身份证号中的出生日期不存在'
+            WHEN {birth} > current_date THEN '身份证号中的出生日期晚于今天'
             END""",
             f"CASE WHEN regexp_full_match({v}, '[0-9]{{17}}[0-9X]') THEN {_id_check(v)} END",
         )
@@ -136,6 +136,16 @@ def identifier_rule(field_name: str, r: str, v: str) -> _Rule:
             END""",
         )
     return _Rule(n, "NULL")
+
+
+def _echo(field: Field, v: str) -> str:
+    """SQL appending the offending value to a reason — masked for personal fields: a reason is
+    shown where values are not (quarantine lists, import reports), so it must not carry a 身份证号."""
+    if field.sensitivity not in (Sensitivity.PERSONAL, Sensitivity.SENSITIVE_PERSONAL):
+        return f" || ': ' || {v}"
+    if field.mask == "id_number":
+        return f" || ': ' || substr({v}, 1, 4) || '**********' || substr({v}, 15)"
+    return " || '（值已隐去）'"
 
 
 def _number(r: str, scale: int) -> str:
@@ -164,9 +174,9 @@ def field_rule(field: Field, column: ColumnMap | None, r: str, v: str) -> _Rule:
             value,
             f"""CASE WHEN {v} IS NULL THEN NULL
             WHEN NOT regexp_full_match({v}, '[0-9]{{6}}([0-9]{{3}}([0-9]{{3}})?)?')
-                THEN '{label}应为6位、9位或12位行政区划代码: ' || {v}
+                THEN '{label}应为6位、9位或12位行政区划代码'{_echo(field, v)}
             WHEN substr({v}, 1, 9) NOT IN (SELECT code FROM _regions)
-                THEN '{label}不在国家行政区划代码表中: ' || {v}
+                THEN '{label}不在国家行政区划代码表中'{_echo(field, v)}
             END""",
         )
     if t is FieldType.MONEY:
@@ -235,7 +245,7 @@ def field_rule(field: Field, column: ColumnMap | None, r: str, v: str) -> _Rule:
         return _Rule(
             r,
             f"CASE WHEN {v} IS NOT NULL AND {v} NOT IN ({values}) "
-            f"THEN '{label}不在取值范围（{'/'.join(field.values)}）内: ' || {v} END",
+            f"THEN '{label}不在取值范围（{'/'.join(field.values)}）内'{_echo(field, v)} END",
         )
     return _Rule(r, "NULL")
 
@@ -394,7 +404,7 @@ def validate_extract(
             for s, *_ in slots
         )
         dups = (
-            f"SELECT c.{ROW}, {lit(catalog.key)}, '主键重复: ' || d.k || ' 在本来源中出现' || d.n || '次（行 ' || d.rows || '）', "
+            f"SELECT c.{ROW}, {lit(catalog.key)}, '主键重复'{_echo(catalog[catalog.key], 'd.k')} || ' 在本来源中出现' || d.n || '次（行 ' || d.rows || '）', "
             f"{lit(source_column[key_slot])} FROM {t}checked c JOIN {t}dups d ON c.v_{key_slot} = d.k"
         )
         con.execute(f"CREATE TEMP TABLE {t}bad AS {errors} UNION ALL {dups}")

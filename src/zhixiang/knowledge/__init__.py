@@ -25,12 +25,13 @@ from zhixiang.knowledge._library import (
     Library,
     PassageView,
 )
-from zhixiang.knowledge._open import answer_rows, ask, open_library
+from zhixiang.knowledge._open import ANSWER_COLUMNS, answer_rows, ask, open_library
 from zhixiang.knowledge._questions import MAX_QUESTION_CHARS, check_question, instruction_like
 from zhixiang.knowledge._sources import DocumentDraft, ImportProblem
 from zhixiang.knowledge._structure import Passage, Structure, parse_structure
 
 __all__ = [
+    "ANSWER_COLUMNS",
     "MAX_QUESTION_CHARS",
     "NO_BASIS",
     "NO_BASIS_THRESHOLD",
