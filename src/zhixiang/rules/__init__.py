@@ -5,6 +5,15 @@ Everything here is pure: compiling a policy yields an Ibis expression that any e
 
 from zhixiang.rules._compile import compile_counts, compile_policy
 from zhixiang.rules._format import OPERATOR_LABELS, format_money, format_value
+from zhixiang.rules._groups import (
+    MEMBERS,
+    MEMBERS_KEY,
+    ROLES,
+    birth_date_of_id,
+    member_catalog,
+    person_scope_catalog,
+    scope_catalogs,
+)
 from zhixiang.rules._language import (
     FIELD_VALUE_TYPES,
     ExpressionError,
@@ -35,7 +44,10 @@ from zhixiang.rules._verdict import (
 __all__ = [
     "AMOUNT_ID",
     "FIELD_VALUE_TYPES",
+    "MEMBERS",
+    "MEMBERS_KEY",
     "OPERATOR_LABELS",
+    "ROLES",
     "Comparison",
     "Condition",
     "ConditionOutcome",
@@ -49,6 +61,7 @@ __all__ = [
     "Value",
     "ValueType",
     "Verdict",
+    "birth_date_of_id",
     "compile_counts",
     "compile_policy",
     "evaluate_policy",
@@ -57,7 +70,10 @@ __all__ = [
     "format_value",
     "literal_for_field",
     "load_policies",
+    "member_catalog",
     "parse_policy",
+    "person_scope_catalog",
     "policy_files",
     "run_policy_tests",
+    "scope_catalogs",
 ]

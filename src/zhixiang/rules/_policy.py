@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from zhixiang.catalog import Catalog, CatalogError, load_catalog
+from zhixiang.catalog import Catalog, CatalogError
+from zhixiang.rules._groups import MEMBERS_KEY, ROLES, scope_catalogs
 from zhixiang.rules._language import (
     ExpressionError,
     Node,
@@ -218,6 +219,7 @@ def _date(y: _Y, what: str) -> date:
 class _Scope:
     catalog: Catalog
     parameters: dict[str, Parameter] = field(default_factory=dict)
+    member_catalog: Catalog | None = None
 
     def parameter_type(self, name: str) -> ValueType | None:
         p = self.parameters.get(name)
@@ -318,8 +320,41 @@ def _benefit(doc: _Y, scope: _Scope) -> Benefit | None:
     return Benefit(text, node, cap, amount.where)
 
 
+def _facts(y: _Y | None, catalog: Catalog, name: str) -> dict[str, Value]:
+    facts: dict[str, Value] = {}
+    for key, fy in y.items() if y else []:
+        f = catalog.get(key)
+        if f is None:
+            raise _Bad(fy.where, f"用例 {name}: 未知字段 {key}")
+        raw = fy.value()
+        try:
+            facts[f.name] = literal_for_field(f, fy.text() if isinstance(raw, str) else raw)
+        except ExpressionError as exc:
+            raise _Bad(fy.where, f"用例 {name}: {exc.message}") from None
+    return facts
+
+
+def _members(y: _Y | None, catalog: Catalog | None, name: str) -> tuple[dict[str, Value], ...]:
+    """A test household's members: each a person's facts with its 家庭角色 (role)."""
+    if y is None:
+        return ()
+    if catalog is None:
+        raise _Bad(y.where, f"用例 {name}: 只有家庭政策的用例可以写 members")
+    members = []
+    for my in y.seq():
+        facts = _facts(my, catalog, name)
+        if facts.get("role") not in ROLES:
+            raise _Bad(my.where, f"用例 {name}: 每个成员须写 role（{'/'.join(ROLES)}）")
+        members.append(facts)
+    return tuple(members)
+
+
 def _tests(
-    doc: _Y, catalog: Catalog, condition_ids: set[str], problems: list[PolicyProblem]
+    doc: _Y,
+    catalog: Catalog,
+    condition_ids: set[str],
+    problems: list[PolicyProblem],
+    member_catalog: Catalog | None = None,
 ) -> list[PolicyTest]:
     tests: list[PolicyTest] = []
     section = doc.get("tests")
@@ -329,17 +364,11 @@ def _tests(
         try:
             name = n.text() if (n := y.get("name")) else f"用例{i}"
             as_of = _date(_required(y, "as_of", "评估日期"), "as_of ")
-            facts: dict[str, Value] = {}
-            facts_y = y.get("facts")
-            for key, fy in facts_y.items() if facts_y else []:
-                f = catalog.get(key)
-                if f is None:
-                    raise _Bad(fy.where, f"用例 {name}: 未知字段 {key}")
-                raw = fy.value()
-                try:
-                    facts[f.name] = literal_for_field(f, fy.text() if isinstance(raw, str) else raw)
-                except ExpressionError as exc:
-                    raise _Bad(fy.where, f"用例 {name}: {exc.message}") from None
+            facts = _facts(y.get("facts"), catalog, name)
+            if member_catalog is not None:
+                facts[MEMBERS_KEY] = _members(y.get("members"), member_catalog, name)  # type: ignore[assignment]
+            elif y.get("members") is not None:
+                _members(y.get("members"), None, name)
             expect = _required(y, "expect", "预期结果")
             status_y = _required(expect, "status", "eligible / ineligible / needs_information")
             status = STATUSES.get(status_y.text())
@@ -402,27 +431,25 @@ def parse_policy(text: str, path: Path) -> Policy:
         clause = _required(source, "clause", "条款").text()
         entity = e.text() if (e := doc.get("entity")) else "enterprise"
         try:
-            catalog = load_catalog(entity)
+            catalog, member_catalog = scope_catalogs(entity)
         except (FileNotFoundError, CatalogError):
             raise _Bad(doc.get("entity").where, f"未知主体类型: {entity}") from None  # type: ignore[union-attr]
         valid = doc.get("valid")
-        valid_from = (
-            _date(start, "valid.from ") if valid and (start := valid.get("from")) else None
-        )
+        valid_from = _date(start, "valid.from ") if valid and (start := valid.get("from")) else None
         valid_to = _date(end, "valid.to ") if valid and (end := valid.get("to")) else None
         if valid_from and valid_to and valid_to < valid_from:
             raise _Bad(valid.where, "有效期结束早于开始")  # type: ignore[union-attr]
     except _Bad as bad:
         raise PolicyRejected([bad.problem]) from None
 
-    scope = _Scope(catalog, _parameters(doc, problems))
+    scope = _Scope(catalog, _parameters(doc, problems), member_catalog)
     conditions = _conditions(doc, scope, problems)
     benefit = None
     try:
         benefit = _benefit(doc, scope)
     except _Bad as bad:
         problems.append(bad.problem)
-    tests = _tests(doc, catalog, {c.id for c in conditions}, problems)
+    tests = _tests(doc, catalog, {c.id for c in conditions}, problems, member_catalog)
     for test in tests:
         if (valid_from and test.as_of < valid_from) or (valid_to and test.as_of > valid_to):
             problems.append(
