@@ -71,7 +71,7 @@ def member_table(con: BaseBackend) -> ir.Table:
     links, persons = con.table("household_member"), con.table("person")
     joined = links.join(persons, links.id_number == persons.id_number)
     members = joined.select(
-        household_id=joined["household_id"], role=joined["role"], *persons.columns
+        *persons.columns, household_id=joined["household_id"], role=joined["role"]
     )
     return _with_ownership(con, members)
 

@@ -23,6 +23,7 @@ from zhixiang.rules._language import (
 )
 from zhixiang.rules._policy import (
     AMOUNT_ID,
+    LIFE_EVENTS,
     Condition,
     Location,
     Policy,
@@ -36,6 +37,7 @@ from zhixiang.rules._policyset import PolicySet, load_policies, run_policy_tests
 from zhixiang.rules._verdict import (
     Comparison,
     ConditionOutcome,
+    MemberFact,
     Verdict,
     evaluate_policy,
     final_amount,
@@ -44,6 +46,7 @@ from zhixiang.rules._verdict import (
 __all__ = [
     "AMOUNT_ID",
     "FIELD_VALUE_TYPES",
+    "LIFE_EVENTS",
     "MEMBERS",
     "MEMBERS_KEY",
     "OPERATOR_LABELS",
@@ -53,6 +56,7 @@ __all__ = [
     "ConditionOutcome",
     "ExpressionError",
     "Location",
+    "MemberFact",
     "Policy",
     "PolicyProblem",
     "PolicyRejected",

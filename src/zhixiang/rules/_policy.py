@@ -31,6 +31,15 @@ STATUSES = {
     "needs_information": "needs_information",
     "待补充信息": "needs_information",
 }
+LIFE_EVENTS = (
+    "生育",
+    "入学",
+    "就业失业",
+    "住房",
+    "养老",
+    "残疾",
+    "救助",
+)  # 一件事 bundles for residents
 AMOUNT_ID = "amount"  # the pseudo-condition reported when the benefit needs a fact that is missing
 
 
@@ -119,6 +128,7 @@ class Policy:
     tests: tuple[PolicyTest, ...]
     path: Path
     summary: str = ""
+    life_event: str = ""  # which 一件事 bundle (LIFE_EVENTS) a resident policy belongs to
 
     def in_force(self, as_of: date) -> bool:
         return (self.valid_from is None or self.valid_from <= as_of) and (
@@ -342,7 +352,8 @@ def _members(y: _Y | None, catalog: Catalog | None, name: str) -> tuple[dict[str
         raise _Bad(y.where, f"用例 {name}: 只有家庭政策的用例可以写 members")
     members = []
     for my in y.seq():
-        facts = _facts(my, catalog, name)
+        # As in the warehouse, a member with no house_owner link owns no house.
+        facts = {"owns_house": False, "owned_area": Decimal(0), **_facts(my, catalog, name)}
         if facts.get("role") not in ROLES:
             raise _Bad(my.where, f"用例 {name}: 每个成员须写 role（{'/'.join(ROLES)}）")
         members.append(facts)
@@ -460,6 +471,16 @@ def parse_policy(text: str, path: Path) -> Policy:
     if problems:
         raise PolicyRejected(problems)
     summary = s.text() if (s := doc.get("summary")) else ""
+    life_event = e.text() if (e := doc.get("life_event")) else ""
+    if life_event and life_event not in LIFE_EVENTS:
+        raise PolicyRejected(
+            [
+                PolicyProblem(
+                    doc.get("life_event").where,  # type: ignore[union-attr]
+                    f"未知的一件事类别 {life_event}（可选: {'、'.join(LIFE_EVENTS)}）",
+                )
+            ]
+        )
     return Policy(
         id=pid,
         title=title,
@@ -475,6 +496,7 @@ def parse_policy(text: str, path: Path) -> Policy:
         tests=tuple(tests),
         path=path,
         summary=summary,
+        life_event=life_event,
     )
 
 
