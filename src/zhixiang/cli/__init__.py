@@ -136,9 +136,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     app = create_app()
     base = f"http://{host}:{port}"
-    typer.echo(
-        f"工作台 {base}/   企业服务 {base}/qiye   便民服务 {base}/bianmin   接口文档 {base}/docs"
-    )
+    typer.echo(f"工作台 {base}/   企业服务 {base}/qiye   便民服务 {base}/bianmin   接口文档 {base}/docs")
     uvicorn.run(app, host=host, port=port)
 
 
