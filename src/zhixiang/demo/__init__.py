@@ -11,4 +11,9 @@ def demo_policies_dir() -> Path:
     return Path(str(resources.files(__package__).joinpath("policies")))
 
 
-__all__ = ["demo_policies_dir", "generate_enterprises", "iter_enterprises"]
+def resident_policies_dir() -> Path:
+    """The folder of real Guangzhou resident policies (households and persons)."""
+    return demo_policies_dir() / "residents"
+
+
+__all__ = ["demo_policies_dir", "generate_enterprises", "iter_enterprises", "resident_policies_dir"]

@@ -10,6 +10,14 @@ from facts looked up by key with a prepared statement.
 from zhixiang.matching._batch import MatchFailed, run_matching
 from zhixiang.matching._calculator import Calculator, EntityLookup, EntityReport, facts_from_row
 from zhixiang.matching._engine import connect, data_problems, evaluations, policy_counts
+from zhixiang.matching._residents import (
+    HouseholdLookup,
+    ResidentCounts,
+    member_table,
+    person_table,
+    resident_counts,
+    resident_evaluations,
+)
 from zhixiang.matching._results import KINDS, MatchRow, Results, open_results
 from zhixiang.matching._store import MatchRun, PolicyCounts, list_runs, load_run
 
@@ -18,10 +26,12 @@ __all__ = [
     "Calculator",
     "EntityLookup",
     "EntityReport",
+    "HouseholdLookup",
     "MatchFailed",
     "MatchRow",
     "MatchRun",
     "PolicyCounts",
+    "ResidentCounts",
     "Results",
     "connect",
     "data_problems",
@@ -29,7 +39,11 @@ __all__ = [
     "facts_from_row",
     "list_runs",
     "load_run",
+    "member_table",
     "open_results",
+    "person_table",
     "policy_counts",
+    "resident_counts",
+    "resident_evaluations",
     "run_matching",
 ]

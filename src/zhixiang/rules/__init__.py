@@ -31,6 +31,7 @@ from zhixiang.rules._policy import (
     PolicyRejected,
     PolicyTest,
     parse_policy,
+    policy_fields,
     policy_files,
 )
 from zhixiang.rules._policyset import PolicySet, load_policies, run_policy_tests
@@ -77,6 +78,7 @@ __all__ = [
     "member_catalog",
     "parse_policy",
     "person_scope_catalog",
+    "policy_fields",
     "policy_files",
     "run_policy_tests",
     "scope_catalogs",

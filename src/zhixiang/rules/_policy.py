@@ -14,6 +14,7 @@ from zhixiang.catalog import Catalog, CatalogError
 from zhixiang.rules._groups import MEMBERS_KEY, ROLES, scope_catalogs
 from zhixiang.rules._language import (
     ExpressionError,
+    FieldRef,
     Node,
     Value,
     ValueType,
@@ -509,3 +510,25 @@ def policy_files(paths: Iterable[Path]) -> list[Path]:
         else:
             files.append(p)
     return files
+
+
+def policy_fields(policy: Policy) -> list[str]:
+    """Every field the policy reads, of the entity or of its members (English names), for grants
+    and audit records: what the duty needs and nothing more."""
+    seen: dict[str, None] = {}
+
+    def walk(n: object) -> None:
+        if isinstance(n, FieldRef):
+            seen.setdefault(n.field.name)
+        elif isinstance(n, Node):
+            for value in vars(n).values():
+                walk(value)
+        elif isinstance(n, tuple):
+            for item in n:
+                walk(item)
+
+    for c in policy.conditions:
+        walk(c.node)
+    if policy.benefit is not None:
+        walk(policy.benefit.node)
+    return list(seen)
