@@ -10,6 +10,17 @@ from facts looked up by key with a prepared statement.
 from zhixiang.matching._batch import MatchFailed, run_matching
 from zhixiang.matching._calculator import Calculator, EntityLookup, EntityReport, facts_from_row
 from zhixiang.matching._engine import connect, data_problems, evaluations, policy_counts
+from zhixiang.matching._household import (
+    NEXT_STEP,
+    HouseholdReport,
+    PolicyOutcome,
+    delivery_of,
+    explain_resident,
+    household_report,
+    life_events,
+    mask_id,
+    mask_name,
+)
 from zhixiang.matching._residents import (
     HouseholdLookup,
     ResidentCounts,
@@ -23,22 +34,31 @@ from zhixiang.matching._store import MatchRun, PolicyCounts, list_runs, load_run
 
 __all__ = [
     "KINDS",
+    "NEXT_STEP",
     "Calculator",
     "EntityLookup",
     "EntityReport",
     "HouseholdLookup",
+    "HouseholdReport",
     "MatchFailed",
     "MatchRow",
     "MatchRun",
     "PolicyCounts",
+    "PolicyOutcome",
     "ResidentCounts",
     "Results",
     "connect",
     "data_problems",
+    "delivery_of",
     "evaluations",
+    "explain_resident",
     "facts_from_row",
+    "household_report",
+    "life_events",
     "list_runs",
     "load_run",
+    "mask_id",
+    "mask_name",
     "member_table",
     "open_results",
     "person_table",

@@ -124,9 +124,7 @@ class HouseholdReport:
                     "label": c.label,
                     "expression": c.expression,
                     "result": c.result,
-                    "facts": {
-                        f.label: self._value(f, value) for f, value in c.facts
-                    },
+                    "facts": {f.label: self._value(f, value) for f, value in c.facts},
                     "missing": [f.label for f in c.missing],
                     "comparisons": [
                         f"{x.left} = {format_value(x.left_value, x.type)} {OPERATOR_LABELS[x.op]} "
@@ -246,9 +244,7 @@ def life_events(report: HouseholdReport) -> list[dict[str, Any]]:
                 "member": report.who(o.member) if o.member else None,
                 "status": o.verdict.status,
                 "amount": None if o.verdict.amount is None else str(o.verdict.amount),
-                "amount_text": None
-                if o.verdict.amount is None
-                else format_money(o.verdict.amount),
+                "amount_text": None if o.verdict.amount is None else format_money(o.verdict.amount),
                 "delivery": delivery,
                 "next_step": step,
             }
@@ -260,3 +256,52 @@ def total_amount(report: HouseholdReport) -> Decimal:
     return sum(
         (o.verdict.amount for o in report.outcomes if o.verdict.amount is not None), Decimal(0)
     )
+
+
+def explain_resident(
+    url: str,
+    policies: Sequence[Policy],
+    as_of: date,
+    *,
+    reader: str,
+    household_id: str | None = None,
+    id_number: str | None = None,
+    via: str = "",
+) -> HouseholdReport | None:
+    """The report for a stored household (by its id, or by a member's 身份证号), or None.
+
+    Names and 身份证号 are shown clear only when the reader holds an active clear grant on the
+    person fields `name` and `id_number`; every policy evaluated leaves an audit record whose
+    purpose is that policy, naming the fields it read and how many persons.
+    """
+    from zhixiang.datahub import append_audit, list_grants, open_warehouse
+    from zhixiang.matching._residents import HouseholdLookup
+
+    lookup = HouseholdLookup(url)
+    try:
+        key = household_id or (lookup.household_of(id_number) if id_number else None)
+        facts = None if key is None else lookup(key)
+    finally:
+        lookup.close()
+    if facts is None or key is None:
+        return None
+    resident = [p for p in policies if p.entity in ("household", "person")]
+    with open_warehouse(url) as wh:
+        clear = any(
+            g.clear and g.entity == "person" and {"name", "id_number"} <= set(g.fields)
+            for g in list_grants(wh, reader)
+            if g.active(as_of)
+        )
+
+        def audit(policy: Policy, fields: list[str], rows: int) -> None:
+            append_audit(
+                wh,
+                actor=f"{reader}{' via ' + via if via else ''}",
+                purpose=f"{policy.id} {policy.title}",
+                entity="person",
+                fields=fields,
+                rows=rows,
+                detail=f"户 {key}；{'明文' if clear else '脱敏'}展示",
+            )
+
+        return household_report(facts, key, resident, as_of, clear=clear, audit=audit)
