@@ -245,7 +245,7 @@ def _chunk(
     id_chars = np.empty((n, 18), dtype=np.uint8)
     id_chars[:, :17] = chars
     id_chars[:, 17] = _CHECK_CHARS[(digits[:, :17] @ _ID_WEIGHTS) % 11]
-    id_number = pa.array(id_chars.view("S18").ravel()).cast(pa.string())
+    id_number = _flat(pa.array(id_chars.view("S18").ravel()).cast(pa.string()))
 
     # -- the person's facts ------------------------------------------------------------------------
     working_age = (age >= 16) & (age < 60)
@@ -413,10 +413,11 @@ def _chunk(
         "house_type": pa.array(house_type),
     }
     # The 申请人 owns each house; the first house of a couple is often owned jointly, half each.
-    applicant_id = id_number.take(pa.array(starts[house_of]))
+    applicant_id = _flat(id_number.take(pa.array(starts[house_of])))
     has_spouse = spouses[house_of] == 1
     joint = first_house_of & has_spouse & (sizes[house_of] > 1) & (rng.random(k) < 0.55)
-    spouse_id = id_number.take(pa.array(np.minimum(starts[house_of] + 1, n - 1)[joint]))
+    spouse_id = _flat(id_number.take(pa.array(np.minimum(starts[house_of] + 1, n - 1)[joint])))
+    house_id = _flat(house_id)
     owner_house = pa.concat_arrays([house_id, house_id.filter(pa.array(joint))])
     owner_id = pa.concat_arrays([applicant_id, spouse_id])
     share = np.concatenate([np.where(joint, 0.5, 1.0), np.full(int(joint.sum()), 0.5)])
@@ -449,6 +450,11 @@ def _chunk(
         house_owner=_table("house_owner", owner_columns),
         person_enterprise=_table("person_enterprise", enterprise_columns),
     )
+
+
+def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Large inputs can come back chunked; the tables here are built from single arrays."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _serials(prefix: str, first: int, count: int, width: int) -> pa.Array:
