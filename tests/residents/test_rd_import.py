@@ -135,7 +135,7 @@ def test_quarantine_reasons_never_show_a_whole_id_number(wh: Warehouse, tmp_path
 def test_a_duplicated_person_is_quarantined_without_echoing_the_number(
     wh: Warehouse, tmp_path: Path
 ) -> None:
-    number = "440106199001011236"
+    number = "440106199001011235"
     (tmp_path / "p.csv").write_text(f"身份证号,姓名\n{number},张三\n{number},张三\n", "utf-8")
     (tmp_path / "p.yaml").write_text(
         yaml.safe_dump(
