@@ -265,6 +265,55 @@ RULES = (
         '"address": ticket.address',
         ("tests/api",),
     ),
+    # -- residents: persons, households, their links (catalog, datahub/_links.py; issue 9) ---------
+    Rule(
+        "R1",
+        "居民身份证号默认脱敏",
+        "catalog/person.yaml",
+        "department: 公安局, sensitivity: sensitive_personal,\n     mask: id_number",
+        "department: 公安局, sensitivity: public,\n     mask: id_number",
+        ("tests/residents/test_rd_privacy.py",),
+    ),
+    Rule(
+        "R2",
+        "居民姓名默认脱敏",
+        "catalog/person.yaml",
+        "department: 公安局, sensitivity: personal, mask: name}",
+        "department: 公安局, sensitivity: public, mask: name}",
+        ("tests/residents/test_rd_privacy.py",),
+    ),
+    Rule(
+        "R3",
+        "户成员身份证号默认脱敏",
+        "catalog/household_member.yaml",
+        "sensitivity: sensitive_personal,\n     mask: id_number",
+        "sensitivity: public,\n     mask: id_number",
+        ("tests/residents/test_rd_privacy.py",),
+    ),
+    Rule(
+        "R4",
+        "隔离原因不显示完整身份证号（孤立关联）",
+        "datahub/_links.py",
+        'shown = mask_id_number_sql(col) if target == "person" else col',
+        "shown = col",
+        ("tests/residents/test_rd_import.py",),
+    ),
+    Rule(
+        "R5",
+        "隔离原因不显示完整身份证号（同时在两个户）",
+        "datahub/_links.py",
+        'masked = mask_id_number_sql("r.id_number")',
+        'masked = "r.id_number"',
+        ("tests/residents/test_rd_import.py",),
+    ),
+    Rule(
+        "R6",
+        "隔离原因不显示完整身份证号（主键重复）",
+        "datahub/_validate.py",
+        """shown_key = "''" if personal_key else "d.k || ' '\"""",
+        """shown_key = "d.k || ' '\"""",
+        ("tests/residents/test_rd_import.py",),
+    ),
 )
 
 

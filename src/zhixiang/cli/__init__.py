@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("zhixiang.cli.rules:runs", "匹配批次：列出已完成的批次与当前批次。"),
     "demo": ("zhixiang.cli.demo:run_demo", "演示：生成数据、导入、检查政策、批量匹配。"),
     "generate": ("zhixiang.cli.demo:generate", "生成合成企业数据（Parquet）。"),
+    "generate-residents": (
+        "zhixiang.cli.resident_data:generate_residents",
+        "生成合成居民数据：人、户、房及其关联（Parquet）。",
+    ),
     "tickets": (
         "zhixiang.cli.tickets:tickets_app",
         "接诉即办：查看与办理工单、导入 12345 工单、指标、升级、日历。",

@@ -1,9 +1,10 @@
-"""Demo material: synthetic enterprises and policies modelled on real enterprise-support clauses."""
+"""Demo material: synthetic enterprises and residents, and policies modelled on real clauses."""
 
 from importlib import resources
 from pathlib import Path
 
 from zhixiang.demo._generate import generate_enterprises, iter_enterprises
+from zhixiang.demo._residents import Residents, generate_residents, iter_residents, tianhe_streets
 
 
 def demo_policies_dir() -> Path:
@@ -16,4 +17,13 @@ def resident_policies_dir() -> Path:
     return demo_policies_dir() / "residents"
 
 
-__all__ = ["demo_policies_dir", "generate_enterprises", "iter_enterprises", "resident_policies_dir"]
+__all__ = [
+    "Residents",
+    "demo_policies_dir",
+    "generate_enterprises",
+    "generate_residents",
+    "iter_enterprises",
+    "iter_residents",
+    "resident_policies_dir",
+    "tianhe_streets",
+]

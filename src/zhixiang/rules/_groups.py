@@ -43,7 +43,7 @@ OWNS_HOUSE = Field(
 OWNED_AREA = Field(
     "owned_area",
     "名下住房面积",
-    FieldType.INTEGER,
+    FieldType.DECIMAL,
     "自然资源和规划局",
     unit="平方米",
     sensitivity=Sensitivity.PERSONAL,

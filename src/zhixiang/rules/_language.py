@@ -39,6 +39,7 @@ class ValueType(StrEnum):
 FIELD_VALUE_TYPES: dict[FieldType, ValueType] = {
     FieldType.BOOL: ValueType.BOOL,
     FieldType.INTEGER: ValueType.NUMBER,
+    FieldType.DECIMAL: ValueType.NUMBER,
     FieldType.MONEY: ValueType.MONEY,
     FieldType.RATIO: ValueType.RATIO,
     FieldType.DATE: ValueType.DATE,
