@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("zhixiang.cli.rules:explain", "政策计算器：一家企业对每项政策的结论与原因。"),
     "near-misses": ("zhixiang.cli.rules:near_miss_list", "差一项：当前批次中只差一个条件的企业。"),
     "runs": ("zhixiang.cli.rules:runs", "匹配批次：列出已完成的批次与当前批次。"),
+    "residents": (
+        "zhixiang.cli.rules:residents_summary",
+        "惠民政策找人：居民与家庭逐项政策汇总（符合、待补充、差一项、金额）。",
+    ),
     "demo": ("zhixiang.cli.demo:run_demo", "演示：生成数据、导入、检查政策、批量匹配。"),
     "generate": ("zhixiang.cli.demo:generate", "生成合成企业数据（Parquet）。"),
     "generate-residents": (

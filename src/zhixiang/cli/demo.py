@@ -13,7 +13,7 @@ from zhixiang.catalog import load_catalog
 from zhixiang.cli.access import demo_users
 from zhixiang.cli.data import print_report
 from zhixiang.cli.resident_data import demo_residents
-from zhixiang.cli.rules import check_policies, console, match
+from zhixiang.cli.rules import check_policies, console, match, residents_summary
 from zhixiang.config import Settings, load_settings
 from zhixiang.demo import demo_policies_dir, generate_enterprises, iter_enterprises
 from zhixiang.demo.departments import import_demo_sources
@@ -75,6 +75,7 @@ def run_demo(
         seed,
         enterprises=table.column("credit_code").slice(0, 5000).to_pylist(),
     )
+    residents_summary(policies=None, as_of=None, warehouse=None)
     console.rule("4. 演示账号")
     demo_users(enterprise=str(table.column("credit_code")[0]))
     console.print("查看单个企业: zhixiang explain <统一社会信用代码>；启动服务: zhixiang serve")

@@ -390,7 +390,8 @@ def _explain_resident(
     }
     for item in data["policies"]:
         near = len(item["failed"]) == 1
-        if item["status"] == "ineligible" and not near and not show_all:
+        # A person policy a member fails is noise beside the household's; --all shows them.
+        if item["status"] == "ineligible" and not show_all and (not near or item["member"]):
             continue
         amount = f"  可得 {format_money(Decimal(item['amount']))}/月" if item["amount"] else ""
         who = f"  {item['member']}" if item["member"] else ""
@@ -422,6 +423,64 @@ def _explain_resident(
         for p in bundle["policies"]:
             console.print(f"  {p['title']} {p['member'] or ''}：{p['next_step']}", highlight=False)
     console.print("\n本次查看已按政策逐项记入审计日志（zhixiang audit log）。", style="dim")
+
+
+def residents_summary(
+    policies: PolicyPaths = None,
+    as_of: AsOf = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """惠民政策找人：全部居民与家庭逐项政策的符合、待补充信息、差一项与月金额合计（在数据库内汇总）。"""
+    import time
+
+    from rich.table import Table
+
+    from zhixiang.config import load_settings
+    from zhixiang.demo import resident_policies_dir
+    from zhixiang.errors import ZhixiangError
+    from zhixiang.matching import count_residents
+    from zhixiang.rules import format_money
+
+    policy_set = _load(policies or [resident_policies_dir()])
+    _report_problems(policy_set)
+    day = as_of.date() if as_of else date.today()
+    started = time.perf_counter()
+    try:
+        counts = count_residents(
+            warehouse or load_settings().warehouse_url, policy_set.policies, day
+        )
+    except ZhixiangError as exc:
+        raise _fail(exc) from None
+    table = Table(
+        "政策",
+        "编号",
+        "对象",
+        "符合",
+        "待补充信息",
+        "差一项",
+        "不符合",
+        "月金额合计",
+        title=f"惠民政策找人（评估日 {day}）",
+    )
+    for c in counts:
+        table.add_row(
+            c.title,
+            c.policy_id,
+            "户" if c.entity == "household" else "人",
+            f"{c.eligible:,}",
+            f"{c.needs_information:,}",
+            f"{c.near_miss:,}",
+            f"{c.ineligible:,}",
+            format_money(c.total_amount, 2) if c.total_amount else "—",
+        )
+    console.print(table)
+    skipped = [p.id for p in policy_set.policies if not p.in_force(day)]
+    if skipped:
+        console.print(f"未在有效期内、已跳过: {', '.join(skipped)}")
+    console.print(
+        f"用时 {time.perf_counter() - started:.1f} 秒。查看一户: zhixiang explain <身份证号> 或 --household <户编号>",
+        highlight=False,
+    )
 
 
 def near_miss_list(

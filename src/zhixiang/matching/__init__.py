@@ -24,6 +24,7 @@ from zhixiang.matching._household import (
 from zhixiang.matching._residents import (
     HouseholdLookup,
     ResidentCounts,
+    count_residents,
     member_table,
     person_table,
     resident_counts,
@@ -48,6 +49,7 @@ __all__ = [
     "ResidentCounts",
     "Results",
     "connect",
+    "count_residents",
     "data_problems",
     "delivery_of",
     "evaluations",

@@ -263,3 +263,17 @@ def connect_warehouse(url: str) -> BaseBackend:
     if url.startswith("duckdb://"):
         return ibis.duckdb.connect(url.removeprefix("duckdb://"), read_only=True)
     return ibis.connect(url)
+
+
+def count_residents(url: str, policies: Sequence[Policy], as_of: date) -> list[ResidentCounts]:
+    """`resident_counts` over the warehouse at `url` (DuckDB file or PostgreSQL)."""
+    from zhixiang.matching._engine import connect
+
+    con = connect(url)
+    try:
+        missing = [t for t in TABLES if t not in con.list_tables()]
+        if missing:
+            raise NotFound(f"数据仓库中缺少居民表: {'、'.join(missing)}", field="warehouse")
+        return resident_counts(policies, con, as_of)
+    finally:
+        con.disconnect()

@@ -131,6 +131,8 @@ def _member_facts(node: Node, source: str, evaluate: Evaluator) -> list[MemberFa
                 found.append(_fact(m, text, True, value, ref.type, missing))
             continue
         assert isinstance(ref, Aggregate)
+        if ref.func == "count" and ref.where is None:
+            continue  # every member counts; nothing a member could be asked for
         for m, where, value in evaluate.member_outcomes(ref):
             if ref.func in ("any", "all"):
                 unknown = where is None or (where and value is None)
