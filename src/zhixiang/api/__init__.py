@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from zhixiang import __version__
 from zhixiang.access import Principal, open_access
-from zhixiang.api import data, insight, knowledge, open311, policies, session, tickets
+from zhixiang.api import data, insight, knowledge, open311, policies, residents, session, tickets
 from zhixiang.api._auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -77,6 +77,7 @@ def create_app(
     app.include_router(knowledge.router)
     app.include_router(insight.router)
     app.include_router(session.router)
+    app.include_router(residents.router)
     add_docs(app)
 
     from zhixiang.web import mount
