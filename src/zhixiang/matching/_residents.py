@@ -45,7 +45,7 @@ def _ownership(con: BaseBackend) -> ir.Table:
     owners, house = con.table("house_owner"), con.table("house")
     joined = owners.join(house, owners.house_id == house.house_id)
     share = joined["share"].cast("decimal(12, 6)")
-    area = (_area_column(joined).cast("decimal(12, 2)") * share).cast("decimal(18, 2)")
+    area = (_area_column(joined).cast("decimal(12, 2)") * share).cast("decimal(18, 8)")
     return joined.group_by(_oid=joined["id_number"]).aggregate(
         _houses=(share > 0).ifelse(1, 0).sum(), _area=area.sum()
     )
@@ -57,7 +57,7 @@ def _with_ownership(con: BaseBackend, persons: ir.Table) -> ir.Table:
     return joined.select(
         *persons.columns,
         owns_house=joined["_houses"].fill_null(0) > 0,
-        owned_area=joined["_area"].fill_null(0).cast("decimal(18, 2)"),
+        owned_area=joined["_area"].fill_null(0).cast("decimal(18, 8)"),
     )
 
 
