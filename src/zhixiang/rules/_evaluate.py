@@ -150,7 +150,7 @@ class Evaluator:
         if any(v is None for v in chosen):
             return None
         if node.func == "sum":
-            return sum(chosen, Decimal(0))  # type: ignore[arg-type]
+            return sum(chosen, Decimal(0))  # type: ignore[arg-type,type-var]
         if not chosen:
             return None
         return max(chosen) if node.func == "max" else min(chosen)  # type: ignore[type-var]

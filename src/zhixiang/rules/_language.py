@@ -471,7 +471,7 @@ class _Checker:
             raise ExpressionError(f"{func} 需要 1 个参数（如 {func}(成员.字段)）", _col(node))
         arg, where = node.args[0], None
         if isinstance(arg, Filtered):
-            arg, where = arg.items, arg.where
+            arg, where = arg.items, arg.where  # type: ignore[assignment,attr-defined]
         if isinstance(arg, Name) and _is_group(arg.name):
             group, value_path = arg.name, None
         elif isinstance(arg, Path) and _is_group(arg.head):
@@ -508,9 +508,8 @@ class _Checker:
         allowed = NUMERIC if func == "sum" else NUMERIC | {ValueType.DATE}
         if value.type not in allowed:
             kind = "数值或金额" if func == "sum" else "数值、金额或日期"
-            raise ExpressionError(
-                f"{func} 只能用于{kind}，{value_path.attr} 是{value.type}", _col(value)
-            )  # type: ignore[union-attr]
+            name = value_path.attr if value_path is not None else func
+            raise ExpressionError(f"{func} 只能用于{kind}，{name} 是{value.type}", _col(value))
         return Aggregate(node.span, func, group, value, checked_where, type=value.type)
 
     def visit_Neg(self, node: Neg) -> Node:

@@ -143,10 +143,11 @@ def _member_facts(node: Node, source: str, evaluate: Evaluator) -> list[MemberFa
                 if unknown
                 else ()
             )
-            shown = value if ref.value is not None else None
-            found.append(
-                _fact(m, text, where, shown, ref.value.type if ref.value else None, missing)
-            )  # type: ignore[arg-type]
+            included = where if isinstance(where, bool) else None
+            if ref.value is None:  # count(… where …): show whether the member is counted
+                found.append(_fact(m, text, included, included, ValueType.BOOL, missing))
+            else:
+                found.append(_fact(m, text, included, value, ref.value.type, missing))
     return found
 
 
