@@ -544,11 +544,11 @@ def main() -> None:
         con.raw_sql("CREATE INDEX owner_key ON house_owner(id_number)")
         con.raw_sql("CREATE INDEX household_key ON household(household_id)")
 
-        from zhixiang.matching import member_table, person_table
+        from zhixiang.matching import materialised_tables
         from zhixiang.rules import compile_counts
 
         def compile_all() -> dict[str, str]:
-            members, persons = member_table(con), person_table(con)
+            members, persons = materialised_tables(con)
             sql = {}
             for p in policies:
                 if p.entity == "household":
@@ -568,6 +568,7 @@ def main() -> None:
         )
 
         def engine() -> Counts:
+            materialised_tables(con)  # the joins with house ownership, once per run
             counts = {}
             for pid, sql in compiled.items():
                 row = con.raw_sql(sql).fetchone()

@@ -118,9 +118,12 @@ class ResidentCounts:
 def resident_counts(
     policies: Sequence[Policy], con: BaseBackend, as_of: date
 ) -> list[ResidentCounts]:
-    """Per-policy counts over all households and persons, aggregated inside the engine."""
-    members = member_table(con)
-    persons = person_table(con)
+    """Per-policy counts over all households and persons, aggregated inside the engine.
+
+    The member and person tables (joins with house ownership) are materialised once as temporary
+    tables, so twelve policies do not repeat the same joins twelve times.
+    """
+    members, persons = materialised_tables(con)
     found = []
     for policy in policies:
         if not policy.in_force(as_of) or policy.entity not in RESIDENT_ENTITIES:
@@ -145,6 +148,13 @@ def resident_counts(
             )
         )
     return found
+
+
+def materialised_tables(con: BaseBackend) -> tuple[ir.Table, ir.Table]:
+    """`member_table` and `person_table` computed once in the engine, as temporary tables."""
+    members = con.create_table("_zx_members", member_table(con), temp=True, overwrite=True)
+    persons = con.create_table("_zx_persons", person_table(con), temp=True, overwrite=True)
+    return members, persons
 
 
 # ---------------------------------------------------------------- one household by key
