@@ -778,8 +778,33 @@ def source_text(source: str, node: Node) -> str:
     return source[node.span[0] : node.span[1]]
 
 
+_REFS: dict[tuple[str, int], tuple[Node, list]] = {}  # per parsed node: the calculator asks often
+
+
+def _remembered(kind: str, node: Node, compute):  # type: ignore[no-untyped-def]
+    """A walk's result for this very node (policies are parsed once and kept, so ids are stable)."""
+    key = (kind, id(node))
+    hit = _REFS.get(key)
+    if hit is not None and hit[0] is node:
+        return list(hit[1])
+    result = compute(node)
+    if len(_REFS) > 100_000:
+        _REFS.clear()
+    _REFS[key] = (node, result)
+    return list(result)
+
+
 def field_refs(node: Node) -> list[Field]:
     """The fields an expression reads of the entity itself (not of its members), in order of use."""
+    return _remembered("fields", node, _field_refs)
+
+
+def group_refs(node: Node) -> list[Aggregate | RoleRef]:
+    """The aggregates and role values an expression reads of its members, in order of use."""
+    return _remembered("groups", node, _group_refs)
+
+
+def _field_refs(node: Node) -> list[Field]:
     seen: dict[str, Field] = {}
 
     def walk(n: object) -> None:
@@ -798,8 +823,7 @@ def field_refs(node: Node) -> list[Field]:
     return list(seen.values())
 
 
-def group_refs(node: Node) -> list[Aggregate | RoleRef]:
-    """The aggregates and role values an expression reads of its members, in order of use."""
+def _group_refs(node: Node) -> list[Aggregate | RoleRef]:
     found: list[Aggregate | RoleRef] = []
 
     def walk(n: object) -> None:
