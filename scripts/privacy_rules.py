@@ -314,6 +314,22 @@ RULES = (
         """shown_key = "d.k || ' '\"""",
         ("tests/residents/test_rd_import.py",),
     ),
+    Rule(
+        "R7",
+        "居民政策说明（explain、/residents）默认脱敏姓名与身份证号，明文须有明文授权",
+        "matching/_household.py",
+        "        if self.clear:",
+        "        if True:",
+        ("tests/residents/test_rr_explain.py",),
+    ),
+    Rule(
+        "R8",
+        "查看一户居民的政策说明按政策逐项记入审计（用途为该政策）",
+        "matching/_household.py",
+        "            audit(policy, _fields_read(policy), len(members))",
+        "            pass",
+        ("tests/residents/test_rr_explain.py",),
+    ),
 )
 
 
