@@ -78,8 +78,8 @@ def test_cli_import_while_serving_answers_200_or_503_and_then_the_new_data(home:
         "valid_until": "2099-01-01",
     }
     requests = [
-        ("sources", lambda: client.get("/data/sources", headers=key)),
-        ("quality", lambda: client.get("/data/quality", headers=key)),
+        ("sources", lambda: client.get("/data/sources", headers=data_officer)),
+        ("quality", lambda: client.get("/data/quality", headers=data_officer)),
         (
             "entities",
             lambda: client.get(
@@ -110,7 +110,7 @@ def test_cli_import_while_serving_answers_200_or_503_and_then_the_new_data(home:
     assert seen <= {200, 201, 404, 503}, statuses
     assert 500 not in seen
     # The new file is what the server answers from now on.
-    sources = client.get("/data/sources", headers=key).json()
+    sources = client.get("/data/sources", headers=data_officer).json()
     assert [s["rows_loaded"] for s in sources if s["source"] == "bench"] == [40_000]
     assert client.get(f"/policies/enterprises/{new_only}", headers=key).status_code == 200
     with open_warehouse(settings.warehouse_url) as wh:

@@ -20,6 +20,7 @@ from zhixiang.api import (
     knowledge,
     open311,
     policies,
+    residents,
     review,
     session,
     tickets,
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(session.router)
     app.include_router(grants.router)
     app.include_router(review.router)
+    app.include_router(residents.router)
     add_docs(app)
 
     from zhixiang.web import mount

@@ -18,6 +18,7 @@ class FieldType(StrEnum):
     BOOL = "bool"
     INTEGER = "integer"
     MONEY = "money"
+    DECIMAL = "decimal"  # a measured quantity with a unit other than money, e.g. 建筑面积 in m²
     RATIO = "ratio"
     DATE = "date"
     REGION = "region"
@@ -31,6 +32,7 @@ _ARROW_TYPES: dict[FieldType, pa.DataType] = {
     FieldType.BOOL: pa.bool_(),
     FieldType.INTEGER: pa.int64(),
     FieldType.MONEY: pa.decimal128(18, 2),
+    FieldType.DECIMAL: pa.decimal128(18, 2),
     FieldType.RATIO: pa.decimal128(12, 6),
     FieldType.DATE: pa.date32(),
     FieldType.REGION: pa.string(),
@@ -50,7 +52,15 @@ class Sensitivity(StrEnum):
 
 
 #: The entity kinds whose catalogs ship with the package.
-ENTITY_KINDS = ("enterprise", "person", "house")
+ENTITY_KINDS = (
+    "enterprise",
+    "person",
+    "house",
+    "household",
+    "household_member",
+    "house_owner",
+    "person_enterprise",
+)  # the bundled catalogs; a name is looked up only among these
 
 
 class CatalogError(ValueError):
@@ -76,21 +86,35 @@ class Field:
 
 @dataclass(frozen=True)
 class Catalog:
-    """The fields of one entity kind, found by English name or Chinese label."""
+    """The fields of one entity kind, found by English name or Chinese label.
+
+    A link kind (户成员, 房屋产权人, 人员-企业) joins other kinds: `keys` holds all its key columns (`key` is
+    the first) and `ends` says which kind each joining column points to, e.g. (("household_id",
+    "household"), ("id_number", "person")).
+    """
 
     entity: str
     key: str
     fields: tuple[Field, ...]
+    keys: tuple[str, ...] = ()
+    ends: tuple[tuple[str, str], ...] = ()
     _index: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def is_link(self) -> bool:
+        return bool(self.ends)
+
     def __post_init__(self) -> None:
+        if not self.keys:
+            object.__setattr__(self, "keys", (self.key,))
         for f in self.fields:
             for alias in (f.name, f.label):
                 if alias in self._index and self._index[alias] is not f:
                     raise CatalogError(f"{self.entity}: 字段名或中文名重复: {alias}")
                 self._index[alias] = f
-        if self.key not in self._index:
-            raise CatalogError(f"{self.entity}: 主键字段 {self.key} 不在字段表中")
+        for key in (*self.keys, *(name for name, _kind in self.ends)):
+            if key not in self._index:
+                raise CatalogError(f"{self.entity}: 主键或关联字段 {key} 不在字段表中")
 
     def get(self, name_or_label: str) -> Field | None:
         return self._index.get(name_or_label)
@@ -128,7 +152,15 @@ def _parse(entity: str, doc: dict) -> Catalog:
             )
         except (KeyError, ValueError) as exc:
             raise CatalogError(f"{entity}: 第{i}个字段定义错误: {exc}") from exc
-    return Catalog(entity=entity, key=doc["key"], fields=tuple(fields))
+    keys = doc["key"] if isinstance(doc["key"], list) else [doc["key"]]
+    ends = doc.get("ends") or {}
+    return Catalog(
+        entity=entity,
+        key=str(keys[0]),
+        fields=tuple(fields),
+        keys=tuple(str(k) for k in keys),
+        ends=tuple((str(k), str(v)) for k, v in ends.items()),
+    )
 
 
 @cache

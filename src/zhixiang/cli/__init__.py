@@ -35,8 +35,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "upcoming": ("zhixiang.cli.rules:upcoming", "即将符合：只因时间将在 N 天内符合的企业。"),
     "runs": ("zhixiang.cli.rules:runs", "匹配批次：列出已完成的批次与当前批次。"),
+    "residents": (
+        "zhixiang.cli.rules:residents_summary",
+        "惠民政策找人：居民与家庭逐项政策汇总（符合、待补充、差一项、金额）。",
+    ),
     "demo": ("zhixiang.cli.demo:run_demo", "演示：生成数据、导入、检查政策、批量匹配。"),
     "generate": ("zhixiang.cli.demo:generate", "生成合成企业数据（Parquet）。"),
+    "generate-residents": (
+        "zhixiang.cli.resident_data:generate_residents",
+        "生成合成居民数据：人、户、房及其关联（Parquet）。",
+    ),
     "tickets": (
         "zhixiang.cli.tickets:tickets_app",
         "接诉即办：查看与办理工单、导入 12345 工单、指标、升级、日历。",

@@ -12,7 +12,8 @@ import typer
 from zhixiang.catalog import load_catalog
 from zhixiang.cli.access import demo_users
 from zhixiang.cli.data import print_report
-from zhixiang.cli.rules import check_policies, console, match
+from zhixiang.cli.resident_data import demo_residents
+from zhixiang.cli.rules import check_policies, console, match, residents_summary
 from zhixiang.config import Settings, load_settings
 from zhixiang.demo import demo_policies_dir, generate_enterprises, iter_enterprises
 from zhixiang.demo.departments import import_demo_sources
@@ -42,8 +43,15 @@ def generate(
     console.print(f"已生成 {written:,} 家企业: {path}")
 
 
-def run_demo(count: Count = 50_000, seed: Seed = 0) -> None:
-    """演示：生成企业数据 → 经数据中台导入仓库 → 检查政策 → 批量匹配 → 打印汇总与结果位置。"""
+def run_demo(
+    count: Count = 50_000,
+    seed: Seed = 0,
+    residents: Annotated[
+        int | None,
+        typer.Option("--residents", min=1, help="生成的居民人数；默认为企业数的4倍（200,000）。"),
+    ] = None,
+) -> None:
+    """演示：生成企业与居民数据 → 经数据中台导入仓库 → 检查政策 → 批量匹配 → 打印汇总与结果位置。"""
     settings = load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     console.rule("1. 生成并导入演示数据")
@@ -61,6 +69,13 @@ def run_demo(count: Count = 50_000, seed: Seed = 0) -> None:
             raise
     console.rule("3. 批量匹配")
     match(policies=None, as_of=None, warehouse=None, table="enterprise", as_json=False)
+    demo_residents(
+        settings,
+        residents or 4 * count,
+        seed,
+        enterprises=table.column("credit_code").slice(0, 5000).to_pylist(),
+    )
+    residents_summary(policies=None, as_of=None, warehouse=None)
     console.rule("4. 演示账号")
     demo_users(enterprise=str(table.column("credit_code")[0]))
     console.print("查看单个企业: zhixiang explain <统一社会信用代码>；启动服务: zhixiang serve")

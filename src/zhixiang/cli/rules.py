@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -362,7 +363,13 @@ def _print_report(report: EntityReport, show_all: bool) -> None:
 
 
 def explain(
-    credit_code: Annotated[str, typer.Argument(help="企业的统一社会信用代码（18位）。")],
+    credit_code: Annotated[
+        str | None,
+        typer.Argument(help="企业的统一社会信用代码，或居民的身份证号（18位）。"),
+    ] = None,
+    household: Annotated[
+        str | None, typer.Option("--household", help="按户编号查看一户居民。")
+    ] = None,
     policies: PolicyPaths = None,
     as_of: AsOf = None,
     warehouse: Warehouse = None,
@@ -370,18 +377,34 @@ def explain(
         bool, typer.Option("--all", help="也列出不在适用范围或差距较大的政策。")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
+    reader: Annotated[
+        str | None,
+        typer.Option("--as", help="查看居民时以哪个部门或账号的身份（决定是否脱敏，并记入审计）。"),
+    ] = None,
 ) -> None:
-    """政策计算器：一家企业对每项政策的结论、每个条件的实际值与门槛、可得金额，以及缺少哪些信息。"""
+    """政策计算器：一家企业（或一户居民）对每项政策的结论、每个条件的实际值与门槛、可得金额，以及缺少哪些信息。
+
+    居民：给身份证号或 --household 户编号，列出该户每项惠民政策、每个条件由哪位成员的什么值决定、缺少谁的什么信息；
+    姓名和身份证号默认脱敏，每次查看按政策记入审计日志。
+    """
     from zhixiang.config import load_settings
     from zhixiang.errors import ZhixiangError
-    from zhixiang.identity import IdentifierError, validate_credit_code
+    from zhixiang.identity import IdentifierError, validate_credit_code, validate_id_number
     from zhixiang.matching import Calculator, EntityLookup
 
+    if household is not None or credit_code is None:
+        _explain_resident(None, household, policies, as_of, warehouse, show_all, as_json, reader)
+        return
     try:
         code = validate_credit_code(credit_code)
     except IdentifierError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        try:
+            person = validate_id_number(credit_code)
+        except IdentifierError:
+            console.print(f"[red]{exc}（也不是有效的身份证号）[/red]")
+            raise typer.Exit(2) from None
+        _explain_resident(person, None, policies, as_of, warehouse, show_all, as_json, reader)
+        return
     policy_set = _load(policies)
     try:
         lookup = EntityLookup(warehouse or load_settings().warehouse_url)
@@ -438,6 +461,159 @@ def _explained(rows, as_of, policies_paths):  # type: ignore[no-untyped-def]
         return found
     finally:
         lookup.close()
+
+
+def _explain_resident(
+    id_number: str | None,
+    household: str | None,
+    policies: list[Path] | None,
+    as_of: datetime | None,
+    warehouse: str | None,
+    show_all: bool,
+    as_json: bool,
+    reader: str | None,
+) -> None:
+    import getpass
+
+    from zhixiang.config import load_settings
+    from zhixiang.demo import resident_policies_dir
+    from zhixiang.errors import ZhixiangError
+    from zhixiang.matching import explain_resident
+
+    if id_number is None and household is None:
+        console.print("[red]请给出统一社会信用代码、身份证号，或 --household 户编号。[/red]")
+        raise typer.Exit(2)
+    policy_set = _load(policies or [resident_policies_dir()])
+    day = as_of.date() if as_of else date.today()
+    user = f"cli:{getpass.getuser()}"
+    try:
+        report = explain_resident(
+            warehouse or load_settings().warehouse_url,
+            policy_set.policies,
+            day,
+            reader=reader or user,
+            household_id=household,
+            id_number=id_number,
+            via=user if reader else "",
+        )
+    except ZhixiangError as exc:
+        raise _fail(exc) from None
+    except Exception as exc:  # a warehouse without the resident tables, or a server that is down
+        console.print(f"[red]无法读取居民数据（请先导入居民数据或运行 zhixiang demo）: {exc}[/red]")
+        raise typer.Exit(2) from None
+    if report is None:
+        what = f"户编号 {household}" if household else "该身份证号所在的户"
+        console.print(f"[red]数据仓库中没有{what}。[/red]")
+        raise typer.Exit(1)
+    data = report.to_dict()
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    from zhixiang.rules import format_money
+
+    console.print(
+        f"[bold]户 {report.household_id}[/bold]  评估日 {report.as_of}  成员: {'；'.join(data['members'])}"
+        + ("" if report.clear else "  [dim]（姓名、身份证号已脱敏）[/dim]"),
+        highlight=False,
+    )
+    marks = {
+        "eligible": "[green]符合[/green]",
+        "ineligible": "[red]不符合[/red]",
+        "needs_information": "[yellow]待补充信息[/yellow]",
+    }
+    for item in data["policies"]:
+        near = len(item["failed"]) == 1
+        # A person policy a member fails is noise beside the household's; --all shows them.
+        if item["status"] == "ineligible" and not show_all and (not near or item["member"]):
+            continue
+        amount = f"  可得 {format_money(Decimal(item['amount']))}/月" if item["amount"] else ""
+        who = f"  {item['member']}" if item["member"] else ""
+        console.print(
+            f"\n{marks[item['status']]}{'（只差一项）' if near and item['status'] == 'ineligible' else ''} "
+            f"{item['title']}{who}{amount}  [dim]{item['policy_id']} · {item['delivery']} · {item['source']}[/dim]",
+            highlight=False,
+        )
+        for c in item["conditions"]:
+            mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]?[/yellow]"}[
+                c["result"]
+            ]
+            detail = "；".join(c["comparisons"]) or "；".join(
+                f"{k} = {v}" for k, v in c["facts"].items()
+            )
+            console.print(f"  {mark} {c['label']}  [dim]{detail}[/dim]", highlight=False)
+            for m in c["members"]:
+                gap = f"  缺少: {'、'.join(m['missing'])}" if m["missing"] else ""
+                console.print(
+                    f"      · {m['member']}  {m['expression']} → {m['value']}{gap}", highlight=False
+                )
+    missing = report.missing()
+    if missing:
+        console.print("\n[yellow]待补充信息[/yellow]")
+        for line in missing:
+            console.print(f"  {line}", highlight=False)
+    for bundle in data["life_events"]:
+        console.print(f"\n[bold]一件事 · {bundle['event']}[/bold]")
+        for p in bundle["policies"]:
+            console.print(f"  {p['title']} {p['member'] or ''}：{p['next_step']}", highlight=False)
+    console.print("\n本次查看已按政策逐项记入审计日志（zhixiang audit log）。", style="dim")
+
+
+def residents_summary(
+    policies: PolicyPaths = None,
+    as_of: AsOf = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """惠民政策找人：全部居民与家庭逐项政策的符合、待补充信息、差一项与月金额合计（在数据库内汇总）。"""
+    import time
+
+    from rich.table import Table
+
+    from zhixiang.config import load_settings
+    from zhixiang.demo import resident_policies_dir
+    from zhixiang.errors import ZhixiangError
+    from zhixiang.matching import count_residents
+    from zhixiang.rules import format_money
+
+    policy_set = _load(policies or [resident_policies_dir()])
+    _report_problems(policy_set)
+    day = as_of.date() if as_of else date.today()
+    started = time.perf_counter()
+    try:
+        counts = count_residents(
+            warehouse or load_settings().warehouse_url, policy_set.policies, day
+        )
+    except ZhixiangError as exc:
+        raise _fail(exc) from None
+    table = Table(
+        "政策",
+        "编号",
+        "对象",
+        "符合",
+        "待补充信息",
+        "差一项",
+        "不符合",
+        "月金额合计",
+        title=f"惠民政策找人（评估日 {day}）",
+    )
+    for c in counts:
+        table.add_row(
+            c.title,
+            c.policy_id,
+            "户" if c.entity == "household" else "人",
+            f"{c.eligible:,}",
+            f"{c.needs_information:,}",
+            f"{c.near_miss:,}",
+            f"{c.ineligible:,}",
+            format_money(c.total_amount, 2) if c.total_amount else "—",
+        )
+    console.print(table)
+    skipped = [p.id for p in policy_set.policies if not p.in_force(day)]
+    if skipped:
+        console.print(f"未在有效期内、已跳过: {', '.join(skipped)}")
+    console.print(
+        f"用时 {time.perf_counter() - started:.1f} 秒。查看一户: zhixiang explain <身份证号> 或 --household <户编号>",
+        highlight=False,
+    )
 
 
 def near_miss_list(

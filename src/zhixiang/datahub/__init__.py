@@ -1,7 +1,9 @@
 """The data hub (数据按需共享): departments' extracts validated, joined into entity tables, shared by grant.
 
 Other capabilities import only from here. The rules engine reads the entity tables `enterprise`,
-`person`, `house` (and `link`) that `import_sources` writes into the warehouse.
+`person`, `house` (and `link`) that `import_sources` writes into the warehouse, and the residents'
+`household` with the link tables `household_member`, `house_owner`, `person_enterprise`
+(docs/residents.md).
 """
 
 from zhixiang.datahub._audit import (
@@ -23,6 +25,7 @@ from zhixiang.datahub._hub import (
     list_imports,
     quarantine_rows,
 )
+from zhixiang.datahub._links import RESIDENT_KINDS, resident_quarantine_counts
 from zhixiang.datahub._mapping import (
     LINK_KINDS,
     MONEY_UNITS,
@@ -57,6 +60,7 @@ from zhixiang.datahub._warehouse import Warehouse, WarehouseBusy, WarehouseError
 __all__ = [
     "LINK_KINDS",
     "MONEY_UNITS",
+    "RESIDENT_KINDS",
     "SMALL_COUNT",
     "AccessDenied",
     "AuditFinding",
@@ -101,6 +105,7 @@ __all__ = [
     "read_extract",
     "redact_quarantine",
     "redact_text",
+    "resident_quarantine_counts",
     "revoke_grant",
     "validate_extract",
     "verify_audit",

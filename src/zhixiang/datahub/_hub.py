@@ -106,6 +106,8 @@ class ImportReport:
     sources: tuple[SourceImport, ...]
     conflicts: dict[str, int] = field(default_factory=dict)
     entity_rows: dict[str, int] = field(default_factory=dict)
+    # Rows the residents' group checks quarantined, by check (see _links.CHECK_LABELS).
+    link_quarantine: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_loaded(self) -> int:
@@ -238,12 +240,19 @@ def _apply(
             )
         entities = sorted({m.entity for m, o in checked if not isinstance(o, ExtractError)})
         conflicts = {
-            entity: 0 if entity in direct else rebuild_entity(wh, entity) for entity in entities
+            entity: 0 if entity in direct else rebuild_entity(wh, entity)
+            for entity in entities
+            if not load_catalog(entity).is_link  # link kinds: rebuilt and checked by check_links
         }
         if any(m.links for m, o in checked if not isinstance(o, ExtractError)):
             rebuild_links(wh)
+        from zhixiang.datahub._links import check_links
+
+        groups = check_links(wh, entities)
         counts = {e: int(wh.rows(f"SELECT count(*) FROM {quote(e)}")[0][0]) for e in entities}
-    return ImportReport(sources=tuple(results), conflicts=conflicts, entity_rows=counts)
+    return ImportReport(
+        sources=tuple(results), conflicts=conflicts, entity_rows=counts, link_quarantine=groups
+    )
 
 
 def _record(

@@ -11,7 +11,15 @@ import yaml
 from zhixiang.catalog import Catalog, FieldType, load_catalog
 
 FORMATS = ("csv", "excel", "parquet", "sql")
-ENTITIES = ("enterprise", "person", "house")
+ENTITIES = (
+    "enterprise",
+    "person",
+    "house",
+    "household",
+    "household_member",
+    "house_owner",
+    "person_enterprise",
+)
 
 # How many 元 one source unit is; ratios: how many units make a whole (3% = 0.03).
 MONEY_UNITS = {
@@ -178,6 +186,9 @@ def parse_mapping(doc: Any, where: str = "映射", base: Path | None = None) -> 
     key_map = next((c for c in columns if c.column == key), None)
     if key_map is None or key_map.field != catalog.key:
         raise _fail(where, f"key 应为映射到 {catalog[catalog.key].label} 的源列，实为 {key!r}")
+    unmapped = [k for k in catalog.keys if k not in seen_fields]
+    if unmapped:  # a link kind's row is known only by all its key columns
+        raise _fail(where, f"缺少主键列: {'、'.join(catalog[k].label for k in unmapped)}")
     links = []
     for i, raw in enumerate(doc.get("links") or (), start=1):
         kind = raw.get("kind") if isinstance(raw, dict) else None

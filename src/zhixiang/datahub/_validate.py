@@ -23,7 +23,7 @@ from zhixiang.datahub._mapping import (
     Mapping,
 )
 from zhixiang.datahub._sources import ROW, Extract, Problem
-from zhixiang.identity import CREDIT_CODE_ALPHABET, region_code_table
+from zhixiang.identity import CREDIT_CODE_ALPHABET, ID_PROVINCES, region_code_table
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -116,6 +116,8 @@ def identifier_rule(field_name: str, r: str, v: str) -> _Rule:
                 THEN '身份证号校验位错误: 应为 ' || {x} || '，实为 ' || substr({v}, 18, 1)
             WHEN {birth} IS NULL THEN '身份证号中的出生日期不存在'
             WHEN {birth} > current_date THEN '身份证号中的出生日期晚于今天'
+            WHEN substr({v}, 1, 2) NOT IN ({", ".join(lit(p) for p in sorted(ID_PROVINCES))})
+                THEN '身份证号地址码的省级代码不存在'
             END""",
             f"CASE WHEN regexp_full_match({v}, '[0-9]{{17}}[0-9X]') THEN {_id_check(v)} END",
         )
@@ -209,6 +211,14 @@ def field_rule(field: Field, column: ColumnMap | None, r: str, v: str) -> _Rule:
             WHEN {v} >= 1000000 THEN '{label}超出范围'
             END""",
         )
+    if t is FieldType.DECIMAL:
+        return _Rule(
+            _number(r, 6),
+            f"""CASE WHEN {r} IS NULL THEN NULL
+            WHEN {v} IS NULL THEN '{label}不是数字或超出范围'
+            WHEN {v} < 0 THEN '{label}为负数'
+            END""",
+        )
     if t is FieldType.INTEGER:
         return _Rule(
             _number(r, 6),
@@ -259,6 +269,8 @@ def _stored(field: Field, v: str, scaled: bool = False) -> str:
             if scaled
             else f"CASE WHEN {v} >= 0 THEN CAST(round({v}, 2) AS DECIMAL(18,2)) END"
         )
+    if t is FieldType.DECIMAL:
+        return f"CASE WHEN {v} >= 0 THEN CAST(round({v}, 2) AS DECIMAL(18,2)) END"
     if t is FieldType.RATIO:
         return f"CASE WHEN {v} >= 0 AND {v} < 1000000 THEN CAST(round({v}, 6) AS DECIMAL(12,6)) END"
     if t is FieldType.INTEGER:
@@ -379,6 +391,9 @@ def validate_extract(
         kept = (
             f"v_{key_slot}"  # the key, for duplicates; other parsed values live on as stored ones
         )
+        if len(catalog.keys) > 1:  # a link kind: its rows are told apart by all its key columns
+            parts = [s for s, f, cm, _c in slots if cm is not None and f.name in catalog.keys]
+            kept = f"concat_ws('|', {', '.join(f'v_{s}' for s in parts)}) AS v_{key_slot}"
         con.execute(
             f"""CREATE TEMP TABLE {t}checked AS SELECT {ROW}, {kept}, {", ".join(checks)}, {stored}
             FROM (SELECT *, {extras} FROM {t}parsed)"""
@@ -403,8 +418,18 @@ def validate_extract(
             f"{lit(source_column[s])} AS src FROM {t}checked WHERE e_{s} IS NOT NULL"
             for s, *_ in slots
         )
+        # A personal key (身份证号) is never echoed in a reason: the rows say where the copies are.
+        personal_key = any(
+            catalog[k].sensitivity in (Sensitivity.PERSONAL, Sensitivity.SENSITIVE_PERSONAL)
+            for k in catalog.keys
+        )
+        key_echo = (
+            _echo(catalog[catalog.keys[0]], "d.k")
+            if len(catalog.keys) == 1
+            else ("" if personal_key else " || ': ' || d.k")
+        )
         dups = (
-            f"SELECT c.{ROW}, {lit(catalog.key)}, '主键重复'{_echo(catalog[catalog.key], 'd.k')} || ' 在本来源中出现' || d.n || '次（行 ' || d.rows || '）', "
+            f"SELECT c.{ROW}, {lit(catalog.key)}, '主键重复'{key_echo} || ' 在本来源中出现' || d.n || '次（行 ' || d.rows || '）', "
             f"{lit(source_column[key_slot])} FROM {t}checked c JOIN {t}dups d ON c.v_{key_slot} = d.k"
         )
         con.execute(f"CREATE TEMP TABLE {t}bad AS {errors} UNION ALL {dups}")

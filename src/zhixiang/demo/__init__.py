@@ -1,9 +1,10 @@
-"""Demo material: synthetic enterprises and policies modelled on real enterprise-support clauses."""
+"""Demo material: synthetic enterprises and residents, and policies modelled on real clauses."""
 
 from importlib import resources
 from pathlib import Path
 
 from zhixiang.demo._generate import generate_enterprises, iter_enterprises
+from zhixiang.demo._residents import Residents, generate_residents, iter_residents, tianhe_streets
 
 
 def demo_policies_dir() -> Path:
@@ -11,4 +12,18 @@ def demo_policies_dir() -> Path:
     return Path(str(resources.files(__package__).joinpath("policies")))
 
 
-__all__ = ["demo_policies_dir", "generate_enterprises", "iter_enterprises"]
+def resident_policies_dir() -> Path:
+    """The folder of real Guangzhou resident policies (households and persons)."""
+    return demo_policies_dir() / "residents"
+
+
+__all__ = [
+    "Residents",
+    "demo_policies_dir",
+    "generate_enterprises",
+    "generate_residents",
+    "iter_enterprises",
+    "iter_residents",
+    "resident_policies_dir",
+    "tianhe_streets",
+]

@@ -65,4 +65,15 @@ def validate_id_number(value: str) -> str:
         ric.get_birth_date(number)
     except ValidationError as exc:
         raise IdentifierError(f"身份证号出生日期无效: {number[6:14]}") from exc
+    if number[:2] not in ID_PROVINCES:
+        raise IdentifierError(f"身份证号地址码的省级代码不存在: {number[:2]}")
     return number
+
+
+# GB/T 2260 province codes (the first two digits of every 身份证号 地址码). A county code may be an old,
+# abolished one (people keep their number for life), so only the province is required to exist.
+ID_PROVINCES = frozenset(
+    f"{code}" for code in (11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37)
+)
+ID_PROVINCES |= frozenset(f"{code}" for code in (41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54))
+ID_PROVINCES |= frozenset(f"{code}" for code in (61, 62, 63, 64, 65, 71, 81, 82))

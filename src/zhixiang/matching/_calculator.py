@@ -120,7 +120,7 @@ def facts_from_row(catalog: Catalog, row: Mapping[str, object]) -> dict[str, Val
         value = row.get(f.name)
         if value is None:
             facts[f.name] = None
-        elif f.type in (FieldType.INTEGER, FieldType.MONEY, FieldType.RATIO):
+        elif f.type in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.MONEY, FieldType.RATIO):
             facts[f.name] = value if isinstance(value, Decimal) else Decimal(str(value))
         elif f.type is FieldType.DATE and isinstance(value, datetime):
             facts[f.name] = value.date()

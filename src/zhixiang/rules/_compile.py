@@ -23,7 +23,9 @@ from zhixiang.rules._gap import (
     ConditionKind,
     DateRule,
 )
+from zhixiang.rules._groups import MEMBERS
 from zhixiang.rules._language import (
+    Aggregate,
     Arith,
     BoolOp,
     Call,
@@ -35,8 +37,10 @@ from zhixiang.rules._language import (
     Node,
     Not,
     ParamRef,
+    RoleRef,
     Value,
     ValueType,
+    group_refs,
 )
 from zhixiang.rules._policy import AMOUNT_ID, Policy
 
@@ -120,17 +124,28 @@ def _null_unless_all_known(args: list[ir.Value], result: ir.Value) -> ir.Value:
 class Compiler:
     """Builds Ibis expressions over one entity table, with parameters fixed for one evaluation date."""
 
-    def __init__(self, table: ir.Table, params: Mapping[str, Value], as_of: date) -> None:
+    def __init__(
+        self,
+        table: ir.Table,
+        params: Mapping[str, Value],
+        as_of: date,
+        groups: Mapping[Node, str] | None = None,
+    ) -> None:
         self.table = table
         self.params = params
         self.as_of = as_of
+        self.groups = groups or {}
 
     def __call__(self, node: Node) -> ir.Value:
         match node:
             case Literal(value=value):
                 return literal(value)
             case FieldRef(field=field):
+                if field.name == "age" and "age" not in self.table.columns:
+                    return self._age()
                 return self.table[field.name]
+            case Aggregate() | RoleRef():
+                return self.table[self.groups[node]]
             case ParamRef(name=name):
                 return literal(self.params[name])
             case Neg(arg=arg):
@@ -161,6 +176,34 @@ class Compiler:
             case Call():
                 return self._call(node)
         raise TypeError(f"cannot compile {node!r}")  # pragma: no cover
+
+    def _age(self) -> ir.Value:
+        """Whole years on the evaluation date, from 出生日期 or else from 身份证号 digits 7–14."""
+        columns = self.table.columns
+        year: ir.Value | None = None
+        month_day: ir.Value | None = None
+        if "birth_date" in columns:
+            born = self.table["birth_date"]
+            year, month_day = (
+                born.year().cast("int64"),
+                (born.month() * 100 + born.day()).cast("int64"),
+            )
+        if "id_number" in columns:
+            id_number = self.table["id_number"]
+            valid = (id_number.length() == 18) & id_number.substr(6, 8).re_search(r"^[0-9]{8}$")
+            id_year = ibis.cases(
+                (valid, id_number.substr(6, 4).cast("int64")), else_=ibis.null("int64")
+            )
+            id_md = ibis.cases(
+                (valid, id_number.substr(10, 4).cast("int64")), else_=ibis.null("int64")
+            )
+            year = id_year if year is None else year.coalesce(id_year)
+            month_day = id_md if month_day is None else month_day.coalesce(id_md)
+        if year is None or month_day is None:
+            return ibis.null("int64")
+        today = self.as_of
+        later = month_day > (today.month * 100 + today.day)
+        return (today.year - year - later.ifelse(1, 0)).cast("int64")
 
     def _constant(self, node: Node) -> Value:
         if isinstance(node, Literal):
@@ -395,9 +438,129 @@ class _Outcomes:
     holds_on: ir.Value  # 即将符合: the day it qualifies with no change (NULL: none)
 
 
-def _outcomes(policy: Policy, table: ir.Table, as_of: date, key: str) -> _Outcomes:
+def _group_columns(
+    nodes: list[Aggregate | RoleRef],
+    table: ir.Table,
+    members: ir.Table,
+    key: str,
+    params: Mapping[str, Value],
+    as_of: date,
+) -> tuple[ir.Table, dict[Node, str]]:
+    """The entity table with one column per aggregate or role value over its members.
+
+    Aggregates are one GROUP BY over the members (keyed by `household_id`), role values one join
+    per role; unknown members are counted so the result is NULL (unknown) exactly where the
+    one-household evaluator says unknown.
+    """
+    member = Compiler(members, params, as_of)
+    names: dict[Node, str] = {}
+    per_row: dict[str, ir.Value] = {}
+    finals: list[tuple[str, Aggregate]] = []
+    roles: dict[str, list[tuple[str, RoleRef]]] = {}
+    for i, node in enumerate(nodes):
+        name = f"_g{i}"
+        names[node] = name
+        if isinstance(node, RoleRef):
+            roles.setdefault(node.role, []).append((name, node))
+            continue
+        in_group = (
+            ibis.literal(True)
+            if node.group == MEMBERS
+            else members["role"] == ibis.literal(node.group)
+        )
+        where = in_group if node.where is None else in_group & member(node.where)
+        if node.func == "count":
+            per_row[f"{name}_n"] = where.ifelse(1, 0).fill_null(0)
+            per_row[f"{name}_u"] = where.isnull().ifelse(1, 0)
+        elif node.func in ("sum", "max", "min"):
+            value = member(node.value)  # type: ignore[arg-type]
+            per_row[f"{name}_v"] = ibis.cases((where, value), else_=ibis.null(value.type()))
+            per_row[f"{name}_u"] = ibis.cases(
+                (where.isnull(), 1), (where & value.isnull(), 1), else_=0
+            )
+        else:
+            value = member(node.value)  # type: ignore[arg-type]
+            flag = where & value if node.func == "any" else (where == ibis.literal(False)) | value
+            decided = flag if node.func == "any" else flag == ibis.literal(False)
+            per_row[f"{name}_n"] = ibis.cases((decided, 1), else_=0)
+            per_row[f"{name}_u"] = flag.isnull().ifelse(1, 0)
+        finals.append((name, node))
+    joined = table
+    if per_row:
+        rows = members.select(_gk=members["household_id"], **per_row)
+        aggs: dict[str, ir.Value] = {}
+        for column in per_row:
+            if column.endswith("_v"):
+                func = next(n.func for nm, n in finals if column == f"{nm}_v")
+                aggs[column] = getattr(rows[column], func)()
+            else:
+                aggs[column] = rows[column].sum()
+        grouped = rows.group_by("_gk").aggregate(**aggs)
+        joined = joined.left_join(grouped, joined[key] == grouped["_gk"]).select(
+            *table.columns, *aggs
+        )
+    for role, refs in roles.items():
+        holders = members.filter(members["role"] == ibis.literal(role))
+        values = Compiler(holders, params, as_of)
+        picked = holders.select(
+            _gk=holders["household_id"], **{name: values(node.value) for name, node in refs}
+        )
+        kept = joined.columns
+        joined = joined.left_join(picked, joined[key] == picked["_gk"]).select(
+            *kept, *(name for name, _ in refs)
+        )
+    results: dict[str, ir.Value] = {}
+    for name, node in finals:
+        unknown = joined[f"{name}_u"].fill_null(0) > 0
+        if node.func == "count":
+            results[name] = ibis.cases(
+                (unknown, ibis.null("int64")), else_=joined[f"{name}_n"].fill_null(0).cast("int64")
+            )
+        elif node.func == "sum":
+            total = joined[f"{name}_v"]
+            scale = _as_decimal_type(total.type()).scale if total.type().is_decimal() else 0
+            exact = (
+                _exact_narrow(total, scale) if total.type().is_decimal() else total.cast("int64")
+            )
+            zero = ibis.literal(0).cast(exact.type())
+            results[name] = ibis.cases(
+                (unknown, ibis.null(exact.type())), else_=exact.coalesce(zero)
+            )
+        elif node.func in ("max", "min"):
+            value = joined[f"{name}_v"]
+            results[name] = ibis.cases((unknown, ibis.null(value.type())), else_=value)
+        elif node.func == "any":
+            results[name] = ibis.cases(
+                (joined[f"{name}_n"].fill_null(0) > 0, True),
+                (unknown, ibis.null("boolean")),
+                else_=False,
+            )
+        else:
+            results[name] = ibis.cases(
+                (joined[f"{name}_n"].fill_null(0) > 0, False),
+                (unknown, ibis.null("boolean")),
+                else_=True,
+            )
+    role_columns = [name for refs in roles.values() for name, _ in refs]
+    return joined.select(*table.columns, *role_columns, **results), names
+
+
+def _outcomes(
+    policy: Policy, table: ir.Table, as_of: date, key: str, members: ir.Table | None = None
+) -> _Outcomes:
     """Conditions are computed once as columns; everything else reads those columns."""
-    compile_node = Compiler(table, policy.params_at(as_of), as_of)
+    params = policy.params_at(as_of)
+    nodes = [c.node for c in policy.conditions]
+    if policy.benefit is not None:
+        nodes.append(policy.benefit.node)
+    refs = [ref for n in nodes for ref in group_refs(n)]
+    refs = list(dict.fromkeys(refs))
+    groups: dict[Node, str] = {}
+    if refs:
+        if members is None:
+            raise ValueError(f"政策 {policy.id} 汇总家庭成员，需要成员表（members）")
+        table, groups = _group_columns(refs, table, members, key, params, as_of)
+    compile_node = Compiler(table, params, as_of, groups)
     names = [f"c{i}" for i in range(len(policy.conditions))]
     stage: dict[str, ir.Value] = {"entity_id": table[key]}
     stage |= {name: compile_node(c.node) for name, c in zip(names, policy.conditions, strict=True)}
@@ -430,13 +593,21 @@ def _outcomes(policy: Policy, table: ir.Table, as_of: date, key: str) -> _Outcom
 
 
 def compile_policy(
-    policy: Policy, table: ir.Table, as_of: date, *, key: str, with_ids: bool = True
+    policy: Policy,
+    table: ir.Table,
+    as_of: date,
+    *,
+    key: str,
+    with_ids: bool = True,
+    members: ir.Table | None = None,
 ) -> ir.Table:
     """One row per entity: status, failed/unknown conditions (bit masks and, if asked, ids), amount.
 
     Bit i of a mask is condition i; the bit after the last condition is the benefit amount.
+    A household policy also needs `members`: one row per member (household_id, role and the
+    member's person facts, with owns_house/owned_area where the policy reads them).
     """
-    o = _outcomes(policy, table, as_of, key)
+    o = _outcomes(policy, table, as_of, key, members)
     status = ibis.cases(
         (o.n_failed > 0, "ineligible"), (o.any_unknown, "needs_information"), else_="eligible"
     )
@@ -458,13 +629,15 @@ def compile_policy(
     return o.staged.select(**columns)
 
 
-def compile_counts(policy: Policy, table: ir.Table, as_of: date, *, key: str) -> ir.Table:
+def compile_counts(
+    policy: Policy, table: ir.Table, as_of: date, *, key: str, members: ir.Table | None = None
+) -> ir.Table:
     """One row for the policy: how many entities are eligible, need information, fail, nearly pass.
 
     The same outcomes as `compile_policy`, aggregated where they are computed, so a count over
     millions of entities never materialises a row per entity.
     """
-    o = _outcomes(policy, table, as_of, key)
+    o = _outcomes(policy, table, as_of, key, members)
     passed = o.n_failed == 0
     eligible = passed & ~o.any_unknown
     return o.staged.aggregate(

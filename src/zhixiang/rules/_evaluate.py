@@ -7,13 +7,15 @@ a property-based test holds the two to it.
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 
+from zhixiang.rules._groups import MEMBERS, MEMBERS_KEY, birth_date_of_id
 from zhixiang.rules._language import (
+    Aggregate,
     Arith,
     BoolOp,
     Call,
@@ -25,6 +27,7 @@ from zhixiang.rules._language import (
     Node,
     Not,
     ParamRef,
+    RoleRef,
     Value,
     ValueType,
 )
@@ -61,7 +64,14 @@ class Evaluator:
             case Literal(value=value):
                 return value
             case FieldRef(field=field):
+                if field.name == "age" and self.facts.get("age") is None:
+                    return self._age()
                 return self.facts.get(field.name)
+            case Aggregate():
+                return self._aggregate(node)
+            case RoleRef(role=role, value=value_node):
+                holder = next((m for m in self.members() if m.get("role") == role), None)
+                return None if holder is None else self.member(holder).eval(value_node)
             case ParamRef(name=name):
                 return self.params[name]
             case Neg(arg=arg):
@@ -93,6 +103,57 @@ class Evaluator:
             case Call():
                 return self._call(node)
         raise TypeError(f"cannot evaluate {node!r}")  # pragma: no cover
+
+    def _age(self) -> Value:
+        born = self.facts.get("birth_date") or birth_date_of_id(self.facts.get("id_number"))
+        if not isinstance(born, date):
+            return None
+        return Decimal(full_years_between(born, self.as_of))
+
+    def members(self) -> Sequence[Mapping[str, Value]]:
+        return self.facts.get(MEMBERS_KEY) or ()  # type: ignore[return-value]
+
+    def member(self, facts: Mapping[str, Value]) -> Evaluator:
+        return Evaluator(facts, self.params, self.as_of)
+
+    def member_outcomes(self, node: Aggregate) -> list[tuple[Mapping[str, Value], Value, Value]]:
+        """(member, where, value) for each member of the aggregate's group, in member order."""
+        rows = []
+        for m in self.members():
+            if node.group != MEMBERS and m.get("role") != node.group:
+                continue
+            sub = self.member(m)
+            where = True if node.where is None else sub.eval(node.where)
+            value = None if node.value is None else sub.eval(node.value)
+            rows.append((m, where, value))
+        return rows
+
+    def _aggregate(self, node: Aggregate) -> Value:
+        """Three-valued aggregates: an unknown member makes the result unknown unless it cannot matter."""
+        rows = self.member_outcomes(node)
+        if node.func in ("any", "all"):
+            # any: Kleene OR of (where AND value); all: Kleene AND of (NOT where OR value)
+            if node.func == "any":
+                flags = [_kleene_and(w, v) for _, w, v in rows]
+                if any(f is True for f in flags):
+                    return True
+                return None if any(f is None for f in flags) else False
+            flags = [_kleene_or(None if w is None else not w, v) for _, w, v in rows]
+            if any(f is False for f in flags):
+                return False
+            return None if any(f is None for f in flags) else True
+        if any(w is None for _, w, _ in rows):
+            return None
+        chosen = [v for _, w, v in rows if w]
+        if node.func == "count":
+            return Decimal(len(chosen))
+        if any(v is None for v in chosen):
+            return None
+        if node.func == "sum":
+            return sum(chosen, Decimal(0))  # type: ignore[arg-type,type-var]
+        if not chosen:
+            return None
+        return max(chosen) if node.func == "max" else min(chosen)  # type: ignore[type-var]
 
     def _arith(self, node: Arith) -> Value:
         left, right = self.eval(node.left), self.eval(node.right)
@@ -137,6 +198,18 @@ class Evaluator:
         if func in ("within", "starts_with"):
             return str(values[0]).startswith(str(values[1]))
         raise TypeError(f"unknown function {func}")  # pragma: no cover
+
+
+def _kleene_and(a: Value, b: Value) -> bool | None:
+    if a is False or b is False:
+        return False
+    return None if a is None or b is None else True
+
+
+def _kleene_or(a: Value, b: Value) -> bool | None:
+    if a is True or b is True:
+        return True
+    return None if a is None or b is None else False
 
 
 def _duration(vtype: ValueType | None, amount: Decimal) -> relativedelta:

@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from zhixiang.catalog import Catalog, Field, FieldType
 from zhixiang.identity import region_code_of, region_prefix
+from zhixiang.rules._groups import MEMBERS, ROLES, SINGLE_ROLES
 
 
 class ValueType(StrEnum):
@@ -38,6 +39,7 @@ class ValueType(StrEnum):
 FIELD_VALUE_TYPES: dict[FieldType, ValueType] = {
     FieldType.BOOL: ValueType.BOOL,
     FieldType.INTEGER: ValueType.NUMBER,
+    FieldType.DECIMAL: ValueType.NUMBER,
     FieldType.MONEY: ValueType.MONEY,
     FieldType.RATIO: ValueType.RATIO,
     FieldType.DATE: ValueType.DATE,
@@ -55,6 +57,8 @@ UNITS: dict[str, tuple[ValueType, Decimal]] = {
     "年": (ValueType.YEARS, Decimal(1)),
     "月": (ValueType.MONTHS, Decimal(1)),
     "个月": (ValueType.MONTHS, Decimal(1)),
+    "岁": (ValueType.NUMBER, Decimal(1)),
+    "平方米": (ValueType.NUMBER, Decimal(1)),
     "人": (ValueType.NUMBER, Decimal(1)),
     "件": (ValueType.NUMBER, Decimal(1)),
     "家": (ValueType.NUMBER, Decimal(1)),
@@ -147,6 +151,44 @@ class BoolOp(Node):
     items: tuple[Node, ...]
 
 
+@dataclass(frozen=True)
+class Path(Node):
+    """`成员.月收入` or `申请人.户籍地` as parsed, before the checker knows what the head names."""
+
+    head: str
+    attr: str
+    attr_span: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Filtered(Node):
+    """`成员 where 年龄 >= 60` as parsed: a set of members and the condition each must meet."""
+
+    items: Node
+    where: Node
+
+
+@dataclass(frozen=True)
+class Aggregate(Node):
+    """sum/count/any/all/max/min over a household's members (`group` is 成员 or a role).
+
+    `value` and `where` are member expressions: each is evaluated once per member.
+    """
+
+    func: str
+    group: str
+    value: Node | None
+    where: Node | None
+
+
+@dataclass(frozen=True)
+class RoleRef(Node):
+    """The value of a member expression for the one member holding a role (申请人, 配偶)."""
+
+    role: str
+    value: Node
+
+
 # ---------------------------------------------------------------- parsing
 
 _OP_ALIASES = {"=": "==", "≥": ">=", "≤": "<=", "≠": "!=", "×": "*", "÷": "/"}
@@ -197,6 +239,13 @@ class _ToTree(Transformer):
 
     def name(self, meta, children):
         return Name(_span(children[0]), str(children[0]))
+
+    def path(self, meta, children):
+        head, attr = children
+        return Path(_span(meta), str(head), str(attr), _span(attr))
+
+    def filtered(self, meta, children):
+        return Filtered(_span(meta), children[0], children[1])
 
     def call(self, meta, children):
         func, *args = children
@@ -331,12 +380,20 @@ _FUNCTIONS = {
     "today": "评估日",
     "starts_with": '以某前缀开头 starts_with(字段, "C")',
     "is_known": "是否已知",
+    "sum": "成员求和 sum(成员.字段 where 条件)",
+    "count": "成员计数 count(成员 where 条件)",
+    "any": "有成员满足 any(成员.字段) 或 any(成员 where 条件)",
+    "all": "全部成员满足 all(成员 where 条件)",
 }
+AGGREGATES = ("sum", "count", "any", "all", "max", "min")
 
 
 class _Checker:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
+        self.catalog = scope.catalog
+        self.members: Catalog | None = getattr(scope, "member_catalog", None)
+        self.in_member = False
 
     def visit(self, node: Node) -> Node:
         method = getattr(self, f"visit_{type(node).__name__}")
@@ -346,13 +403,114 @@ class _Checker:
         return node
 
     def visit_Name(self, node: Name) -> Node:
-        field = self.scope.catalog.get(node.name)
+        field = self.catalog.get(node.name)
         if field is not None:
             return FieldRef(node.span, field, type=FIELD_VALUE_TYPES[field.type])
         ptype = self.scope.parameter_type(node.name)
         if ptype is not None:
             return ParamRef(node.span, node.name, type=ptype)
-        raise ExpressionError(f"未知字段或参数: {node.name}", _col(node))
+        if self.members is not None and not self.in_member and _is_group(node.name):
+            raise ExpressionError(
+                f"{node.name} 是一组家庭成员，请写 count({node.name})、sum({node.name}.字段)、"
+                f"any({node.name} where 条件) 等",
+                _col(node),
+            )
+        where = "成员" if self.in_member else ""
+        raise ExpressionError(f"未知{where}字段或参数: {node.name}", _col(node))
+
+    def visit_Path(self, node: Path) -> Node:
+        if self.in_member:
+            raise ExpressionError(
+                f"成员条件中直接写成员的字段即可（如 年龄），不能再写 {node.head}.{node.attr}",
+                _col(node),
+            )
+        if self.members is None:
+            raise ExpressionError(
+                f"{node.head}.{node.attr}: 只有家庭政策（entity: household）可以引用家庭成员",
+                _col(node),
+            )
+        if node.head in SINGLE_ROLES:
+            value = self._member(lambda: self._member_field(node))
+            return RoleRef(node.span, node.head, value, type=value.type)
+        if _is_group(node.head):
+            raise ExpressionError(
+                f"{node.head}.{node.attr} 是一组值，须写在 sum/count/any/all/max/min 之中，"
+                f"如 sum({node.head}.{node.attr})",
+                _col(node),
+            )
+        groups = "、".join((MEMBERS, *ROLES))
+        raise ExpressionError(f"未知的成员组 {node.head}（可用: {groups}）", _col(node))
+
+    def visit_Filtered(self, node: Filtered) -> Node:
+        raise ExpressionError("where 只能写在 sum/count/any/all/max/min 的括号内", _col(node))
+
+    def _member(self, visit):  # type: ignore[no-untyped-def]
+        """Check with member fields in scope (inside an aggregate or after a role)."""
+        saved = self.catalog, self.in_member
+        self.catalog, self.in_member = self.members, True  # type: ignore[assignment]
+        try:
+            return visit()
+        finally:
+            self.catalog, self.in_member = saved
+
+    def _member_field(self, node: Path) -> Node:
+        field = self.catalog.get(node.attr)
+        if field is None:
+            raise ExpressionError(f"家庭成员没有字段: {node.attr}", node.attr_span[0] + 1)
+        return FieldRef(node.attr_span, field, type=FIELD_VALUE_TYPES[field.type])
+
+    def _aggregate(self, node: Call) -> Node:
+        func = node.func
+        if self.members is None:
+            raise ExpressionError(
+                f"{func}(…) 汇总的是家庭成员，只能用于家庭政策（entity: household）", _col(node)
+            )
+        if self.in_member:
+            raise ExpressionError(f"成员条件中不能再嵌套 {func}(…)", _col(node))
+        if len(node.args) != 1:
+            raise ExpressionError(f"{func} 需要 1 个参数（如 {func}(成员.字段)）", _col(node))
+        arg, where = node.args[0], None
+        if isinstance(arg, Filtered):
+            arg, where = arg.items, arg.where  # type: ignore[assignment,attr-defined]
+        if isinstance(arg, Name) and _is_group(arg.name):
+            group, value_path = arg.name, None
+        elif isinstance(arg, Path) and _is_group(arg.head):
+            group, value_path = arg.head, arg
+        else:
+            raise ExpressionError(
+                f"{func} 的参数应为 成员、成员.字段 或 成员 where 条件（成员也可写角色，如 子女）",
+                _col(arg),
+            )
+        value = None if value_path is None else self._member(lambda: self._member_field(value_path))
+        checked_where = None
+        if where is not None:
+            checked_where = self._member(lambda: self._boolean(where, "where"))
+        if func == "count":
+            if value is not None:
+                raise ExpressionError(
+                    "count 数的是人：写 count(成员) 或 count(成员 where 条件)", _col(value)
+                )
+            return Aggregate(node.span, func, group, None, checked_where, type=ValueType.NUMBER)
+        if func in ("any", "all"):
+            if value is None:
+                if checked_where is None:
+                    raise ExpressionError(
+                        f"{func} 需要一个条件，如 {func}(成员 where 年龄 >= 60)", _col(node)
+                    )
+                value, checked_where = checked_where, None
+            if value.type is not ValueType.BOOL:
+                raise ExpressionError(
+                    f"{func} 的成员字段须为是/否，这里是{value.type}", _col(value)
+                )
+            return Aggregate(node.span, func, group, value, checked_where, type=ValueType.BOOL)
+        if value is None:
+            raise ExpressionError(f"{func} 需要成员的字段，如 {func}({group}.字段)", _col(node))
+        allowed = NUMERIC if func == "sum" else NUMERIC | {ValueType.DATE}
+        if value.type not in allowed:
+            kind = "数值或金额" if func == "sum" else "数值、金额或日期"
+            name = value_path.attr if value_path is not None else func
+            raise ExpressionError(f"{func} 只能用于{kind}，{name} 是{value.type}", _col(value))
+        return Aggregate(node.span, func, group, value, checked_where, type=value.type)
 
     def visit_Neg(self, node: Neg) -> Node:
         arg = self.visit(node.arg)
@@ -423,6 +581,8 @@ class _Checker:
                 hint = f"（数值请写上单位 {unit}）"
             raise ExpressionError(f"类型不符: {lt} 不能与 {rt} 比较{hint}", _col(at))
         for this, other in ((left, right), (right, left)):
+            if isinstance(this, RoleRef):
+                this = this.value
             if (
                 isinstance(this, FieldRef)
                 and this.field.values
@@ -439,6 +599,10 @@ class _Checker:
         func = node.func
         if func not in _FUNCTIONS:
             raise ExpressionError(f"未知函数: {func}（可用: {', '.join(_FUNCTIONS)}）", _col(node))
+        if func in ("sum", "count", "any", "all") or (
+            func in ("min", "max") and len(node.args) == 1 and _is_group_arg(node.args[0])
+        ):
+            return self._aggregate(node)
         args = tuple(self.visit(a) for a in node.args)
         types = [a.type for a in args]
 
@@ -505,6 +669,17 @@ class _Checker:
             args=(args[0], Literal(target.span, prefix, type=ValueType.TEXT)),
             type=ValueType.BOOL,
         )
+
+
+def _is_group(name: str) -> bool:
+    return name == MEMBERS or name in ROLES
+
+
+def _is_group_arg(arg: Node) -> bool:
+    inner = arg.items if isinstance(arg, Filtered) else arg
+    return (isinstance(inner, Name) and _is_group(inner.name)) or (
+        isinstance(inner, Path) and _is_group(inner.head)
+    )
 
 
 def _region_literal(target: Literal) -> str:
@@ -603,13 +778,40 @@ def source_text(source: str, node: Node) -> str:
     return source[node.span[0] : node.span[1]]
 
 
+_REFS: dict[tuple[str, int], tuple[Node, list]] = {}  # per parsed node: the calculator asks often
+
+
+def _remembered(kind: str, node: Node, compute):  # type: ignore[no-untyped-def]
+    """A walk's result for this very node (policies are parsed once and kept, so ids are stable)."""
+    key = (kind, id(node))
+    hit = _REFS.get(key)
+    if hit is not None and hit[0] is node:
+        return list(hit[1])
+    result = compute(node)
+    if len(_REFS) > 100_000:
+        _REFS.clear()
+    _REFS[key] = (node, result)
+    return list(result)
+
+
 def field_refs(node: Node) -> list[Field]:
-    """The fields an expression reads, in order of first use."""
+    """The fields an expression reads of the entity itself (not of its members), in order of use."""
+    return _remembered("fields", node, _field_refs)
+
+
+def group_refs(node: Node) -> list[Aggregate | RoleRef]:
+    """The aggregates and role values an expression reads of its members, in order of use."""
+    return _remembered("groups", node, _group_refs)
+
+
+def _field_refs(node: Node) -> list[Field]:
     seen: dict[str, Field] = {}
 
     def walk(n: object) -> None:
         if isinstance(n, FieldRef):
             seen.setdefault(n.field.name, n.field)
+        elif isinstance(n, (Aggregate, RoleRef)):
+            return
         elif isinstance(n, Node):
             for f in dataclasses.fields(n):
                 walk(getattr(n, f.name))
@@ -619,3 +821,21 @@ def field_refs(node: Node) -> list[Field]:
 
     walk(node)
     return list(seen.values())
+
+
+def _group_refs(node: Node) -> list[Aggregate | RoleRef]:
+    found: list[Aggregate | RoleRef] = []
+
+    def walk(n: object) -> None:
+        if isinstance(n, (Aggregate, RoleRef)):
+            if n not in found:
+                found.append(n)
+        elif isinstance(n, Node):
+            for f in dataclasses.fields(n):
+                walk(getattr(n, f.name))
+        elif isinstance(n, tuple):
+            for item in n:
+                walk(item)
+
+    walk(node)
+    return found

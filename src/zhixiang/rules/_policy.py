@@ -10,10 +10,12 @@ from pathlib import Path
 
 import yaml
 
-from zhixiang.catalog import Catalog, CatalogError, load_catalog
+from zhixiang.catalog import Catalog, CatalogError
 from zhixiang.rules._gap import Analysis, analyse, inferred_scope
+from zhixiang.rules._groups import MEMBERS_KEY, ROLES, scope_catalogs
 from zhixiang.rules._language import (
     ExpressionError,
+    FieldRef,
     Node,
     Value,
     ValueType,
@@ -32,6 +34,15 @@ STATUSES = {
     "needs_information": "needs_information",
     "待补充信息": "needs_information",
 }
+LIFE_EVENTS = (
+    "生育",
+    "入学",
+    "就业失业",
+    "住房",
+    "养老",
+    "残疾",
+    "救助",
+)  # 一件事 bundles for residents
 AMOUNT_ID = "amount"  # the pseudo-condition reported when the benefit needs a fact that is missing
 # 免申即享: how a benefit reaches the entity, and what a budget does when it is short.
 DELIVERY_MODES = ("直接兑现", "意愿确认", "申请审核")
@@ -143,6 +154,7 @@ class Policy:
     exclusivity_group: str | None = None  # 同一事项不重复享受，按就高原则
     annual_cap: Decimal | None = None  # 单个主体年度奖励总额上限（跨政策）
     budget: Budget | None = None
+    life_event: str = ""  # which 一件事 bundle (LIFE_EVENTS) a resident policy belongs to
 
     def in_force(self, as_of: date) -> bool:
         return (self.valid_from is None or self.valid_from <= as_of) and (
@@ -250,6 +262,7 @@ def _date(y: _Y, what: str) -> date:
 class _Scope:
     catalog: Catalog
     parameters: dict[str, Parameter] = field(default_factory=dict)
+    member_catalog: Catalog | None = None
 
     def parameter_type(self, name: str) -> ValueType | None:
         p = self.parameters.get(name)
@@ -418,10 +431,42 @@ def _delivery(
     except _Bad as bad:
         problems.append(bad.problem)
     return found
+def _facts(y: _Y | None, catalog: Catalog, name: str) -> dict[str, Value]:
+    facts: dict[str, Value] = {}
+    for key, fy in y.items() if y else []:
+        f = catalog.get(key)
+        if f is None:
+            raise _Bad(fy.where, f"用例 {name}: 未知字段 {key}")
+        raw = fy.value()
+        try:
+            facts[f.name] = literal_for_field(f, fy.text() if isinstance(raw, str) else raw)
+        except ExpressionError as exc:
+            raise _Bad(fy.where, f"用例 {name}: {exc.message}") from None
+    return facts
+
+
+def _members(y: _Y | None, catalog: Catalog | None, name: str) -> tuple[dict[str, Value], ...]:
+    """A test household's members: each a person's facts with its 家庭角色 (role)."""
+    if y is None:
+        return ()
+    if catalog is None:
+        raise _Bad(y.where, f"用例 {name}: 只有家庭政策的用例可以写 members")
+    members = []
+    for my in y.seq():
+        # As in the warehouse, a member with no house_owner link owns no house.
+        facts = {"owns_house": False, "owned_area": Decimal(0), **_facts(my, catalog, name)}
+        if facts.get("role") not in ROLES:
+            raise _Bad(my.where, f"用例 {name}: 每个成员须写 role（{'/'.join(ROLES)}）")
+        members.append(facts)
+    return tuple(members)
 
 
 def _tests(
-    doc: _Y, catalog: Catalog, condition_ids: set[str], problems: list[PolicyProblem]
+    doc: _Y,
+    catalog: Catalog,
+    condition_ids: set[str],
+    problems: list[PolicyProblem],
+    member_catalog: Catalog | None = None,
 ) -> list[PolicyTest]:
     tests: list[PolicyTest] = []
     section = doc.get("tests")
@@ -431,17 +476,11 @@ def _tests(
         try:
             name = n.text() if (n := y.get("name")) else f"用例{i}"
             as_of = _date(_required(y, "as_of", "评估日期"), "as_of ")
-            facts: dict[str, Value] = {}
-            facts_y = y.get("facts")
-            for key, fy in facts_y.items() if facts_y else []:
-                f = catalog.get(key)
-                if f is None:
-                    raise _Bad(fy.where, f"用例 {name}: 未知字段 {key}")
-                raw = fy.value()
-                try:
-                    facts[f.name] = literal_for_field(f, fy.text() if isinstance(raw, str) else raw)
-                except ExpressionError as exc:
-                    raise _Bad(fy.where, f"用例 {name}: {exc.message}") from None
+            facts = _facts(y.get("facts"), catalog, name)
+            if member_catalog is not None:
+                facts[MEMBERS_KEY] = _members(y.get("members"), member_catalog, name)  # type: ignore[assignment]
+            elif y.get("members") is not None:
+                _members(y.get("members"), None, name)
             expect = _required(y, "expect", "预期结果")
             status_y = _required(expect, "status", "eligible / ineligible / needs_information")
             status = STATUSES.get(status_y.text())
@@ -507,7 +546,7 @@ def parse_policy(text: str, path: Path, groups: set[str] | None = None) -> Polic
         clause = _required(source, "clause", "条款").text()
         entity = e.text() if (e := doc.get("entity")) else "enterprise"
         try:
-            catalog = load_catalog(entity)
+            catalog, member_catalog = scope_catalogs(entity)
         except (FileNotFoundError, CatalogError):
             raise _Bad(doc.get("entity").where, f"未知主体类型: {entity}") from None  # type: ignore[union-attr]
         valid = doc.get("valid")
@@ -518,14 +557,14 @@ def parse_policy(text: str, path: Path, groups: set[str] | None = None) -> Polic
     except _Bad as bad:
         raise PolicyRejected([bad.problem]) from None
 
-    scope = _Scope(catalog, _parameters(doc, problems))
+    scope = _Scope(catalog, _parameters(doc, problems), member_catalog)
     conditions = _conditions(doc, scope, problems)
     benefit = None
     try:
         benefit = _benefit(doc, scope)
     except _Bad as bad:
         problems.append(bad.problem)
-    tests = _tests(doc, catalog, {c.id for c in conditions}, problems)
+    tests = _tests(doc, catalog, {c.id for c in conditions}, problems, member_catalog)
     delivery = _delivery(doc, path, groups, problems)
     for test in tests:
         if (valid_from and test.as_of < valid_from) or (valid_to and test.as_of > valid_to):
@@ -537,6 +576,16 @@ def parse_policy(text: str, path: Path, groups: set[str] | None = None) -> Polic
     if problems:
         raise PolicyRejected(problems)
     summary = s.text() if (s := doc.get("summary")) else ""
+    life_event = e.text() if (e := doc.get("life_event")) else ""
+    if life_event and life_event not in LIFE_EVENTS:
+        raise PolicyRejected(
+            [
+                PolicyProblem(
+                    doc.get("life_event").where,  # type: ignore[union-attr]
+                    f"未知的一件事类别 {life_event}（可选: {'、'.join(LIFE_EVENTS)}）",
+                )
+            ]
+        )
     return Policy(
         id=pid,
         title=title,
@@ -553,6 +602,7 @@ def parse_policy(text: str, path: Path, groups: set[str] | None = None) -> Polic
         path=path,
         summary=summary,
         **delivery,  # type: ignore[arg-type]
+        life_event=life_event,
     )
 
 
@@ -566,3 +616,25 @@ def policy_files(paths: Iterable[Path]) -> list[Path]:
         else:
             files.append(p)
     return files
+
+
+def policy_fields(policy: Policy) -> list[str]:
+    """Every field the policy reads, of the entity or of its members (English names), for grants
+    and audit records: what the duty needs and nothing more."""
+    seen: dict[str, None] = {}
+
+    def walk(n: object) -> None:
+        if isinstance(n, FieldRef):
+            seen.setdefault(n.field.name)
+        elif isinstance(n, Node):
+            for value in vars(n).values():
+                walk(value)
+        elif isinstance(n, tuple):
+            for item in n:
+                walk(item)
+
+    for c in policy.conditions:
+        walk(c.node)
+    if policy.benefit is not None:
+        walk(policy.benefit.node)
+    return list(seen)

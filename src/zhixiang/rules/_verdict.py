@@ -11,7 +11,18 @@ from typing import cast
 from zhixiang.catalog import Field
 from zhixiang.rules._evaluate import Evaluator
 from zhixiang.rules._gap import NEAR_MISS_CLOSENESS, Gap, gap, row_closeness, row_holds_on
-from zhixiang.rules._language import Compare, Node, Value, ValueType, field_refs, source_text
+from zhixiang.rules._language import (
+    Aggregate,
+    Compare,
+    FieldRef,
+    Node,
+    RoleRef,
+    Value,
+    ValueType,
+    field_refs,
+    group_refs,
+    source_text,
+)
 from zhixiang.rules._policy import AMOUNT_ID, Policy
 
 CENT = Decimal("0.01")
@@ -31,6 +42,20 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class MemberFact:
+    """What one household member contributed to an aggregate or role value of a condition."""
+
+    id_number: str | None
+    name: str | None
+    role: str | None
+    expression: str  # the aggregate or role value, as written in the policy
+    included: bool | None  # the member met the `where` (None: unknown)
+    value: Value
+    type: ValueType | None
+    missing: tuple[Field, ...]  # the member's facts that left the contribution unknown
+
+
+@dataclass(frozen=True)
 class ConditionOutcome:
     id: str
     label: str
@@ -42,6 +67,7 @@ class ConditionOutcome:
     gap: Gap | None = None
     scope: bool = False
     needs_review: bool = False
+    members: tuple[MemberFact, ...] = ()  # for household policies: each member's part
 
 
 @dataclass(frozen=True)
@@ -103,6 +129,64 @@ def _comparisons(node: Node, source: str, evaluate: Evaluator) -> list[Compariso
     return found
 
 
+def _member_facts(node: Node, source: str, evaluate: Evaluator) -> list[MemberFact]:
+    found: list[MemberFact] = []
+    for ref in group_refs(node):
+        text = source_text(source, ref)
+        if isinstance(ref, RoleRef):
+            holders = [m for m in evaluate.members() if m.get("role") == ref.role]
+            for m in holders[:1]:
+                value = evaluate.member(m).eval(ref.value)
+                missing = _missing(evaluate.member(m), [ref.value]) if value is None else ()
+                found.append(_fact(m, text, True, value, ref.type, missing))
+            continue
+        assert isinstance(ref, Aggregate)
+        if ref.func == "count" and ref.where is None:
+            continue  # every member counts; nothing a member could be asked for
+        for m, where, value in evaluate.member_outcomes(ref):
+            if ref.func in ("any", "all"):
+                unknown = where is None or (where and value is None)
+            else:
+                unknown = where is None or (where is True and value is None)
+            missing = (
+                _missing(evaluate.member(m), [n for n in (ref.where, ref.value) if n is not None])
+                if unknown
+                else ()
+            )
+            included = where if isinstance(where, bool) else None
+            if ref.value is None:  # count(… where …): show whether the member is counted
+                found.append(_fact(m, text, included, included, ValueType.BOOL, missing))
+            else:
+                found.append(_fact(m, text, included, value, ref.value.type, missing))
+    return found
+
+
+def _missing(member: Evaluator, nodes: list[Node]) -> tuple[Field, ...]:
+    fields = [f for n in nodes for f in field_refs(n)]
+    unique = list(dict.fromkeys(fields))
+    return tuple(f for f in unique if member.eval(FieldRef((0, 0), f)) is None)
+
+
+def _fact(
+    m: Mapping[str, Value],
+    text: str,
+    included: bool | None,
+    value: Value,
+    vtype: ValueType | None,
+    missing: tuple[Field, ...],
+) -> MemberFact:
+    return MemberFact(
+        None if m.get("id_number") is None else str(m.get("id_number")),
+        None if m.get("name") is None else str(m.get("name")),
+        None if m.get("role") is None else str(m.get("role")),
+        text,
+        included,
+        value,
+        vtype,
+        missing,
+    )
+
+
 def evaluate_policy(
     policy: Policy, facts: Mapping[str, Value], as_of: date, *, explain: bool = False
 ) -> Verdict:
@@ -135,6 +219,7 @@ def evaluate_policy(
                     found,
                     condition.scope,
                     condition.needs_review,
+                    tuple(_member_facts(condition.node, condition.source, evaluate)),
                 )
             )
     amount: Decimal | None = None
