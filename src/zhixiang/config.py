@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     )
     knowledge_llm_model: str = Field("", description="改写答案所用的模型名")
     knowledge_llm_key_file: Path | None = Field(None, description="改写接口的 API 密钥文件（可选）")
+    demo_laws_limit: int | None = Field(
+        None, ge=0, description="make demo 导入的法规部数（按目录均匀抽取）；默认全部 3,422 部"
+    )
     policies: Path | None = Field(None, description="政策文件目录；默认内置示例政策")
     tickets_rules: Path | None = Field(None, description="接诉即办规则文件；默认内置 rules.yaml")
     departments: Path | None = Field(None, description="部门目录文件；默认内置 departments.yaml")
