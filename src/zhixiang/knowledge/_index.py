@@ -90,8 +90,8 @@ RARE_SPAN = 4.0  # …and as rare as 末班车 or 米其林 at COMMON_INFORMATIO
 @cache
 def _segmenter() -> Callable[[str], list[str]]:
     """jieba's segmentation: rjieba (jieba-rs, the same dictionary and algorithm, ~25x faster) when
-    installed, else jieba itself. Both give the same words, so an index built by one is read by the
-    other."""
+    installed, else jieba itself. Their Chinese words are the same; rjieba keeps a phone number or
+    a web address (400-893-9111, www.gz.gov.cn) as one token where jieba splits it at - and ."""
     try:
         import rjieba
     except ImportError:
