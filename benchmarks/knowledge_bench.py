@@ -131,12 +131,14 @@ def baseline_report(shared: Path, laws: int) -> None:
 
         from zhixiang.knowledge._models import Clause
 
-        same = [sorted(r.tokens.split()) for r in a.execute(select(Clause.tokens).order_by(Clause.id))] == [
-            sorted(r.tokens.split()) for r in b.execute(select(Clause.tokens).order_by(Clause.id))
-        ]
-    x, y = old.index().retriever.scores, new.index().retriever.scores
-    matrix = np.array_equal(x["indices"], y["indices"]) and np.allclose(x["data"], y["data"], rtol=1e-5)
-    print(f"   agreement: same passages and tokens {same}; same BM25 matrix {matrix}; speed-up wall {figures['before'][1] / figures['now'][1]:.1f}x, CPU {figures['before'][2] / figures['now'][2]:.1f}x")
+        before = [sorted(r.tokens.split()) for r in a.execute(select(Clause.tokens).order_by(Clause.id))]
+        now = [sorted(r.tokens.split()) for r in b.execute(select(Clause.tokens).order_by(Clause.id))]
+    same = sum(x == y for x, y in zip(before, now, strict=True)) / len(now)
+    print(
+        f"   agreement: {len(before):,} vs {len(now):,} passages; identical tokens in {same:.1%} of them "
+        "(the rest: rjieba keeps 400-893-9111 or www.gz.gov.cn whole where jieba splits at - and .); "
+        f"speed-up wall {figures['before'][1] / figures['now'][1]:.1f}x, CPU {figures['before'][2] / figures['now'][2]:.1f}x"
+    )
 
 
 def hit_rates(library: Library, rows: list[dict], rerank=None) -> tuple[float, float, list[tuple[float, bool]]]:  # type: ignore[no-untyped-def]
