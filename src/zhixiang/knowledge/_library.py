@@ -245,7 +245,12 @@ class Library:
         for batch in batches:
             report.problems.extend(batch.problems)
             drafts.extend(complete_metadata(d) for d in batch.drafts)
-        prepared = self._prepare(drafts, report)
+        with self.session() as session:
+            stored = {
+                (row.key, row.text_hash)
+                for row in session.execute(select(Document.key, Document.text_hash))
+            }
+        prepared = self._prepare(drafts, report, stored)
         now = utcnow()
         with self.session() as session, session.begin():
             existing = {
@@ -340,13 +345,21 @@ class Library:
             self.rebuild_index()
         return report
 
-    def _prepare(self, drafts: list[DocumentDraft], report: ImportReport) -> list[tuple]:
-        """Each new draft with whether it is structured and its passages (label, kind, heading,
-        text, tokens); clause structure and words are found on two processes for large imports."""
+    def _prepare(
+        self, drafts: list[DocumentDraft], report: ImportReport, stored: set[tuple[str, str]]
+    ) -> list[tuple]:
+        """Each new or changed draft with whether it is structured and its passages (label, kind,
+        heading, text, tokens); a draft stored with the same text (in `stored`, as key and text
+        hash) is reported unchanged without being cut again. Clause structure and words are found
+        on two processes for large imports."""
         unique = []
         seen: dict[str, str] = {}
         seen_no: dict[str, str] = {}
         for draft in drafts:
+            if (draft.key, hashlib.sha256(draft.text.encode()).hexdigest()) in stored:
+                seen[draft.key] = draft.origin
+                report.unchanged.append(draft.title)
+                continue
             if draft.key in seen:
                 report.problems.append(
                     ImportProblem(
