@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     grants_db: str = Field(
         "", description="免申即享兑现台账库 SQLAlchemy 地址；默认 home/grants.db (SQLite)"
     )
+    demo_laws_limit: int | None = Field(
+        None, ge=0, description="make demo 导入的法规部数（按目录均匀抽取）；默认全部 3,422 部"
+    )
     policies: Path | None = Field(None, description="政策文件目录；默认内置示例政策")
     tickets_rules: Path | None = Field(None, description="接诉即办规则文件；默认内置 rules.yaml")
     departments: Path | None = Field(None, description="部门目录文件；默认内置 departments.yaml")

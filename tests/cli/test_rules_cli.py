@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from zhixiang.cli import app
@@ -27,7 +28,8 @@ def test_policies_check_passes_on_demo_and_fails_with_location(tmp_path: Path) -
     assert "bad.yaml:11:21" in failed.output and "未知单位 万吨" in failed.output
 
 
-def test_demo_match_and_explain_end_to_end(home: Path) -> None:
+def test_demo_match_and_explain_end_to_end(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZHIXIANG_DEMO_LAWS_LIMIT", "40")  # the full laws import: tests/knowledge
     demo = runner.invoke(app, ["demo", "--count", "2000"])
     assert demo.exit_code == 0, demo.output
     assert "匹配结果" in demo.output and "已发布为当前批次" in demo.output

@@ -119,7 +119,9 @@ def demo_knowledge(settings: Settings) -> None:
         return
     library = open_library(settings)
     for source in sources:
-        print_import(import_with_progress(library, source))
+        print_import(import_with_progress(library, source, limit=settings.demo_laws_limit))
+    if settings.demo_laws_limit is not None:
+        console.print(f"法规按 ZHIXIANG_DEMO_LAWS_LIMIT 只抽取了 {settings.demo_laws_limit:,} 部")
     console.print(
         '问政策: zhixiang ask "失业保险金能领多久？"；批量: zhixiang knowledge ask -i 问题.csv -o 回答.csv'
     )

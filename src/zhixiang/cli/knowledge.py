@@ -174,7 +174,10 @@ def print_import(report: ImportReport) -> None:
 
 
 def import_with_progress(
-    library: Library, path: Path, defaults: dict[str, str] | None = None
+    library: Library,
+    path: Path,
+    defaults: dict[str, str] | None = None,
+    limit: int | None = None,
 ) -> ImportReport:
     """Import `path` with a progress bar; shared by `knowledge import` and the demo."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -190,7 +193,7 @@ def import_with_progress(
             if done == total:
                 progress.update(task, description="切分条款、分词、写入文件库")
 
-        return library.import_path(path, _operator(), defaults, advance)
+        return library.import_path(path, _operator(), defaults, advance, limit)
 
 
 @knowledge_app.command("import")
@@ -205,6 +208,9 @@ def import_documents(
     issuer: Issuer = None,
     kind: Annotated[str | None, typer.Option(help="文件类别，如 规范性文件、通知公告")] = None,
     audience: Annotated[str | None, typer.Option(help="适用对象：居民、企业 或 居民,企业")] = None,
+    laws_limit: Annotated[
+        int | None, typer.Option(min=0, help="法规目录只导入这么多部（按目录均匀抽取）")
+    ] = None,
 ) -> None:
     """导入政策文件：识别章、条、款、项结构与文号、日期；报告不能导入的内容，其余照常导入。"""
     from zhixiang.errors import ZhixiangError
@@ -218,7 +224,7 @@ def import_documents(
     failed = False
     for path in paths:
         try:
-            report = import_with_progress(library, path, defaults)
+            report = import_with_progress(library, path, defaults, laws_limit)
         except ZhixiangError as exc:
             console.print(f"[red]错误:[/red] {escape(str(path))}: {escape(exc.message)}")
             failed = True

@@ -27,7 +27,14 @@ from zhixiang.errors import Conflict, InvalidInput, NotFound
 from zhixiang.knowledge import _answer as ans
 from zhixiang.knowledge._draft import PolicyDraft, draft_policy, finalize
 from zhixiang.knowledge._hotline import HotlineReply
-from zhixiang.knowledge._index import LexicalIndex, question_text, tokenize, tokenize_all
+from zhixiang.knowledge._index import (
+    PARALLEL_ABOVE,
+    LexicalIndex,
+    parallel_map,
+    passage_tokens,
+    question_text,
+    tokenize,
+)
 from zhixiang.knowledge._models import Candidate, Clause, Document, Event
 from zhixiang.knowledge._models import Draft as DraftRow
 from zhixiang.knowledge._questions import check_question, instruction_like
@@ -201,13 +208,15 @@ class Library:
         principal: Principal,
         defaults: dict[str, str] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        limit: int | None = None,
     ) -> ImportReport:
-        """Import a file, a folder of files, or a law folder (one with INDEX.csv)."""
+        """Import a file, a folder of files, or a law folder (one with INDEX.csv); `limit` takes
+        only that many laws of a law folder, spread over its list."""
         principal.require("knowledge.manage")
         if not path.exists():
             raise NotFound(f"找不到 {path}", "path")
         if path.is_dir() and (path / "INDEX.csv").exists():
-            return self.import_batches(self._law_batches(path, progress), principal)
+            return self.import_batches(self._law_batches(path, progress, limit), principal)
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         batches = []
         for i, file in enumerate(files, start=1):
@@ -220,8 +229,10 @@ class Library:
         return self.import_batches(batches, principal)
 
     @staticmethod
-    def _law_batches(folder: Path, progress: Callable[[int, int], None] | None) -> Iterator[Batch]:
-        for done, total, batch in iter_laws(folder):
+    def _law_batches(
+        folder: Path, progress: Callable[[int, int], None] | None, limit: int | None = None
+    ) -> Iterator[Batch]:
+        for done, total, batch in iter_laws(folder, limit):
             if progress and (done % 50 == 0 or done == total):
                 progress(done, total)
             yield batch
@@ -234,9 +245,12 @@ class Library:
         for batch in batches:
             report.problems.extend(batch.problems)
             drafts.extend(complete_metadata(d) for d in batch.drafts)
-        prepared = self._prepare(drafts, report)
-        tokens = tokenize_all([p[3] for _, _, passages in prepared for p in passages])
-        cursor = 0
+        with self.session() as session:
+            stored = {
+                (row.key, row.text_hash)
+                for row in session.execute(select(Document.key, Document.text_hash))
+            }
+        prepared = self._prepare(drafts, report, stored)
         now = utcnow()
         with self.session() as session, session.begin():
             existing = {
@@ -252,9 +266,7 @@ class Library:
                 )
             }
             by_no = {row.doc_no: row for row in existing.values() if row.doc_no}
-            for draft, structure, passages in prepared:
-                own = tokens[cursor : cursor + len(passages)]
-                cursor += len(passages)
+            for draft, structured, passages in prepared:
                 digest = hashlib.sha256(draft.text.encode()).hexdigest()
                 old = existing.get(draft.key)
                 holder = by_no.get(draft.doc_no) if draft.doc_no else None
@@ -273,7 +285,7 @@ class Library:
                 if old is not None and old.text_hash == digest:
                     report.unchanged.append(draft.title)
                     continue
-                values = _document_values(draft, digest, structure.structured, now, principal.actor)
+                values = _document_values(draft, digest, structured, now, principal.actor)
                 if old is not None:
                     session.execute(delete(Clause).where(Clause.document_id == old.id))
                     session.execute(update(Document).where(Document.id == old.id).values(**values))
@@ -295,10 +307,10 @@ class Library:
                         "kind": kind,
                         "heading": heading[:300],
                         "text": body,
-                        "tokens": own[seq],
+                        "tokens": tokens,
                         "flagged": "疑似指令文字" if instruction_like(body) else "",
                     }
-                    for seq, (label, kind, heading, _, body) in enumerate(passages)
+                    for seq, (label, kind, heading, body, tokens) in enumerate(passages)
                 ]
                 if rows:
                     session.execute(insert(Clause), rows)
@@ -312,7 +324,7 @@ class Library:
                             fatal=False,
                         )
                     )
-                if not structure.structured:
+                if not structured:
                     report.problems.append(
                         ImportProblem(
                             draft.origin,
@@ -333,12 +345,21 @@ class Library:
             self.rebuild_index()
         return report
 
-    def _prepare(self, drafts: list[DocumentDraft], report: ImportReport) -> list[tuple]:
-        """Each draft with its structure and passages (label, kind, heading, index text, text)."""
-        prepared = []
+    def _prepare(
+        self, drafts: list[DocumentDraft], report: ImportReport, stored: set[tuple[str, str]]
+    ) -> list[tuple]:
+        """Each new or changed draft with whether it is structured and its passages (label, kind,
+        heading, text, tokens); a draft stored with the same text (in `stored`, as key and text
+        hash) is reported unchanged without being cut again. Clause structure and words are found
+        on two processes for large imports."""
+        unique = []
         seen: dict[str, str] = {}
         seen_no: dict[str, str] = {}
         for draft in drafts:
+            if (draft.key, hashlib.sha256(draft.text.encode()).hexdigest()) in stored:
+                seen[draft.key] = draft.origin
+                report.unchanged.append(draft.title)
+                continue
             if draft.key in seen:
                 report.problems.append(
                     ImportProblem(
@@ -358,15 +379,16 @@ class Library:
             seen[draft.key] = draft.origin
             if draft.doc_no:
                 seen_no[draft.doc_no] = draft.origin
-            structure = parse_structure(draft.text)
-            passages = [
-                (p.label, p.kind, p.context, f"{draft.title}\n{p.context}\n{p.text}", p.text)
-                for p in structure.passages
-            ]
+            unique.append(draft)
+        heavy = sum(len(d.text) for d in unique) > PARALLEL_ABOVE
+        prepared = []
+        for draft, (structured, passages) in zip(
+            unique, parallel_map(_cut, unique, heavy), strict=True
+        ):
             if not passages:
                 report.problems.append(ImportProblem(draft.origin, "没有可引用的正文：未导入"))
                 continue
-            prepared.append((draft, structure, passages))
+            prepared.append((draft, structured, passages))
         return prepared
 
     @staticmethod
@@ -940,6 +962,26 @@ class Library:
                 "政策文件库为空：请先导入文件（zhixiang knowledge import …，或 make demo）",
                 "library",
             )
+
+
+def _cut(drafts: list[DocumentDraft]) -> list[tuple[bool, list[tuple[str, str, str, str, str]]]]:
+    """Clause structure and index tokens of each draft (run in a worker process for big imports)."""
+    found = []
+    for draft in drafts:
+        structure = parse_structure(draft.text)
+        seen: dict[str, list[str]] = {}
+        passages = [
+            (
+                p.label,
+                p.kind,
+                p.context,
+                p.text,
+                passage_tokens(draft.title, p.context, p.text, seen),
+            )
+            for p in structure.passages
+        ]
+        found.append((structure.structured, passages))
+    return found
 
 
 @dataclass(frozen=True)
