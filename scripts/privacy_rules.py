@@ -276,12 +276,12 @@ RULES = (
     # -- issue 7, data-hub and policy holes (dhsec) ------------------------------------------------
     Rule(
         "D8",
-        "企业账户（政策计算）读内部字段须经授权",
-        "api/policies.py",
+        "企业账户与工作台政策计算器读内部字段须经授权",
+        "matching/_calculator.py",
         '    facts = facts_from_row(load_catalog("enterprise"), rows[0])',
         '    facts = facts_from_row(load_catalog("enterprise"), wh.arrow("SELECT * FROM enterprise'
-        ' WHERE credit_code = ?", [code]).to_pylist()[0])',
-        ("tests/api/test_dhsec_grant_bypass.py",),
+        ' WHERE credit_code = ?", [credit_code]).to_pylist()[0])',
+        ("tests/api/test_dhsec_grant_bypass.py", "tests/web/test_web_privacy.py"),
     ),
     Rule(
         "D9",

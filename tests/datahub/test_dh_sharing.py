@@ -44,7 +44,15 @@ def test_catalog_lists_owner_and_sensitivity_of_every_field() -> None:
     assert entries[("person", "id_number")].department == "公安局"
     assert entries[("person", "phone")].masked_as == "phone"
     assert entries[("enterprise", "revenue")].department == "税务局"
-    assert {e.entity for e in entries.values()} == {"enterprise", "person", "house"}
+    assert {e.entity for e in entries.values()} == {
+        "enterprise",
+        "person",
+        "house",
+        "household",
+        "household_member",
+        "house_owner",
+        "person_enterprise",
+    }
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from web_helpers import screenshot
 pytestmark = pytest.mark.browser
 
 REVIEWER, PASSWORD = "reviewer", "weighs the evidence 6"
-POLICY = "tax-contribution-award"
+POLICY = "invention-patent-grant"  # a 申请审核 policy of the demo
 
 
 @pytest.fixture(scope="module")

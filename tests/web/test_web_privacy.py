@@ -60,3 +60,45 @@ def test_an_export_never_hands_a_formula_to_a_spreadsheet() -> None:
     book = load_workbook(io.BytesIO(export(rows, columns, "工单", "xlsx").body))
     cells = [c.value for c in next(book.active.iter_rows(min_row=2))]
     assert cells[0].startswith("'=") and book.active["A2"].data_type == "s"
+
+
+def test_the_staff_calculator_reads_stored_facts_only_under_grants(platform) -> None:
+    """A department with no grant must not see another department's internal fields (营业收入 …)
+    through the staff calculator: they are withheld and read as unknown, as in the API."""
+    from datetime import date
+
+    from starlette.requests import Request
+
+    from zhixiang.access import Principal, PrincipalKind, Role
+    from zhixiang.datahub import open_warehouse
+    from zhixiang.matching import Calculator, EntityLookup
+    from zhixiang.web._capabilities import explain_enterprise, policies
+
+    settings = platform.app.state.settings
+    with open_warehouse(settings.warehouse_url) as wh:
+        code = wh.arrow(
+            "SELECT credit_code FROM enterprise WHERE revenue IS NOT NULL ORDER BY credit_code LIMIT 1"
+        ).column(0)[0].as_py()
+    officer = Principal(
+        PrincipalKind.KEY, "t-officer", "陈政策", frozenset({Role.POLICY_ADMIN}), "city-commerce"
+    )
+    request = Request({"type": "http", "app": platform.app, "headers": []})
+    seen = explain_enterprise(request, officer, code, date.today())
+    assert seen is not None
+
+    def revenue_values(report) -> set:  # type: ignore[no-untyped-def]
+        return {
+            value
+            for _, verdict in report.verdicts
+            for outcome in verdict.conditions
+            for field, value in outcome.facts
+            if field.name == "revenue"
+        }
+
+    lookup = EntityLookup(settings.warehouse_url)
+    try:
+        stored = Calculator(policies(request).policies, lookup).explain(code, date.today())
+    finally:
+        lookup.close()
+    assert stored is not None and revenue_values(stored) - {None}, "the stored facts hold 营业收入"
+    assert revenue_values(seen) == {None}, "营业收入 reached a department without a grant"

@@ -130,6 +130,7 @@ def create_app(
                 "POST", re.compile(r"/bianmin/report"), settings.photo_max_bytes + 1_000_000
             ),
         ],
+        pages=re.compile(r"/(app|qiye|bianmin|login|logout)(/.*)?"),
     )
     _answer_too_large_in_chinese(app)
     redact_access_log(redact_text)  # 身份证号 in `?key=` never reach the server's access log

@@ -9,6 +9,7 @@ The refusal never echoes what was sent.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -47,10 +48,18 @@ class BodyLimit:
     counted by Starlette's `RequestBodyLimitMiddleware` (which FastAPI knows how to pass through).
     """
 
-    def __init__(self, app: ASGIApp, default: int, routes: Sequence[RouteLimit] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        default: int,
+        routes: Sequence[RouteLimit] = (),
+        pages: re.Pattern[str] | None = None,
+    ) -> None:
         self.app = app
         self.default = default
         self.routes = tuple(routes)
+        # Paths of pages (a browser's forms): they are refused with a short page, not JSON.
+        self.pages = pages
         self._counted = {
             limit: RequestBodyLimitMiddleware(app, limit)
             for limit in {default, *(r.max_bytes for r in self.routes)}
@@ -75,19 +84,28 @@ class BodyLimit:
                 await _refuse(send, 400, "Content-Length 不是整数")
                 return
             if too_big:
-                await _refuse(send, 413, too_large_message(limit))
+                page = self.pages is not None and self.pages.fullmatch(scope["path"]) is not None
+                await _refuse(send, 413, too_large_message(limit), page)
                 return
         await self._counted[limit](scope, receive, send)
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8")
+async def _refuse(send: Send, status: int, detail: str, page: bool = False) -> None:
+    if page:
+        body = (
+            '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>提交的内容过大</title>'
+            f"<p role=\"alert\">提交的内容过大。{html.escape(detail)}。请返回上一页删减后重试。</p></html>"
+        ).encode()
+        kind = b"text/html; charset=utf-8"
+    else:
+        body = json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8")
+        kind = b"application/json"
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", kind),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],

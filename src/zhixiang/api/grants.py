@@ -135,7 +135,12 @@ def approve(request: Request, batch_id: BatchId, who: Approver) -> dict[str, Any
 
 
 @router.post("/batches/{batch_id}/withdraw")
-def withdraw(request: Request, batch_id: BatchId, body: ReasonInput, who: Reader) -> dict[str, Any]:
+def withdraw(
+    request: Request,
+    batch_id: BatchId,
+    body: ReasonInput,
+    who: Annotated[Principal, requires("grants.withdraw")],
+) -> dict[str, Any]:
     """撤回（提出人）或退回（审核员）尚未审批的批次."""
     return _ledger(request).withdraw(batch_id, who, body.reason).to_dict()
 

@@ -21,7 +21,6 @@ from zhixiang.access import Principal
 from zhixiang.api._auth import public, requires
 from zhixiang.api.data import WarehouseDep, reader_of
 from zhixiang.catalog import load_catalog
-from zhixiang.datahub import read_entities
 from zhixiang.demo import demo_policies_dir
 from zhixiang.errors import ZhixiangError
 from zhixiang.identity import IdentifierError, validate_credit_code
@@ -29,7 +28,7 @@ from zhixiang.matching import (
     Calculator,
     MatchRow,
     compare_policies,
-    facts_from_row,
+    explain_under_grants,
     load_run,
     open_results,
 )
@@ -134,20 +133,18 @@ def explain(
         code = validate_credit_code(credit_code)
     except IdentifierError as exc:
         raise HTTPException(422, str(exc)) from None
-    shared = read_entities(
+    found = explain_under_grants(
         wh,
-        "enterprise",
+        _calculator(request, policy_set),
+        code,
+        as_of or dt.date.today(),
         reader=reader_of(caller),
         purpose=purpose,
-        keys=[code],
-        limit=1,
         via=f"api:{caller.id}",
     )
-    rows = shared.table.to_pylist()
-    if not rows:
+    if found is None:
         raise HTTPException(404, f"没有统一社会信用代码为 {code} 的企业")
-    facts = facts_from_row(load_catalog("enterprise"), rows[0])
-    report = _calculator(request, policy_set).evaluate(facts, as_of or dt.date.today(), code)
+    report, shared = found
     return {
         **report.to_dict(),
         "purpose": purpose,

@@ -12,6 +12,7 @@ from zhixiang.matching._calculator import (
     Calculator,
     EntityLookup,
     EntityReport,
+    explain_under_grants,
     facts_from_row,
     gap_dict,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "district_labels",
     "evaluations",
     "explain_resident",
+    "explain_under_grants",
     "facts_from_row",
     "gap_dict",
     "household_report",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zhixiang.catalog import Catalog, FieldType, load_catalog
+from zhixiang.datahub import SharedRead, Warehouse, read_entities
 from zhixiang.errors import NotFound
 from zhixiang.rules import (
     FIELD_VALUE_TYPES,
@@ -246,3 +247,29 @@ class Calculator:
             return None
         facts = self.lookup(entity_id)
         return None if facts is None else self.evaluate(facts, as_of, entity_id)
+
+
+def explain_under_grants(
+    wh: Warehouse,
+    calculator: Calculator,
+    credit_code: str,
+    as_of: date,
+    *,
+    reader: str,
+    purpose: str,
+    via: str,
+) -> tuple[EntityReport, SharedRead] | None:
+    """One enterprise's report from the shared data as `reader` may see it (None: no such key).
+
+    The facts come through the data hub's grants, never straight from the entity table: internal
+    fields `reader` holds no grant for are withheld, so the conditions needing them read as unknown,
+    and the read is audited. Staff screens and the API both answer through here.
+    """
+    shared = read_entities(
+        wh, "enterprise", reader=reader, purpose=purpose, keys=[credit_code], limit=1, via=via
+    )
+    rows = shared.table.to_pylist()
+    if not rows:
+        return None
+    facts = facts_from_row(load_catalog("enterprise"), rows[0])
+    return calculator.evaluate(facts, as_of, credit_code), shared

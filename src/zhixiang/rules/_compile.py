@@ -366,7 +366,8 @@ def _gaps(policy: Policy, staged: ir.Table, failed: list, as_of: date) -> _Gaps:
                 ratio = ibis.cases((ratio > almost, almost), else_=ratio)
                 parts.append((missed, ratio, right - left if up else left - right))
             one = literal(Decimal(1)).cast(CLOSENESS)
-            c = ibis.least(*(ibis.cases((m, r), else_=one) for m, r, _ in parts))
+            each = [ibis.cases((m, r), else_=one) for m, r, _ in parts]
+            c = ibis.least(*each) if len(each) > 1 else each[0]  # Spark's least needs two
             c = ibis.cases((failed[i], c), else_=ibis.null(CLOSENESS))
             s = ibis.cases(*((m, d) for m, _, d in parts), else_=ibis.null(parts[0][2].type()))
             s = ibis.cases((failed[i], s), else_=ibis.null(s.type()))

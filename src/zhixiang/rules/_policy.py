@@ -532,6 +532,8 @@ def parse_policy(text: str, path: Path, groups: set[str] | None = None) -> Polic
         raise PolicyRejected(
             [PolicyProblem(Location(file, line, col), f"YAML 语法错误: {exc.problem}")]
         ) from None
+    except yaml.YAMLError as exc:  # e.g. a control character the reader refuses (no mark)
+        raise PolicyRejected([PolicyProblem(Location(file, 1, 1), f"YAML 无法读取: {exc}")]) from None
     if root is None or not isinstance(root, yaml.MappingNode):
         raise PolicyRejected(
             [PolicyProblem(Location(file, 1, 1), "政策文件应为键值对（id、title、conditions 等）")]

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from fastapi import Request
 
 from zhixiang.access import Principal, PrincipalKind, Role
-from zhixiang.api.policies import get_policies
+from zhixiang.api.policies import EXPLAIN_PURPOSE, get_policies
+from zhixiang.datahub import open_warehouse
 from zhixiang.insight import AlertStore, open_alert_store
-from zhixiang.matching import Calculator, EntityLookup
+from zhixiang.matching import Calculator, EntityReport, explain_under_grants
 from zhixiang.rules import PolicySet
 from zhixiang.tickets import SearchFilters, Status, TicketStore, TicketView, similarities
 
@@ -32,6 +33,7 @@ __all__ = [
     "calculator",
     "department_name",
     "departments",
+    "explain_enterprise",
     "policies",
     "preview",
     "store",
@@ -53,17 +55,31 @@ def policies(request: Request) -> PolicySet:
 
 
 def calculator(request: Request) -> Calculator:
-    """The app's calculator over stored facts (its lookup keeps a prepared, read-only connection).
-
-    The same object the API's calculator route uses when it was opened first (`app.state`).
-    """
+    """The app's calculator (it remembers evaluations); the same object the API's routes use."""
     state = request.app.state
     if getattr(state, "calculator", None) is None:
         with _lock:
             if getattr(state, "calculator", None) is None:
-                lookup = EntityLookup(state.settings.warehouse_url)
-                state.calculator = Calculator(policies(request).policies, lookup)
+                state.calculator = Calculator(policies(request).policies)
     return state.calculator
+
+
+def explain_enterprise(
+    request: Request, user: Principal, credit_code: str, as_of: date
+) -> EntityReport | None:
+    """One enterprise's report as `user`'s department may see it: through the data hub's grants
+    (internal fields without a grant are withheld and read as unknown), audited as a web read."""
+    with open_warehouse(request.app.state.settings.warehouse_url) as wh:
+        found = explain_under_grants(
+            wh,
+            calculator(request),
+            credit_code,
+            as_of,
+            reader=user.department or user.id,
+            purpose=EXPLAIN_PURPOSE,
+            via=f"web:{user.id}",
+        )
+    return None if found is None else found[0]
 
 
 def departments(request: Request) -> list[tuple[str, str]]:

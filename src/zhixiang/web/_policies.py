@@ -23,7 +23,7 @@ from zhixiang.matching import MatchRun, load_run, open_results, run_matching
 from zhixiang.rules import format_money, format_value, run_policy_tests
 from zhixiang.web._app import redirect, render
 from zhixiang.web._calculator import STATUS_LABELS, as_of_from, evaluate, facts_from, questions
-from zhixiang.web._capabilities import calculator, policies
+from zhixiang.web._capabilities import explain_enterprise, policies
 from zhixiang.web._export import MAX_ROWS as MAX_EXPORT
 from zhixiang.web._export import export
 from zhixiang.web._forms import Form
@@ -106,7 +106,7 @@ def _calculator_page(
             form.refuse("credit_code", str(exc))
         else:
             try:
-                found = calculator(request).explain(code, as_of)
+                found = explain_enterprise(request, user, code, as_of)
             except ZhixiangError as exc:
                 form.refuse("credit_code", exc.message)
             else:
