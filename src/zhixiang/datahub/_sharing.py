@@ -14,7 +14,13 @@ import pyarrow.compute as pc
 
 from zhixiang.access import DepartmentDirectory, Principal
 from zhixiang.catalog import Field, Sensitivity, load_catalog
-from zhixiang.datahub._audit import AUDIT, AUDIT_SCHEMA, append_audit, ensure_audit_table
+from zhixiang.datahub._audit import (
+    AUDIT,
+    AUDIT_SCHEMA,
+    AuditSeal,
+    append_audit,
+    ensure_audit_table,
+)
 from zhixiang.datahub._hub import ensure_tables
 from zhixiang.datahub._mapping import ENTITIES
 from zhixiang.datahub._warehouse import Warehouse, quote
@@ -277,11 +283,12 @@ def read_entities(
     limit: int | None = 1000,
     via: str = "",
     today: dt.date | None = None,
+    seal: AuditSeal | None = None,
 ) -> SharedRead:
     """Read entity rows as `reader` for `purpose`: public fields plus what active grants allow.
 
     A read that touches personal fields (masked or clear) is written to the audit log before the rows
-    are returned.
+    are returned. `seal`: the audit key's place, for a caller that reads often (else from settings).
     """
     today = today or dt.date.today()
     if entity not in ENTITIES:
@@ -307,7 +314,8 @@ def read_entities(
         raise AccessDenied(
             f"{reader} 没有以“{purpose}”为用途读取 {entity} 字段 {'、'.join(requested)} 的有效授权"
         )
-    ensure_tables(wh)
+    if not wh.has_table(entity):  # one look, not one per hub table, on every read
+        ensure_tables(wh)
     sql = f"SELECT {', '.join(quote(f) for f in allowed)} FROM {quote(entity)}"
     params: list[object] = []
     if keys:
@@ -331,6 +339,7 @@ def read_entities(
     if protected:
         record = append_audit(
             wh,
+            seal=seal,
             actor=f"{reader}{' via ' + via if via else ''}",
             purpose=purpose.strip(),
             entity=entity,

@@ -146,12 +146,18 @@ class FactSource:
     departments disagree on. One warehouse connection serves many applications (thread-safe)."""
 
     def __init__(self, warehouse_url: str, entity: str = "enterprise") -> None:
-        from zhixiang.datahub import open_warehouse
+        from zhixiang.datahub import AuditSeal, open_warehouse
 
         self.entity = entity
         self.catalog = load_catalog(entity)
         self._wh = open_warehouse(warehouse_url)
+        if self._wh.dialect == "duckdb":
+            # one application reads one row: a single thread answers at once, where a pool of
+            # threads on a busy machine waits for its slowest member
+            self._wh.execute("SET threads = 1")
         self._lock = threading.Lock()
+        # where the audit key lives, read from settings once, not on every audited read
+        self._seal = AuditSeal.from_settings()
 
     def close(self) -> None:
         self._wh.close()
@@ -186,6 +192,7 @@ class FactSource:
                     limit=1,
                     via="review",
                     today=today,
+                    seal=self._seal,
                 )
             except AccessDenied:  # nothing readable at all: every fact is withheld
                 shared = None
