@@ -185,7 +185,9 @@ def main() -> None:
             results = [one_run(args.url, folder, n, f"run{n}-{i}.db") for i in range(args.runs)]
             wall = statistics.median(r["wall"] for r in results)
             cpu = statistics.median(r["cpu"] for r in results)
-            print(f"{n:,} lines, {args.runs} runs (median), {'PostgreSQL' if args.url else 'SQLite'}")
+            print(
+                f"{n:,} lines, {args.runs} runs (median), {'PostgreSQL' if args.url else 'SQLite'}"
+            )
             for r in results:
                 print(
                     f"  propose {r['propose_wall']:.2f}s + approve {r['approve_wall']:.2f}s = "

@@ -75,9 +75,7 @@ def test_bulk_batch_keeps_every_amount_and_the_unique_key(
     ledger: GrantLedger, distinct: int
 ) -> None:
     before = indexes(ledger)
-    eligible = {
-        code: Decimal("1000.01") + i % distinct for i, code in enumerate(codes(N))
-    }
+    eligible = {code: Decimal("1000.01") + i % distinct for i, code in enumerate(codes(N))}
     eligible["91350200MB00000001"] = None  # unknown amount: held, not a line
     proposal = ledger.propose(DIRECT, "2026", eligible, OFFICER, run_id="r1", as_of=AS_OF)
     assert proposal.batch is not None and proposal.awards == N

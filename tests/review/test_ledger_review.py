@@ -58,9 +58,7 @@ def _warehouse(path: Path, rows: list[dict]) -> str:
 
 
 def test_every_review_read_is_audited_in_the_sealed_chain(home: Path, tmp_path: Path) -> None:
-    protected = [
-        f for f in TAX.fields_read() if CATALOG[f].sensitivity is not Sensitivity.PUBLIC
-    ]
+    protected = [f for f in TAX.fields_read() if CATALOG[f].sensitivity is not Sensitivity.PUBLIC]
     assert protected, "the policy must read a protected field for this test to mean anything"
     rows = generate_enterprises(40, seed=5, reference=AS_OF).to_pylist()
     url = _warehouse(tmp_path / "w.duckdb", rows)

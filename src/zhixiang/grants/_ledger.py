@@ -252,8 +252,18 @@ class GrantLedger:
                     self._bulk_lines(
                         c,
                         [
-                            (batch_id, policy.id, period, e, "reversal", fen, award, basis)
-                            + (PENDING, why)
+                            (
+                                batch_id,
+                                policy.id,
+                                period,
+                                e,
+                                "reversal",
+                                fen,
+                                award,
+                                basis,
+                                PENDING,
+                                why,
+                            )
                             for award, e, fen, basis, why in reversals
                         ],
                     )
@@ -263,7 +273,9 @@ class GrantLedger:
                 c, batch_id, None, "propose", by, f"{len(want)} 笔兑现，{len(reversals)} 笔冲正"
             )
             # every line of a new batch is 待确认 and has no objection yet: no need to count them
-            view = _batch_view(self._batch_row(c, batch_id), {PENDING: len(want) + len(reversals)}, 0)
+            view = _batch_view(
+                self._batch_row(c, batch_id), {PENDING: len(want) + len(reversals)}, 0
+            )
         return Proposal(view, len(want), len(reversals), held)
 
     def _apply_budget(
@@ -459,7 +471,9 @@ class GrantLedger:
             columns = "batch_id, policy_id, period, entity_id, kind, amount_fen, status"
             with cursor.copy(f"COPY gr_lines ({columns}) FROM STDIN") as copy:
                 for entity in sorted(want):
-                    copy.write_row((batch_id, policy_id, period, entity, "award", want[entity], PENDING))
+                    copy.write_row(
+                        (batch_id, policy_id, period, entity, "award", want[entity], PENDING)
+                    )
             return
         head = "INSERT INTO gr_lines (batch_id, policy_id, period, entity_id, kind, amount_fen, status)"
         amounts = set(want.values())
@@ -479,7 +493,14 @@ class GrantLedger:
         for fen, entities in groups.items():
             c.exec_driver_sql(
                 f"{head} SELECT ?, ?, ?, value, 'award', ?, ? FROM json_each(?) ORDER BY id",
-                (batch_id, policy_id, period, fen, PENDING, json.dumps(entities, ensure_ascii=False)),
+                (
+                    batch_id,
+                    policy_id,
+                    period,
+                    fen,
+                    PENDING,
+                    json.dumps(entities, ensure_ascii=False),
+                ),
             )
 
     @contextmanager

@@ -261,7 +261,7 @@ class ReviewDesk:
     def close(self) -> None:
         self.engine.dispose()
         self.facts.close()
-        if self.owns_ledger and hasattr(self.ledger, "dispose"):
+        if self.owns_ledger and self.ledger is not None and hasattr(self.ledger, "dispose"):
             self.ledger.dispose()
 
     def migrate(self) -> str:
