@@ -181,7 +181,8 @@ def main() -> None:
         folder = Path(tmp)
         url = _prepare(source, folder, policies)
         rng = random.Random(8)
-        results, before = [], []
+        results: list[dict] = []
+        before: list[dict] = []
         for k in range(args.runs + 1):  # run 0 is the warm-up
             codes = rng.sample(all_codes, args.sample)
             for label, kind, kept in (
