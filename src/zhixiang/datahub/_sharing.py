@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,7 +15,13 @@ import pyarrow.compute as pc
 
 from zhixiang.access import DepartmentDirectory, Principal
 from zhixiang.catalog import Field, Sensitivity, load_catalog
-from zhixiang.datahub._audit import AUDIT, AUDIT_SCHEMA, append_audit, ensure_audit_table
+from zhixiang.datahub._audit import (
+    AUDIT,
+    AUDIT_SCHEMA,
+    AuditSeal,
+    append_audit,
+    ensure_audit_table,
+)
 from zhixiang.datahub._hub import ensure_tables
 from zhixiang.datahub._mapping import ENTITIES
 from zhixiang.datahub._warehouse import Warehouse, quote
@@ -207,14 +214,20 @@ def _subjects(keys: Sequence[str] | None) -> str:
     """Which entities were asked for, as digests: the audit log never holds a raw 身份证号."""
     if not keys:
         return "未指定（按顺序读取）"
-    shown = [entity_digest(k) for k in list(dict.fromkeys(keys))[:20]]
+    secret = AuditSeal.from_settings().key()
+    shown = [entity_digest(k, secret) for k in list(dict.fromkeys(keys))[:20]]
     more = len(set(keys)) - len(shown)
     return ",".join(shown) + (f" 等{len(set(keys))}个" if more > 0 else "")
 
 
-def entity_digest(key: str) -> str:
-    """How an entity key is written in audit records: `sha256:` and the first 16 hex digits."""
-    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+def entity_digest(key: str, secret: bytes | None = None) -> str:
+    """How an entity key is written in audit records: an HMAC under the audit key (`hmac:` and 16 hex
+    digits). A plain hash of a 身份证号 could be reversed by hashing every valid number; under the
+    key only its holder (the auditor, `zhixiang audit`) can tell whose record it is."""
+    secret = secret if secret is not None else AuditSeal.from_settings().key()
+    assert secret is not None  # key() creates it when missing
+    mac = hmac.new(secret, b"zhixiang-entity:" + key.encode("utf-8"), hashlib.sha256)
+    return "hmac:" + mac.hexdigest()[:16]
 
 
 def audit_log(wh: Warehouse, limit: int = 50, reader: str | None = None) -> pa.Table:
