@@ -73,6 +73,7 @@ def test_my_policies_read_the_own_record_through_the_hub_and_are_audited(platfor
 # -- 免申即享 notices -------------------------------------------------------------------------------
 
 
+@pytest.mark.browser
 def test_an_enterprise_confirms_a_line_and_objects_in_the_browser(
     page, platform, portal, shots
 ) -> None:
@@ -142,7 +143,9 @@ def test_notice_forms_refuse_bad_input_and_store_nothing(platform, portal) -> No
     no_token = client.post(f"/qiye/notices/{line}/object", data={"reason": "没有令牌"})
     assert no_token.status_code == 403
     anonymous, public = client_for(platform)
-    refused = anonymous.post(f"/qiye/notices/{line}/object", data={"csrf_token": public, "reason": "x"})
+    refused = anonymous.post(
+        f"/qiye/notices/{line}/object", data={"csrf_token": public, "reason": "x"}
+    )
     assert refused.status_code in (303, 401, 403)
     assert _ledger_state(platform, portal) == before
 
@@ -150,6 +153,7 @@ def test_notice_forms_refuse_bad_input_and_store_nothing(platform, portal) -> No
 # -- 申请审核 applications --------------------------------------------------------------------------
 
 
+@pytest.mark.browser
 def test_an_enterprise_applies_with_a_missing_fact_and_sees_it_queued(
     page, platform, portal, shots
 ) -> None:
@@ -225,3 +229,27 @@ def test_another_enterprises_application_is_out_of_reach(platform, portal) -> No
     assert portal.a not in answer.text and "审核历史" not in answer.text
     anonymous, _ = client_for(platform)
     assert anonymous.get(f"/qiye/applications/{ids[0]}").status_code == 303
+
+
+UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, textarea'))
+  .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+  .map(e => e.name || e.id)"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    "path", ["/qiye/mine", "/qiye/notices", f"/qiye/apply/{APPLY_POLICY}", "/qiye/applications"]
+)
+def test_the_enterprise_pages_fit_a_phone_and_label_every_control(
+    browser, platform, portal, path
+) -> None:
+    phone = browser.new_context(
+        viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    )
+    tab = phone.new_page()
+    _sign_in(tab, platform, "qiye-b")
+    tab.goto(platform.url + path)
+    assert tab.locator("h1").count() == 1
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 360, "the page scrolls sideways"
+    assert tab.evaluate(UNLABELLED) == []
+    phone.close()
