@@ -20,6 +20,8 @@ PASSWORDS = {"qiye-a": "our own company a1", "qiye-b": "the other company b2"}
 CONFIRM_POLICY = "graduate-hiring-subsidy"  # 意愿确认
 APPLY_POLICY = "jimei-manufacturing-upgrade"  # 申请审核: 研发投入占比 is not shared without a grant
 AUTO_POLICY = "invention-patent-grant"  # 申请审核, every fact public: decided at once
+#: The match run's date: inside the 意愿确认 policy's validity whatever day the tests run.
+MATCHED_ON = date(2026, 6, 30)
 
 
 @dataclass
@@ -72,7 +74,7 @@ def set_up(platform) -> Portal:
             {a: Decimal("3000"), b: Decimal("2000")},
             officer,
             run_id="webportal",
-            as_of=date.today(),
+            as_of=MATCHED_ON,
             notice_days=10,
         )
         assert proposal.batch is not None
