@@ -360,3 +360,35 @@ def read_entities(
     return SharedRead(
         table, tuple(allowed), tuple(masked), withheld, tuple(g.grant_id for g in grants), seq
     )
+
+
+#: The purpose written in the audit log when an entity reads its own record.
+OWN_RECORD_PURPOSE = "本主体查阅本主体数据"
+
+
+def read_own_record(wh: Warehouse, entity: str, key: str, *, via: str) -> SharedRead:
+    """The one row of `key`, read by that entity itself (an enterprise's own account): every field,
+    clear, since it is the entity's own data (个人信息保护法第四十五条: the subject may consult it);
+    audited like any read, with the entity as the actor. The caller proves who the reader is."""
+    if entity not in ENTITIES:
+        raise AccessDenied(f"未知实体 {entity!r}")
+    catalog = load_catalog(entity)
+    fields = [f.name for f in catalog.fields]
+    ensure_tables(wh)
+    schema = pa.schema([(f, catalog[f].arrow_type) for f in fields])
+    table = wh.arrow(
+        f"SELECT {', '.join(quote(f) for f in fields)} FROM {quote(entity)} "
+        f"WHERE {quote(catalog.key)} = ? LIMIT 1",
+        [key],
+        schema=schema,
+    )
+    record = append_audit(
+        wh,
+        actor=f"{entity_digest(key)} via {via}",
+        purpose=OWN_RECORD_PURPOSE,
+        entity=entity,
+        fields=fields,
+        rows=table.num_rows,
+        detail=f"本主体查阅；明文 全部；主体 {_subjects([key])}",
+    )
+    return SharedRead(table, tuple(fields), (), (), (), record.seq)

@@ -269,8 +269,10 @@ def mount(app: FastAPI) -> None:
         _data,
         _enterprise,
         _home,
+        _household,
         _insight,
         _policies,
+        _qiye_services,
         _review,
         _tickets,
     )
@@ -287,6 +289,8 @@ def mount(app: FastAPI) -> None:
         _citizen,
         _ask,
         _review,
+        _qiye_services,
+        _household,
     ):
         app.include_router(module.router)
     _install_error_pages(app)
