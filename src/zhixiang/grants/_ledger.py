@@ -37,6 +37,7 @@ from zhixiang.grants._views import (
     DashboardRow,
     EventView,
     ExportResult,
+    ExportView,
     LineView,
     NoticeView,
     ObjectionView,
@@ -1252,6 +1253,27 @@ class GrantLedger:
                 select(t.events).where(t.events.c.batch_id == batch_id).order_by(t.events.c.id)
             ).all()
         return [EventView(r.id, r.line_id, r.action, r.actor, r.at, r.detail) for r in rows]
+
+    def exports(self, batch_id: int) -> list[ExportView]:
+        """A batch's disbursement lists, oldest first, each with whether its payment is recorded."""
+        with self._reader.connect() as c:
+            rows = c.execute(
+                select(t.exports).where(t.exports.c.batch_id == batch_id).order_by(t.exports.c.id)
+            ).all()
+        return [
+            ExportView(
+                r.id,
+                r.batch_id,
+                r.lines,
+                to_yuan(r.total_fen),
+                dict(r.held or {}),
+                r.exported_by,
+                r.exported_at,
+                r.paid_by,
+                r.paid_at,
+            )
+            for r in rows
+        ]
 
     def objections(self, batch_id: int) -> list[ObjectionView]:
         with self._reader.connect() as c:

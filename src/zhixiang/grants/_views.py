@@ -130,6 +130,21 @@ class EventView:
 
 
 @dataclass(frozen=True)
+class ExportView:
+    """A disbursement list already written: how many lines, how much, and whether it was paid."""
+
+    id: int
+    batch_id: int
+    lines: int
+    total: Decimal
+    held: dict[str, int]
+    exported_by: str
+    exported_at: datetime
+    paid_by: str | None
+    paid_at: datetime | None
+
+
+@dataclass(frozen=True)
 class ObjectionView:
     id: int
     line_id: int

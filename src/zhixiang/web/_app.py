@@ -151,6 +151,7 @@ NAVIGATION = (
     ("/app/insight", "主动发现", "insight.read"),
     ("/app/ask", "智能咨询", "policies.explain"),
     ("/app/review", "智能快审", "review.decide"),
+    ("/app/grants", "免申即享", "grants.read"),
 )
 
 
@@ -268,7 +269,9 @@ def mount(app: FastAPI) -> None:
         _dashboard,
         _data,
         _enterprise,
+        _grants,
         _home,
+        _households,
         _insight,
         _policies,
         _review,
@@ -287,6 +290,8 @@ def mount(app: FastAPI) -> None:
         _citizen,
         _ask,
         _review,
+        _grants,
+        _households,
     ):
         app.include_router(module.router)
     _install_error_pages(app)
