@@ -49,3 +49,32 @@ def test_webgrants_preview_writes_nothing_and_matches_the_proposal(setup) -> Non
     ]
     with pytest.raises(NotFound):
         ledger.history(done.batch.id + 99)
+
+
+def test_webgrants_only_the_proposer_withdraws_and_a_reviewer_sends_back(setup) -> None:
+    from test_gr_ledger import SECOND_REVIEWER
+
+    from zhixiang.access import Principal, PrincipalKind, Role
+    from zhixiang.errors import Forbidden
+
+    ledger, results = setup
+    other = Principal(PrincipalKind.USER, "qian", "钱政策", frozenset({Role.POLICY_ADMIN}))
+    batch = propose_from_run(ledger, POLICIES, POLICY, "2026", OFFICER, results_dir=results).batch
+    assert batch is not None
+    before = ledger.counts()
+    with pytest.raises(Forbidden, match="只有提出人可以撤回"):
+        ledger.withdraw(batch.id, other, "不是我提的")
+    assert ledger.counts() == before and ledger.batch(batch.id).status == "proposed"
+    assert ledger.withdraw(batch.id, SECOND_REVIEWER, "数据日期有误，退回").status == "withdrawn"
+    # the proposer withdraws their own (another policy: a withdrawn batch's entities stay in the
+    # ledger as 撤销 and are not proposed again for the same policy and period)
+    mine = next(
+        found.batch
+        for p in POLICIES
+        if p.id != POLICY and p.delivery == "直接兑现"
+        for found in [
+            propose_from_run(ledger, POLICIES, p.id, "2026", OFFICER, results_dir=results)
+        ]
+        if found.batch is not None
+    )
+    assert ledger.withdraw(mine.id, OFFICER, "撤回重提").status == "withdrawn"

@@ -245,7 +245,16 @@ def test_webgrants_propose_approve_object_export_and_pay(page, platform, shots, 
     )
     assert answer.status == 403 and "不能审批本人提出的批次" in answer.text()
     assert books.batch(own.id).status == "proposed"
-    page.set_content(answer.text())
+    # ... but may withdraw it, with a reason
+    page.goto(f"{platform.url}/app/grants/{own.id}")
+    page.get_by_text("撤回", exact=True).click()
+    page.get_by_role("button", name="撤回批次").click()
+    expect(page.locator("#w-reason-error")).to_contain_text("理由")
+    assert books.batch(own.id).status == "proposed"
+    page.get_by_label("理由").fill("政策口径待确认，撤回")
+    page.get_by_role("button", name="撤回批次").click()
+    expect(page.get_by_role("status")).to_contain_text(f"批次 #{own.id} 已撤回")
+    expect(page.get_by_test_id("stage")).to_have_text("撤回")
 
 
 def test_webgrants_leader_reads_only_and_a_handler_is_refused(page, platform, setup) -> None:
@@ -271,6 +280,13 @@ def test_webgrants_leader_reads_only_and_a_handler_is_refused(page, platform, se
         )
         assert answer.status == 403 and "<html" in answer.text()
     assert books.counts() == before
+    # 驾驶舱's 政策触达 reads the grants dashboard: granted per policy beside eligible.
+    page.goto(f"{platform.url}/app/dashboard")
+    granted = page.get_by_test_id("reach-granted")
+    for row in books.dashboard():
+        line = granted.locator("tr").filter(has_text=row.policy_title)
+        expect(line).to_contain_text(str(row.granted_without_application))
+    expect(page.locator(".chart svg").last).to_be_visible()
     page.get_by_role("button", name="退出").click()
 
     platform.sign_in(page, "hrss")

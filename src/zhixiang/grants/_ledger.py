@@ -619,6 +619,11 @@ class GrantLedger:
                 raise Conflict(
                     f"批次 {batch_id} 已{_BATCH_LABELS[batch.status]}，不能撤回", field="batch_id"
                 )
+            if batch.proposed_by != by.actor and not by.can("grants.approve"):
+                raise Forbidden(
+                    f"批次 {batch_id} 由 {batch.proposed_by} 提出：只有提出人可以撤回，审核员可以退回",
+                    field="batch_id",
+                )
             c.execute(
                 update(t.lines)
                 .where(t.lines.c.batch_id == batch_id)
