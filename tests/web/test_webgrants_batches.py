@@ -219,7 +219,6 @@ def test_webgrants_propose_approve_object_export_and_pay(page, platform, shots, 
     row = page.locator(f'[data-testid="batch-row"][data-batch="{batch_id}"]')
     expect(row.get_by_test_id("stage")).to_have_text("已导出" if with_account else "已审批")
     expect(page.locator(".chart svg").first).to_be_visible()
-    screenshot(page, shots, "grants-list")
     page.get_by_role("button", name="退出").click()
 
     # -- a proposer who may also approve is refused approving their own batch ----------------------
@@ -255,6 +254,16 @@ def test_webgrants_propose_approve_object_export_and_pay(page, platform, shots, 
     page.get_by_role("button", name="撤回批次").click()
     expect(page.get_by_role("status")).to_contain_text(f"批次 #{own.id} 已撤回")
     expect(page.get_by_test_id("stage")).to_have_text("撤回")
+    page.goto(f"{platform.url}/app/grants")
+    row = page.locator(f'[data-testid="batch-row"][data-batch="{own.id}"]')
+    expect(row.get_by_test_id("stage")).to_have_text("撤回")
+    page.get_by_label("状态").select_option("撤回")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.get_by_test_id("batch-row")).to_have_count(1)
+    page.get_by_label("状态").select_option("")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.locator(".chart svg").first).to_be_visible()
+    screenshot(page, shots, "grants-list")
 
 
 def test_webgrants_leader_reads_only_and_a_handler_is_refused(page, platform, setup) -> None:
