@@ -151,6 +151,7 @@ NAVIGATION = (
     ("/app/insight", "主动发现", "insight.read"),
     ("/app/ask", "智能咨询", "policies.explain"),
     ("/app/review", "智能快审", "review.decide"),
+    ("/app/grants", "免申即享", "grants.read"),
 )
 
 
@@ -268,8 +269,10 @@ def mount(app: FastAPI) -> None:
         _dashboard,
         _data,
         _enterprise,
+        _grants,
         _home,
-        _household,
+        _citizen_household,
+        _household_lookup,
         _insight,
         _policies,
         _qiye_services,
@@ -290,7 +293,9 @@ def mount(app: FastAPI) -> None:
         _ask,
         _review,
         _qiye_services,
-        _household,
+        _citizen_household,
+        _grants,
+        _household_lookup,
     ):
         app.include_router(module.router)
     _install_error_pages(app)
