@@ -266,12 +266,12 @@ def mount(app: FastAPI) -> None:
     from zhixiang.web import (
         _ask,
         _citizen,
+        _citizen_household,
         _dashboard,
         _data,
         _enterprise,
         _grants,
         _home,
-        _citizen_household,
         _household_lookup,
         _insight,
         _policies,
