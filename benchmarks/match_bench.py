@@ -245,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lookups", type=int, default=2000)
     parser.add_argument("--spark", action="store_true", help="also Spark local vs DuckDB")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: temp)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated warehouses in --work and reuse them")
+    parser.add_argument("--no-incremental", action="store_true", help="time the baseline and the first run only")
+    parser.add_argument("--no-many", action="store_true", help="skip the --many policies run")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--warehouse", default="", help=argparse.SUPPRESS)
     parser.add_argument("--results", default="", help=argparse.SUPPRESS)
@@ -268,9 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         say(f"\n=== {n:,} enterprises")
         t = time.perf_counter()
-        warehouse = make_warehouse(work / f"w{n}.duckdb", n)
-        say(f"warehouse (generate + load + index): {time.perf_counter() - t:.1f} s; {load()}")
-        for policies in [14] + ([args.many] if n == max(sizes) and args.many > 14 else []):
+        path = work / f"w{n}.duckdb"
+        if args.keep and path.exists():
+            warehouse = f"duckdb://{path}"
+            say(f"warehouse reused: {path}")
+        else:
+            path.unlink(missing_ok=True)
+            warehouse = make_warehouse(path, n)
+            say(f"warehouse (generate + load + index): {time.perf_counter() - t:.1f} s; {load()}")
+        many = n == max(sizes) and args.many > 14 and not args.no_many
+        for policies in [14] + ([args.many] if many else []):
             res = work / f"r{n}-{policies}"
             shutil.rmtree(res, ignore_errors=True)
             say(f"-- {n:,} × {policies} policies = {n * policies:,} outcomes")
@@ -280,22 +290,25 @@ def main(argv: list[str] | None = None) -> int:
                             before=lambda res=res: shutil.rmtree(res, ignore_errors=True))  # fmt: skip
             show("run_matching, first run (no previous run)", first)
             first_sum = checksum(first["run"])  # old runs are removed as new ones come
-            full = measure("match", warehouse, res, policies=policies, threads=args.threads, full=True, repeats=args.repeats)  # fmt: skip
-            show("run_matching --full (changed vs previous)", full)
-            ref_full = checksum(full["run"])
-            same = measure("match", warehouse, res, policies=policies, threads=args.threads, repeats=args.repeats)  # fmt: skip
-            show(f"incremental, nothing changed ({same['reused']} reused)", same)
-            inc = measure("match", warehouse, res, policies=policies, threads=args.threads, repeats=args.repeats,
-                          before=lambda w=warehouse: touch_share(w, 100))  # fmt: skip
-            show(f"incremental, 1% changed ({inc['changed_entities']:,} entities)", inc)
-            after_full = measure("match", warehouse, res, policies=policies, threads=args.threads, full=True, repeats=1)  # fmt: skip
-            inc_sum = checksum(inc["run"]) if Path(inc["run"]).exists() else None
-            agree = inc_sum == checksum(after_full["run"]) and inc["counts"] == after_full["counts"]
-            agree_first = first["counts"] == full["counts"] and first_sum == ref_full
+            full = same = inc = None
+            agree = agree_first = True
+            if not args.no_incremental:
+                full = measure("match", warehouse, res, policies=policies, threads=args.threads, full=True, repeats=args.repeats)  # fmt: skip
+                show("run_matching --full (changed vs previous)", full)
+                ref_full = checksum(full["run"])
+                same = measure("match", warehouse, res, policies=policies, threads=args.threads, repeats=args.repeats)  # fmt: skip
+                show(f"incremental, nothing changed ({same['reused']} reused)", same)
+                inc = measure("match", warehouse, res, policies=policies, threads=args.threads, repeats=args.repeats,
+                              before=lambda w=warehouse: touch_share(w, 100))  # fmt: skip
+                show(f"incremental, 1% changed ({inc['changed_entities']:,} entities)", inc)
+                after_full = measure("match", warehouse, res, policies=policies, threads=args.threads, full=True, repeats=1)  # fmt: skip
+                inc_sum = checksum(inc["run"]) if Path(inc["run"]).exists() else None
+                agree = inc_sum == checksum(after_full["run"]) and inc["counts"] == after_full["counts"]
+                agree_first = first["counts"] == full["counts"] and first_sum == ref_full
+                say(
+                    f"  agreement: incremental == full after the change: {agree}; first == full rerun: {agree_first}"
+                )
             ratio = first["wall"] / wide["wall"]
-            say(
-                f"  agreement: incremental == full after the change: {agree}; first == full rerun: {agree_first}"
-            )
             say(f"  first run / baseline = {ratio:.2f}× wall, {first['cpu'] / wide['cpu']:.2f}× CPU (target ≤ 2×);"
                 f" kept rows {first['kept']:,} of {n * policies:,}")  # fmt: skip
             summary.append((n, policies, wide, first, full, same, inc, agree and agree_first))
@@ -314,12 +327,15 @@ def main(argv: list[str] | None = None) -> int:
         say(f"calculator on the indexed warehouse, {args.lookups:,} random lookups: explain p50 {calc['p50']:.2f} ms,"
             f" p99 {calc['p99']:.2f} ms (target < 10 ms); lookup alone p50 {calc['lookup_p50']:.2f} / p99 {calc['lookup_p99']:.2f} ms;"
             f" {calc['cpu_ms']:.2f} CPU-ms per call; {load()}")  # fmt: skip
-        (work / f"w{n}.duckdb").unlink()
+        if not args.keep:
+            path.unlink()
     say("\n=== summary (wall s, CPU s in brackets)")
     for n, p, wide, first, full, same, inc, agree in summary:
+        rest = "" if full is None else (f"  full {full['wall']:.2f}  incremental same {same['wall']:.2f}"
+                                         f"  incremental 1% {inc['wall']:.2f}")  # fmt: skip
+        peak = max(r["rss_gib"] for r in (first, full, inc) if r is not None)
         say(f"{n:>11,} × {p:3d}: baseline {wide['wall']:.2f} [{wide['cpu']:.1f}]  first {first['wall']:.2f} [{first['cpu']:.1f}]"
-            f" ({first['wall'] / wide['wall']:.2f}×)  full {full['wall']:.2f}  incremental same {same['wall']:.2f}"
-            f"  incremental 1% {inc['wall']:.2f}  peak {max(first['rss_gib'], full['rss_gib'], inc['rss_gib']):.2f} GiB  agree {agree}")  # fmt: skip
+            f" ({first['wall'] / wide['wall']:.2f}×){rest}  peak {peak:.2f} GiB  agree {agree}")  # fmt: skip
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
     return 0

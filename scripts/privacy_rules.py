@@ -404,6 +404,22 @@ RULES = (
         "            pass",
         ("tests/residents/test_rr_explain.py",),
     ),
+    Rule(
+        "D16",
+        "工作台数据质量页对个人字段少于5人的计数不予显示（与接口一致）",
+        "web/_data.py",
+        "        report = quality_report(wh, None, suppress_small=True)",
+        "        report = quality_report(wh, None)",
+        ("tests/datahub/test_dhsec_leaks.py",),
+    ),
+    Rule(
+        "D17",
+        "审计记录以审计密钥的 HMAC 标识主体，不用可穷举反推的普通哈希",
+        "datahub/_sharing.py",
+        '    mac = hmac.new(secret, b"zhixiang-entity:" + key.encode("utf-8"), hashlib.sha256)',
+        '    mac = hashlib.sha256(key.encode("utf-8"))',
+        ("tests/api/test_dhsec_grant_bypass.py",),
+    ),
 )
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from zhixiang.datahub import Warehouse, open_warehouse
+
 PG_URL = os.environ.get("ZHIXIANG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -82,3 +84,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def tickets_url(database_url: str) -> str:
     """The ticket store's URL on each backend."""
     return database_url
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A warehouse URL on the embedded default and on PostgreSQL (in a schema of its own), so the
+    data hub's and the residents' tests run on both engines."""
+    if request.param == "duckdb":
+        yield f"duckdb://{tmp_path / 'warehouse.duckdb'}"
+        return
+    import psycopg
+
+    base = request.getfixturevalue("postgres_url")
+    schema = f"wh_test_{uuid.uuid4().hex[:12]}"
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}schema={schema}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def wh(warehouse_url: str) -> Iterator[Warehouse]:
+    """The warehouse layer opened on `warehouse_url`."""
+    with open_warehouse(warehouse_url) as warehouse:
+        yield warehouse

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from zhixiang.demo import generate_residents, iter_residents, tianhe_streets
+from zhixiang.demo import generate_residents, iter_residents, low_income_standard, tianhe_streets
 from zhixiang.identity import lookup_region, validate_id_number
 
 REFERENCE = date(2026, 12, 1)
@@ -81,9 +81,10 @@ def test_rates_and_statuses_are_realistic_and_consistent_with_income(residents) 
         size[hh] += 1
     helped = [p for p in people if p["low_income"] or p["extreme_poverty"]]
     assert helped and len(helped) < 0.05 * n
+    standard = low_income_standard(REFERENCE)  # the 低保 policy's own parameter: 1,309 元 in 2025
     for p in helped:
         hh = member_of[p["id_number"]]
-        assert income[hh] / size[hh] < 1120
+        assert income[hh] / size[hh] < standard
         assert not (p["low_income"] and p["extreme_poverty"])
     graded = [p for p in people if p["ltc_disability_grade"] != "无"]
     assert graded and all((REFERENCE - p["birth_date"]).days >= 59 * 365 for p in graded)

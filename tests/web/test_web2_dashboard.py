@@ -10,6 +10,8 @@ import pytest
 from playwright.sync_api import expect
 from web_helpers import screenshot
 
+from zhixiang.web._regions import DISTRICT_POPULATION_10K
+
 pytestmark = pytest.mark.browser
 
 
@@ -54,7 +56,9 @@ def test_web2_a_leader_colours_the_map_by_each_measure(page, platform, shots, ma
     assert set(per10k) == set(counts) and len(counts) == 6
     for name, count in counts.items():  # the same tickets over each district's population
         assert (per10k[name] > 0) == (count > 0)
-    assert per10k["翔安区"] * 57.6 == pytest.approx(counts["翔安区"], abs=0.5)
+    assert per10k["翔安区"] * DISTRICT_POPULATION_10K["350213"] == pytest.approx(
+        counts["翔安区"], abs=0.5
+    )
 
     page.get_by_label("地图指标").select_option("eligible")
     page.get_by_role("button", name="查看").click()

@@ -25,6 +25,7 @@ from zhixiang.demo import demo_policies_dir
 from zhixiang.errors import ZhixiangError
 from zhixiang.identity import IdentifierError, validate_credit_code
 from zhixiang.matching import (
+    EXPLAIN_PURPOSE,
     Calculator,
     MatchRow,
     compare_policies,
@@ -46,9 +47,6 @@ from zhixiang.rules import (
 router = APIRouter(prefix="/policies", tags=["政策找人"])
 Caller = Annotated[Principal, requires("policies.explain")]
 Public = Annotated[Principal, public()]
-#: The purpose an enterprise's account is read for unless the caller names another; a grant
-#: applies only to reads for the purpose it was given for.
-EXPLAIN_PURPOSE = "政策找人"
 _lock = threading.Lock()
 
 

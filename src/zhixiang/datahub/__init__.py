@@ -39,6 +39,7 @@ from zhixiang.datahub._mapping import (
 from zhixiang.datahub._quality import SMALL_COUNT, FieldQuality, SourceQuality, quality_report
 from zhixiang.datahub._redact import redact_quarantine, redact_text
 from zhixiang.datahub._sharing import (
+    OWN_RECORD_PURPOSE,
     AccessDenied,
     CatalogEntry,
     Grant,
@@ -51,6 +52,7 @@ from zhixiang.datahub._sharing import (
     list_grants,
     mask_values,
     read_entities,
+    read_own_record,
     revoke_grant,
 )
 from zhixiang.datahub._sources import ExtractError, read_extract
@@ -60,6 +62,7 @@ from zhixiang.datahub._warehouse import Warehouse, WarehouseBusy, WarehouseError
 __all__ = [
     "LINK_KINDS",
     "MONEY_UNITS",
+    "OWN_RECORD_PURPOSE",
     "RESIDENT_KINDS",
     "SMALL_COUNT",
     "AccessDenied",
@@ -103,6 +106,7 @@ __all__ = [
     "quarantine_rows",
     "read_entities",
     "read_extract",
+    "read_own_record",
     "redact_quarantine",
     "redact_text",
     "resident_quarantine_counts",

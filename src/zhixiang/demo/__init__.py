@@ -4,7 +4,13 @@ from importlib import resources
 from pathlib import Path
 
 from zhixiang.demo._generate import generate_enterprises, iter_enterprises
-from zhixiang.demo._residents import Residents, generate_residents, iter_residents, tianhe_streets
+from zhixiang.demo._residents import (
+    Residents,
+    generate_residents,
+    iter_residents,
+    low_income_standard,
+    tianhe_streets,
+)
 
 
 def demo_policies_dir() -> Path:
@@ -24,6 +30,7 @@ __all__ = [
     "generate_residents",
     "iter_enterprises",
     "iter_residents",
+    "low_income_standard",
     "resident_policies_dir",
     "tianhe_streets",
 ]

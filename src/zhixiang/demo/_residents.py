@@ -6,7 +6,8 @@ men and even for women, and the check digit), unique across all chunks, and agre
 birth date and sex. The street codes are the real 天河区 streets of the national code list (民政部,
 via zhixiang.identity). Households have realistic compositions (独居老人, 夫妻, 有子女, 三代同堂, …)
 with exactly one 申请人; incomes and assets are missing at realistic rates; 低保 and 特困 follow the
-household's income against the 2025 广州 低保标准 (1,120 元/月).
+household's income against the 广州 低保标准 on the reference date, read from the 低保 policy's own
+dated parameter (1,309 元/月 from 2025-01-01, 穗民规字〔2025〕2号), so data and policy never disagree.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +27,6 @@ from zhixiang.demo._generate import _dates, _decimal, _money, _pick
 from zhixiang.identity import region_code_table
 
 DISTRICT = "440106"  # 广州市天河区
-LOW_INCOME_STANDARD = 1120  # 元/月, 广州市最低生活保障标准 (穗民规字〔2025〕2号)
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _CHECK_CHARS = np.frombuffer(b"10X98765432", dtype=np.uint8)
 _DAYS, _SEQUENCES = (
@@ -79,6 +80,18 @@ class Residents:
 
 
 @cache
+@cache
+def low_income_standard(as_of: date) -> float:
+    """广州市最低生活保障标准 (元/月) on `as_of`: the 低保 policy's parameter (its first version
+    before it starts)."""
+    from zhixiang.rules import parse_policy
+
+    path = Path(__file__).parent / "policies" / "residents" / "gz-dibao.yaml"
+    standard = parse_policy(path.read_text("utf-8"), path).parameters["低保标准"]
+    value = standard.value_at(as_of)
+    return float(standard.versions[0][1] if value is None else value)  # type: ignore[arg-type]
+
+
 def tianhe_streets() -> tuple[str, ...]:
     """The real street codes (9 digits) of 天河区 in the national code list."""
     table = region_code_table()
@@ -284,7 +297,7 @@ def _chunk(
 
     counted = np.where(income_known, income, 0.0)
     per_capita = np.bincount(member_of, weights=counted, minlength=h) / sizes
-    household_poor = per_capita < LOW_INCOME_STANDARD
+    household_poor = per_capita < low_income_standard(reference)
     able_adults = np.bincount(member_of, weights=work_ability, minlength=h)
     alone_unable = poor_household & household_poor & (sizes == 1) & (able_adults == 0)
     extreme = (alone_unable[member_of] & (elderly | severe)) & (rng.random(n) < 0.6)

@@ -29,8 +29,10 @@ def propose_from_run(
     results_dir: Path,
     run_id: str | None = None,
     notice_days: int = 0,
+    preview: bool = False,
 ) -> Proposal:
-    """Propose `policy_id` for `period` from the current match run (or `run_id`)."""
+    """Propose `policy_id` for `period` from the current match run (or `run_id`); with
+    `preview`, say what proposing would do and write nothing."""
     from zhixiang.matching import open_results
 
     by.require("grants.propose")
@@ -65,4 +67,5 @@ def propose_from_run(
         peers=peers,
         undecided=undecided,
         notice_days=notice_days,
+        preview=preview,
     )

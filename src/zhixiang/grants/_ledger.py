@@ -37,7 +37,9 @@ from zhixiang.grants._views import (
     REVOKED,
     BatchView,
     DashboardRow,
+    EventView,
     ExportResult,
+    ExportView,
     LineView,
     NoticeView,
     ObjectionView,
@@ -53,6 +55,8 @@ _WRITE_LOCK = 2104018808  # PostgreSQL advisory lock under which ledger writes q
 _MAX_NOTICE_DAYS = 60
 _FEW_AMOUNTS = 16  # distinct amounts up to which award lines are loaded one amount at a time
 _INDEXES_LATER_FROM = 20_000  # lines in one write from which indexes are rebuilt after the load
+#: How many lines a preview of a proposal lists (its counts and total cover every line).
+PREVIEW_SAMPLE = 50
 DIRECT, CONFIRM, APPLY = "直接兑现", "意愿确认", "申请审核"
 # Money that counts (budgets, caps, nets): lines not 撤销, and no reversal of a 撤销 award (a
 # revoked award counts nothing, so what reversed it counts nothing either).
@@ -134,6 +138,7 @@ class GrantLedger:
         peers: Mapping[str, tuple[str, Mapping[str, Decimal | None]]] | None = None,
         undecided: Iterable[str] = (),
         notice_days: int = 0,
+        preview: bool = False,
     ) -> Proposal:
         """Propose a batch for `policy` in `period` from the entities a match run found eligible.
 
@@ -141,7 +146,9 @@ class GrantLedger:
         exclusivity group in the same run (policy id → (title, eligible)); `undecided` the
         entities the run could not decide (missing facts: no clawback for them). Awards go to
         entities without one yet; an award the run no longer supports gets a reversal line. When
-        nothing changes, nothing is written and the proposal's batch is None.
+        nothing changes, nothing is written and the proposal's batch is None. With `preview`,
+        nothing is written either: the proposal says what proposing now would do (its `total` and
+        first `sample` lines), with every check of a real proposal.
         """
         by.require("grants.propose")
         check_period(period)
@@ -232,6 +239,18 @@ class GrantLedger:
             reversals = self._reversals(awards, due, set(undecided), run_id, hold)
             if not want and not reversals:
                 return Proposal(None, 0, 0, held)
+            if preview:
+                total = sum(want.values()) + sum(r[2] for r in reversals)
+                sample = [(e, "award", to_yuan(fen)) for e, fen in sorted(want.items())]
+                sample += [(e, "reversal", to_yuan(fen)) for _, e, fen, _, _ in reversals]
+                return Proposal(
+                    None,
+                    len(want),
+                    len(reversals),
+                    held,
+                    total=to_yuan(total),
+                    sample=tuple(sample[:PREVIEW_SAMPLE]),
+                )
             batch_id = self._insert_batch(
                 c,
                 policy,
@@ -276,7 +295,7 @@ class GrantLedger:
             view = _batch_view(
                 self._batch_row(c, batch_id), {PENDING: len(want) + len(reversals)}, 0
             )
-        return Proposal(view, len(want), len(reversals), held)
+        return Proposal(view, len(want), len(reversals), held, total=view.total)
 
     def _apply_budget(
         self, c: Connection, policy: Policy, period: str, want: dict[str, int], hold: Any
@@ -716,6 +735,11 @@ class GrantLedger:
             if batch.status != "proposed":
                 raise Conflict(
                     f"批次 {batch_id} 已{_BATCH_LABELS[batch.status]}，不能撤回", field="batch_id"
+                )
+            if batch.proposed_by != by.actor and not by.can("grants.approve"):
+                raise Forbidden(
+                    f"批次 {batch_id} 由 {batch.proposed_by} 提出：只有提出人可以撤回，审核员可以退回",
+                    field="batch_id",
                 )
             c.execute(
                 update(t.lines)
@@ -1342,6 +1366,36 @@ class GrantLedger:
             row.decided_by,
             row.decision,
         )
+
+    def history(self, batch_id: int) -> list[EventView]:
+        """What happened to a batch and its lines, oldest first: who proposed, approved, objected…"""
+        with self._reader.connect() as c:
+            self._batch_row(c, batch_id)
+            rows = c.execute(
+                select(t.events).where(t.events.c.batch_id == batch_id).order_by(t.events.c.id)
+            ).all()
+        return [EventView(r.id, r.line_id, r.action, r.actor, r.at, r.detail) for r in rows]
+
+    def exports(self, batch_id: int) -> list[ExportView]:
+        """A batch's disbursement lists, oldest first, each with whether its payment is recorded."""
+        with self._reader.connect() as c:
+            rows = c.execute(
+                select(t.exports).where(t.exports.c.batch_id == batch_id).order_by(t.exports.c.id)
+            ).all()
+        return [
+            ExportView(
+                r.id,
+                r.batch_id,
+                r.lines,
+                to_yuan(r.total_fen),
+                dict(r.held or {}),
+                r.exported_by,
+                r.exported_at,
+                r.paid_by,
+                r.paid_at,
+            )
+            for r in rows
+        ]
 
     def objections(self, batch_id: int) -> list[ObjectionView]:
         with self._reader.connect() as c:

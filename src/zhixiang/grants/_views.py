@@ -103,6 +103,8 @@ class Proposal:
     awards: int
     reversals: int
     held: dict[str, int]
+    total: Decimal | None = None  # the lines' sum (awards less reversals), when there are lines
+    sample: tuple[tuple[str, str, Decimal], ...] = ()  # a preview's first (entity, kind, amount)
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,33 @@ class ExportResult:
     total: Decimal
     held: dict[str, int]
     rows: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One step in a batch's history (propose, approve, withdraw, object, decide, export, paid)."""
+
+    id: int
+    line_id: int | None
+    action: str
+    actor: str
+    at: datetime
+    detail: str
+
+
+@dataclass(frozen=True)
+class ExportView:
+    """A disbursement list already written: how many lines, how much, and whether it was paid."""
+
+    id: int
+    batch_id: int
+    lines: int
+    total: Decimal
+    held: dict[str, int]
+    exported_by: str
+    exported_at: datetime
+    paid_by: str | None
+    paid_at: datetime | None
 
 
 @dataclass(frozen=True)

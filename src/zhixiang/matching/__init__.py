@@ -9,6 +9,7 @@ from facts looked up by key with a prepared statement.
 
 from zhixiang.matching._batch import MatchFailed, run_matching
 from zhixiang.matching._calculator import (
+    EXPLAIN_PURPOSE,
     Calculator,
     EntityLookup,
     EntityReport,
@@ -51,6 +52,7 @@ from zhixiang.matching._store import MatchRun, PolicyCounts, list_runs, load_run
 
 __all__ = [
     "CHANGES",
+    "EXPLAIN_PURPOSE",
     "INDUSTRY_SECTIONS",
     "KINDS",
     "NEXT_STEP",

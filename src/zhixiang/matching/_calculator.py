@@ -249,6 +249,11 @@ class Calculator:
         return None if facts is None else self.evaluate(facts, as_of, entity_id)
 
 
+#: The purpose an enterprise's account is read for unless the caller names another; a grant
+#: applies only to reads for the purpose it was given for.
+EXPLAIN_PURPOSE = "政策找人"
+
+
 def explain_under_grants(
     wh: Warehouse,
     calculator: Calculator,

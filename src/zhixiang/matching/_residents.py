@@ -184,15 +184,18 @@ class HouseholdLookup:
         self._lock = threading.Lock()
         self._con: Any = None
         self._mark = "?"
+        self._wh: Any = None
         if url.startswith("duckdb://"):
-            import duckdb
+            from zhixiang.datahub import WarehouseError, open_warehouse
 
             path = Path(url.removeprefix("duckdb://"))
             if not path.is_file():
                 raise NotFound(f"找不到数据仓库文件: {path}", field="warehouse")
+            # The data hub's instance of the file, shared with every other reader in the process:
+            # a second DuckDB connection of its own would clash with it ("different configuration").
             try:
-                self._con = duckdb.connect(str(path), read_only=True)
-            except duckdb.Error as exc:
+                self._wh = open_warehouse(url)
+            except WarehouseError as exc:
                 raise Unavailable(f"数据仓库暂时无法读取: {exc}") from exc
         else:
             import psycopg
@@ -206,6 +209,11 @@ class HouseholdLookup:
 
     def _rows(self, sql: str, params: list[object], names: bool = False) -> list[tuple]:
         with self._lock:
+            if self._wh is not None:
+                table = self._wh.arrow(sql, params)
+                if names:
+                    return [(n,) for n in table.column_names]
+                return [tuple(row.items()) for row in table.to_pylist()]
             cursor = self._con.execute(sql.replace("?", self._mark), params)
             if names:
                 return [(d[0],) for d in cursor.description]
@@ -260,7 +268,7 @@ class HouseholdLookup:
 
     def close(self) -> None:
         with self._lock:
-            self._con.close()
+            (self._wh or self._con).close()
 
 
 def member_facts(row: Mapping[str, object]) -> dict[str, Value]:

@@ -374,6 +374,47 @@ class ReviewDesk:
         )
         return self._award(view, principal, automatic=True)
 
+    def askable(
+        self, principal: Principal, policy_id: str, entity_id: str, as_of: date | None = None
+    ) -> list[str]:
+        """The fields of `policy_id` the applicant may declare: those the data hub holds no value
+        for (or no grant lets the review read) for this entity; every other fact is looked up."""
+        principal.require("review.apply")
+        as_of = as_of or date.today()
+        try:
+            code = validate_credit_code(entity_id)
+        except IdentifierError as exc:
+            raise InvalidInput(str(exc), field="entity_id") from None
+        if principal.has(Role.ENTERPRISE) and principal.subject != code:
+            raise Forbidden("企业账号只能为本企业申请", field="entity_id")
+        policy = self._policy(policy_id, as_of)
+        fields = _fields_read(policy)
+        found = self.facts.read(policy, code, fields, as_of)
+        if found is None:
+            raise NotFound(
+                f"数据仓库中没有统一社会信用代码为 {code} 的企业，无法受理", field="entity_id"
+            )
+        held, withheld, _ = found
+        key = self.facts.catalog.key
+        return [f for f in fields if f != key and (held.get(f) is None or f in withheld)]
+
+    def applications(self, principal: Principal, limit: int = 100) -> list[ApplicationView]:
+        """The applications a portal account may see: its own and its enterprise's, newest first."""
+        from sqlalchemy import or_, select
+
+        from zhixiang.review._models import Application
+
+        if not principal.authenticated:
+            raise Unauthenticated("查看申请需要登录或 API 密钥", "credentials")
+        mine = Application.applicant == principal.actor
+        if principal.subject:
+            mine = or_(mine, Application.entity_id == principal.subject)
+        with self._session() as session:
+            rows = session.scalars(
+                select(Application).where(mine).order_by(Application.id.desc()).limit(limit)
+            ).all()
+            return [_view(r) for r in rows]
+
     def _store(
         self,
         principal: Principal,

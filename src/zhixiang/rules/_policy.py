@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -87,9 +88,10 @@ class Condition:
     scope: bool = False  # who the policy is for (see `_gap.inferred_scope` when the file is silent)
     needs_review: bool = False  # 智能快审: a reviewer decides, even when the data answer it
 
-    @property
+    @cached_property
     def analysis(self) -> Analysis:
-        """Its kind (scope, date, threshold, achievable) and what its gap is computed from."""
+        """Its kind (scope, date, threshold, achievable) and what its gap is computed from (worked
+        out once: the calculator asks for it on every evaluation)."""
         return analyse(self.node, self.scope)
 
 
@@ -431,6 +433,8 @@ def _delivery(
     except _Bad as bad:
         problems.append(bad.problem)
     return found
+
+
 def _facts(y: _Y | None, catalog: Catalog, name: str) -> dict[str, Value]:
     facts: dict[str, Value] = {}
     for key, fy in y.items() if y else []:
@@ -533,7 +537,9 @@ def parse_policy(text: str, path: Path, groups: set[str] | None = None) -> Polic
             [PolicyProblem(Location(file, line, col), f"YAML 语法错误: {exc.problem}")]
         ) from None
     except yaml.YAMLError as exc:  # e.g. a control character the reader refuses (no mark)
-        raise PolicyRejected([PolicyProblem(Location(file, 1, 1), f"YAML 无法读取: {exc}")]) from None
+        raise PolicyRejected(
+            [PolicyProblem(Location(file, 1, 1), f"YAML 无法读取: {exc}")]
+        ) from None
     if root is None or not isinstance(root, yaml.MappingNode):
         raise PolicyRejected(
             [PolicyProblem(Location(file, 1, 1), "政策文件应为键值对（id、title、conditions 等）")]

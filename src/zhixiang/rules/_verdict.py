@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import cast
 
 from zhixiang.catalog import Field
 from zhixiang.rules._evaluate import Evaluator
+from zhixiang.rules._evaluate import _compare as compare
 from zhixiang.rules._gap import NEAR_MISS_CLOSENESS, Gap, gap, row_closeness, row_holds_on
 from zhixiang.rules._language import (
     Aggregate,
@@ -19,6 +19,7 @@ from zhixiang.rules._language import (
     RoleRef,
     Value,
     ValueType,
+    _remembered,
     field_refs,
     group_refs,
     source_text,
@@ -100,25 +101,14 @@ def final_amount(raw: Value, cap: Decimal | None) -> Decimal | None:
     return max(value, Decimal(0)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _comparisons(node: Node, source: str, evaluate: Evaluator) -> list[Comparison]:
-    found: list[Comparison] = []
+def _compare_nodes(node: Node) -> list[Compare]:
+    """Every comparison in a condition, outermost first (not inside another comparison)."""
+    found: list[Compare] = []
 
     def walk(n: object) -> None:
         if isinstance(n, Compare):
-            left, right = evaluate(n.left), evaluate(n.right)
-            found.append(
-                Comparison(
-                    source_text(source, n.left),
-                    left,
-                    n.left.type,
-                    n.op,
-                    source_text(source, n.right),
-                    right,
-                    cast(bool | None, evaluate(n)),  # a comparison is true, false or unknown
-                )
-            )
-            return
-        if isinstance(n, Node):
+            found.append(n)
+        elif isinstance(n, Node):
             for value in vars(n).values():
                 walk(value)
         elif isinstance(n, tuple):
@@ -126,6 +116,26 @@ def _comparisons(node: Node, source: str, evaluate: Evaluator) -> list[Compariso
                 walk(item)
 
     walk(node)
+    return found
+
+
+def _comparisons(node: Node, source: str, evaluate: Evaluator) -> list[Comparison]:
+    """Each comparison's two sides as the user reads them: the walk is remembered per parsed node
+    (the calculator asks for the same conditions many times), only the values are computed."""
+    found: list[Comparison] = []
+    for n in _remembered("compares", node, _compare_nodes):
+        left, right = evaluate(n.left), evaluate(n.right)
+        found.append(
+            Comparison(
+                source_text(source, n.left),
+                left,
+                n.left.type,
+                n.op,
+                source_text(source, n.right),
+                right,
+                compare(n.op, left, right),  # true, false or unknown, as the evaluator has it
+            )
+        )
     return found
 
 

@@ -151,6 +151,7 @@ NAVIGATION = (
     ("/app/insight", "主动发现", "insight.read"),
     ("/app/ask", "智能咨询", "policies.explain"),
     ("/app/review", "智能快审", "review.decide"),
+    ("/app/grants", "免申即享", "grants.read"),
 )
 
 
@@ -265,12 +266,16 @@ def mount(app: FastAPI) -> None:
     from zhixiang.web import (
         _ask,
         _citizen,
+        _citizen_household,
         _dashboard,
         _data,
         _enterprise,
+        _grants,
         _home,
+        _household_lookup,
         _insight,
         _policies,
+        _qiye_services,
         _review,
         _tickets,
     )
@@ -287,6 +292,10 @@ def mount(app: FastAPI) -> None:
         _citizen,
         _ask,
         _review,
+        _qiye_services,
+        _citizen_household,
+        _grants,
+        _household_lookup,
     ):
         app.include_router(module.router)
     _install_error_pages(app)

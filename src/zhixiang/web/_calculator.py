@@ -42,19 +42,14 @@ def questions(policies: list[Policy], entity: str = "enterprise") -> list[Questi
     for f in load_catalog(entity).fields:
         if f.type not in ASKED_TYPES or not any(f.label in t or f.name in t for t in texts):
             continue
-        unit = {FieldType.MONEY: "万元", FieldType.RATIO: "%"}.get(f.type, f.unit)
-        choices: tuple[tuple[str, str], ...] = ()
-        if f.type is FieldType.BOOL:
-            choices = (("yes", "是"), ("no", "否"))
-        elif f.type is FieldType.ENUM:
-            choices = tuple((v, v) for v in f.values)
-        asked.append(Question(f, f"f_{f.name}", unit, choices))
+        asked.append(question_for(f))
     return asked
 
 
-def facts_from(form: Form, asked: list[Question]) -> dict[str, Value]:
-    """Typed facts from the answers; an unreadable answer is refused next to its question."""
-    facts: dict[str, Value] = {}
+def answers_from(form: Form, asked: list[Question]) -> dict[str, object]:
+    """Each answered question as the rules read a typed answer (万元 and % added, 是/否 as a bool);
+    an unreadable answer is refused next to its question."""
+    answers: dict[str, object] = {}
     for q in asked:
         raw = form.get(q.name)
         if raw is None:
@@ -71,16 +66,41 @@ def facts_from(form: Form, asked: list[Question]) -> dict[str, Value]:
                 form.refuse(q.name, "应为日期，如 2024-05-01")
                 continue
         elif q.field.type is FieldType.MONEY:
-            value = f"{raw}万元"
+            value = f"{raw}{q.unit if q.unit in ('元', '万元') else '万元'}"
         elif q.field.type is FieldType.RATIO:
             value = f"{raw.rstrip('%')}%"
+        elif q.choices and raw not in dict(q.choices):
+            form.refuse(q.name, "不是可选的值，请从列表中选择")
+            continue
         else:
             value = raw
         try:
-            facts[q.field.name] = literal_for_field(q.field, value)
+            literal_for_field(q.field, value)
         except ExpressionError as exc:
             form.refuse(q.name, exc.message)
-    return facts
+            continue
+        answers[q.field.name] = value
+    return answers
+
+
+def facts_from(form: Form, asked: list[Question]) -> dict[str, Value]:
+    """Typed facts from the answers; an unreadable answer is refused next to its question."""
+    by_name = {q.field.name: q.field for q in asked}
+    return {
+        name: literal_for_field(by_name[name], value)
+        for name, value in answers_from(form, asked).items()
+    }
+
+
+def question_for(f: Field, name: str | None = None) -> Question:
+    """The question asking for one catalog field, in the units people know."""
+    unit = {FieldType.MONEY: "万元", FieldType.RATIO: "%"}.get(f.type, f.unit)
+    choices: tuple[tuple[str, str], ...] = ()
+    if f.type is FieldType.BOOL:
+        choices = (("yes", "是"), ("no", "否"))
+    elif f.type is FieldType.ENUM:
+        choices = tuple((v, v) for v in f.values)
+    return Question(f, name or f"f_{f.name}", unit, choices)
 
 
 def as_of_from(form: Form) -> dt.date:

@@ -16,10 +16,10 @@ from datetime import UTC, date, datetime, timedelta
 from fastapi import Request
 
 from zhixiang.access import Principal, PrincipalKind, Role
-from zhixiang.api.policies import EXPLAIN_PURPOSE, get_policies
+from zhixiang.api.policies import get_policies
 from zhixiang.datahub import open_warehouse
 from zhixiang.insight import AlertStore, open_alert_store
-from zhixiang.matching import Calculator, EntityReport, explain_under_grants
+from zhixiang.matching import EXPLAIN_PURPOSE, Calculator, EntityReport, explain_under_grants
 from zhixiang.rules import PolicySet
 from zhixiang.tickets import SearchFilters, Status, TicketStore, TicketView, similarities
 

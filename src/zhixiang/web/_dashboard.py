@@ -25,6 +25,7 @@ from zhixiang.matching import load_run, open_results
 from zhixiang.tickets import SearchFilters, TicketView
 from zhixiang.web._app import render
 from zhixiang.web._capabilities import store
+from zhixiang.web._grants import ledger
 from zhixiang.web._insight import dashboard_panel
 from zhixiang.web._policies import _summary
 from zhixiang.web._regions import DISTRICT_POPULATION_10K, registered_district, street_options
@@ -284,10 +285,53 @@ def _district_policies_chart(reach: DistrictReach | None) -> tuple[dict, list]:
     return _bars(rows, "符合条件企业数"), rows
 
 
-def _reach_chart(summary: dict[str, Any]) -> dict | None:
+def _granted(request: Request, user: Principal) -> dict[str, Any]:
+    """The 免申即享 dashboard's rows by policy (its latest period), for those who may read it."""
+    if not user.can("grants.read"):
+        return {}
+    return {row.policy_id: row for row in ledger(request).dashboard()}  # ordered by period
+
+
+def _reach_chart(summary: dict[str, Any], granted: dict[str, Any] | None = None) -> dict | None:
+    """Eligible / near-miss / needs information per policy; with the grant ledger, granted (免申兑现)
+    and the amount paid (万元, right axis)."""
     if not summary:
         return None
     rows = list(summary.values())
+    if granted:
+        return {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"top": 0},
+            "grid": {"left": 8, "right": 8, "bottom": 8, "top": 40, "containLabel": True},
+            "xAxis": {
+                "type": "category",
+                "data": [r.title for r in rows],
+                "axisLabel": {"rotate": 30},
+            },
+            "yAxis": [{"type": "value", "name": "企业数"}, {"type": "value", "name": "万元"}],
+            "series": [
+                {"name": "符合条件", "type": "bar", "data": [r.eligible for r in rows]},
+                {
+                    "name": "免申兑现",
+                    "type": "bar",
+                    "data": [
+                        g.granted_without_application if (g := granted.get(r.policy_id)) else 0
+                        for r in rows
+                    ],
+                },
+                {
+                    "name": "已拨付金额（万元）",
+                    "type": "line",
+                    "yAxisIndex": 1,
+                    "data": [
+                        round(float(g.paid_amount) / 10_000, 2)
+                        if (g := granted.get(r.policy_id))
+                        else 0
+                        for r in rows
+                    ],
+                },
+            ],
+        }
     return {
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0},
@@ -334,6 +378,7 @@ def dashboard(
         drill = _streets_chart(tickets, district, measure) if district else None
     map_option, map_data = _map_chart(values, measure)
     summary = _summary(request) if sees_reach else {}
+    granted = _granted(request, user) if summary else {}
     return render(
         request,
         "dashboard.html",
@@ -354,7 +399,8 @@ def dashboard(
         map_chart=map_option,
         map_data=map_data,
         drill=drill,
-        reach_chart=_reach_chart(summary),
+        reach_chart=_reach_chart(summary, granted),
+        granted=granted,
         insight=dashboard_panel(request, user, since) if user.can("insight.read") else None,
         summary=summary,
         ticket_count=len(tickets),

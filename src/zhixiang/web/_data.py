@@ -119,7 +119,7 @@ def quarantine(request: Request, user: Quarantine, source: str | None = None) ->
 def quality(request: Request, user: Quality, format: str | None = None) -> Response:
     """质量 per field of each source: how much is filled and how much was invalid."""
     with _warehouse(request) as wh:
-        report = quality_report(wh, None)
+        report = quality_report(wh, None, suppress_small=True)
     rows = [
         {
             "source": source.source,

@@ -41,15 +41,18 @@ def region_name(code: str | None) -> str | None:
     return district
 
 
-#: Resident population of each district (常住人口, 万人) by the Seventh National Census, 2020
-#: (厦门市第七次全国人口普查公报): the denominator of the map's 每万人工单数.
+#: Resident population of each district (常住人口, 万人) at the Seventh National Census, 2020-11-01:
+#: the denominator of the map's 每万人工单数. 海沧 582,519 and 同安 855,920 are from their districts'
+#: census bulletins; 思明 107.33万 and 湖里, 集美 103.7万 each from reports quoting the city's bulletin
+#: (厦门市第七次全国人口普查公报, city total 5,163,970); 翔安 is the remainder of that total. The
+#: bulletins themselves were not at hand offline: replace with their exact figures when they are.
 DISTRICT_POPULATION_10K: dict[str, float] = {
     "350203": 107.3,
     "350205": 58.3,
     "350206": 103.7,
-    "350211": 103.6,
+    "350211": 103.7,
     "350212": 85.6,
-    "350213": 57.6,
+    "350213": 57.8,
 }
 
 
