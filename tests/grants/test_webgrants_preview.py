@@ -66,8 +66,11 @@ def test_webgrants_only_the_proposer_withdraws_and_a_reviewer_sends_back(setup) 
         ledger.withdraw(batch.id, other, "不是我提的")
     assert ledger.counts() == before and ledger.batch(batch.id).status == "proposed"
     assert ledger.withdraw(batch.id, SECOND_REVIEWER, "数据日期有误，退回").status == "withdrawn"
-    # the proposer withdraws their own (another policy: a withdrawn batch's entities stay in the
-    # ledger as 撤销 and are not proposed again for the same policy and period)
+    # a withdrawn batch was never an award: the same policy and period can be proposed again
+    again = propose_from_run(ledger, POLICIES, POLICY, "2026", OFFICER, results_dir=results)
+    assert again.batch is not None and again.awards == batch.lines
+    assert ledger.withdraw(again.batch.id, OFFICER, "再撤一次").status == "withdrawn"
+    # the proposer withdraws their own (another policy)
     mine = next(
         found.batch
         for p in POLICIES

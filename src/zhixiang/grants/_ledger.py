@@ -35,6 +35,7 @@ from zhixiang.grants._views import (
     PENDING,
     RETURNED,
     REVOKED,
+    VOID,
     BatchView,
     DashboardRow,
     EventView,
@@ -741,10 +742,12 @@ class GrantLedger:
                     f"批次 {batch_id} 由 {batch.proposed_by} 提出：只有提出人可以撤回，审核员可以退回",
                     field="batch_id",
                 )
+            # Never approved, never paid: its lines stop being awards (kind `void`, outside the
+            # one-award-ever key), so the same entities can be proposed again in a corrected batch.
             c.execute(
                 update(t.lines)
                 .where(t.lines.c.batch_id == batch_id)
-                .values(status=REVOKED, reason=reason)
+                .values(status=REVOKED, reason=reason, kind=VOID)
             )
             c.execute(
                 update(t.batches).where(t.batches.c.id == batch_id).values(status="withdrawn")

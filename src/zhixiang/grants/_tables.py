@@ -64,7 +64,7 @@ lines = Table(
     Column("policy_id", String(128), nullable=False),
     Column("period", String(8), nullable=False),
     Column("entity_id", String(64), nullable=False),
-    Column("kind", String(8), nullable=False),  # award | reversal
+    Column("kind", String(8), nullable=False),  # award | reversal | void (its batch was withdrawn)
     Column("amount_fen", BigInteger, nullable=False),
     Column("reverses", Id),  # reversal: the award line it reverses
     Column("basis", String(80)),  # reversal: run:<id> or objection:<id> (one per award and basis)

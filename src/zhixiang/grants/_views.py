@@ -10,6 +10,8 @@ from decimal import ROUND_DOWN, Decimal
 #: A line's status, in the order a payable line moves through them (退回: the bank sent it back).
 STATUSES = ("待确认", "已确认", "已拨付", "退回", "撤销")
 PENDING, CONFIRMED, PAID, RETURNED, REVOKED = STATUSES
+#: The kind of a line whose batch was withdrawn before approval: no longer an award, so its key is free.
+VOID = "void"
 #: The disbursement file's columns, in the order a bank's batch-payment template lists them.
 BANK_COLUMNS = ("收款单位", "统一社会信用代码", "开户行", "账号", "金额", "用途")
 

@@ -51,7 +51,7 @@ RowId = Annotated[int, Path(ge=1, le=2**62)]
 BATCH_DELIVERIES = ("直接兑现", "意愿确认")
 #: A batch's stage as the pages name it, in the order a batch moves through them.
 STAGES = ("提出", "已审批", "公示中", "已导出", "已拨付", "撤回", "退回")
-KIND_LABELS = {"award": "兑现", "reversal": "冲正"}
+KIND_LABELS = {"award": "兑现", "reversal": "冲正", "void": "已撤回"}
 ACTION_LABELS = {
     "propose": "提出",
     "approve": "审批",
