@@ -219,6 +219,17 @@ def test_webgrants_propose_approve_object_export_and_pay(page, platform, shots, 
     row = page.locator(f'[data-testid="batch-row"][data-batch="{batch_id}"]')
     expect(row.get_by_test_id("stage")).to_have_text("已导出" if with_account else "已审批")
     expect(page.locator(".chart svg").first).to_be_visible()
+
+    page.get_by_role("button", name="退出").click()
+
+    # -- the 驾驶舱's map adds what was granted up by the enterprises' districts -------------------
+    platform.sign_in(page, "leader")
+    page.goto(f"{platform.url}/app/dashboard?measure=granted")
+    expect(page.get_by_role("heading", name="一图掌握：已兑现金额（万元）")).to_be_visible()
+    cells = page.get_by_test_id("map-table").locator("tbody tr")
+    shown = sum(float(row.locator("td").nth(1).inner_text()) for row in cells.all())
+    granted = sum(books.granted_by_entity().values())
+    assert granted > 0 and shown == pytest.approx(float(granted) / 10_000, abs=0.35)
     page.get_by_role("button", name="退出").click()
 
     # -- a proposer who may also approve is refused approving their own batch ----------------------

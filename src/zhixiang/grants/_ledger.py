@@ -1473,6 +1473,24 @@ class GrantLedger:
                 )
             }
 
+    def granted_by_entity(self, period: str | None = None) -> dict[str, Decimal]:
+        """What each entity has been granted (元): its live awards in approved batches, net of their
+        reversals — the money the 驾驶舱's map adds up by district."""
+        if period is not None:
+            check_period(period)
+        b, ln = t.batches, t.lines
+        where = [b.c.status == "approved", ln.c.kind.in_(("award", "reversal")), _LIVE_MONEY]
+        if period:
+            where.append(ln.c.period == period)
+        with self._reader.connect() as c:
+            rows = c.execute(
+                select(ln.c.entity_id, func.sum(ln.c.amount_fen))
+                .select_from(_MONEY_FROM.join(b, b.c.id == ln.c.batch_id))
+                .where(*where)
+                .group_by(ln.c.entity_id)
+            ).all()
+        return {str(entity): to_yuan(int(fen)) for entity, fen in rows if fen}
+
     def dashboard(
         self, period: str | None = None, policy_id: str | None = None
     ) -> list[DashboardRow]:

@@ -42,9 +42,12 @@ MEASURES = {
     "open": "在办工单数",
     "eligible": "符合政策企业数",
     "amount": "可享政策金额（万元）",
+    "granted": "已兑现金额（万元）",
 }
 #: Measures from the latest match run, for those who may see its summary.
 REACH_MEASURES = ("eligible", "amount")
+#: Measures from the 免申即享 ledger, for those who may read it.
+GRANT_MEASURES = ("granted",)
 #: Eligible rows read per policy for the map (a city's enterprises, not a country's).
 MAX_ELIGIBLE = 200_000
 #: The volume chart reads at most this many tickets of the period (the store pages at 500).
@@ -223,6 +226,14 @@ def _reach_values(reach: dict[str, DistrictReach], measure: str) -> dict[str, fl
     }
 
 
+def _granted_values(request: Request) -> dict[str, float]:
+    """万元 granted (net of reversals) to the enterprises registered in each district."""
+    by_district: dict[str, Decimal] = defaultdict(Decimal)
+    for entity, amount in ledger(request).granted_by_entity().items():
+        by_district[registered_district(entity)] += amount
+    return {code: round(float(by_district[code]) / 10_000, 1) for code in XIAMEN_DISTRICTS}
+
+
 def _map_chart(values: dict[str, float], measure: str) -> tuple[dict, list[dict]]:
     data = [
         {"name": name, "value": values.get(code, 0), "code": code}
@@ -361,6 +372,9 @@ def dashboard(
     sees_reach = user.can("policies.summary")
     if measure in REACH_MEASURES and not sees_reach:
         raise Forbidden("政策触达指标需要“查看匹配汇总”权限（政策管理员、审核员、领导）", "measure")
+    sees_grants = user.can("grants.read")
+    if measure in GRANT_MEASURES and not sees_grants:
+        raise Forbidden("已兑现金额需要“查看兑现批次”权限（政策管理员、审核员、领导）", "measure")
     if district is not None and district not in XIAMEN_DISTRICTS:
         raise InvalidInput(f"没有区划 {district!r}", "district")
     days = int(period)
@@ -373,6 +387,8 @@ def dashboard(
     if measure in REACH_MEASURES:
         values = _reach_values(reach, measure)
         drill = _district_policies_chart(reach.get(district)) if district else None
+    elif measure in GRANT_MEASURES:
+        values, drill = _granted_values(request), None
     else:
         values = _ticket_values(tickets, measure)
         drill = _streets_chart(tickets, district, measure) if district else None
@@ -388,7 +404,11 @@ def dashboard(
         period=period,
         periods=PERIODS,
         measure=measure,
-        measures={k: v for k, v in MEASURES.items() if sees_reach or k not in REACH_MEASURES},
+        measures={
+            k: v
+            for k, v in MEASURES.items()
+            if (sees_reach or k not in REACH_MEASURES) and (sees_grants or k not in GRANT_MEASURES)
+        },
         reach_measure=measure in REACH_MEASURES,
         run_id=run_id,
         district=district,
