@@ -19,7 +19,12 @@ jieba.setLogLevel(logging.WARNING)
 
 #: Compatibility characters common in citizens' messages (Latin-1, punctuation, ①–⑳, ㎡, the
 #: ideographic space, small and full-width forms), each with its NFKC form.
-_FOLD_RANGES = ((0xA0, 0xFF), (0x2000, 0x215F), (0x2460, 0x24FF), (0x3000, 0x3000))
+_FOLD_RANGES: tuple[tuple[int, int], ...] = (
+    (0xA0, 0xFF),
+    (0x2000, 0x215F),
+    (0x2460, 0x24FF),
+    (0x3000, 0x3000),
+)
 _FOLD_RANGES += ((0x3380, 0x33FF), (0xFE10, 0xFE6F), (0xFF01, 0xFFEE))
 _FOLDS = {
     c: unicodedata.normalize("NFKC", c)
