@@ -208,12 +208,15 @@ def one_run(size: int, workers: int, concurrency: int, seed: int) -> tuple[dict,
         env=env,
     )  # fmt: skip
     try:
-        for _ in range(600):
+        started = time.monotonic()
+        while True:  # a loaded machine may take minutes to import the app
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
             except OSError:
-                time.sleep(0.1)
+                if server.poll() is not None or time.monotonic() - started > 600:
+                    raise SystemExit("the server did not start (see its output above)") from None
+                time.sleep(0.2)
         warm = _jobs(_payloads(200, True, seed + 99), agent, "warm")
         warm += _jobs(_payloads(100, False, seed + 98), agent, "warm-model")
         asyncio.run(_run(port, warm, concurrency))
