@@ -2,6 +2,7 @@
 category (without one the classifier runs), and queue reads.
 
     .venv/bin/python benchmarks/intake_bench.py [--sizes 1000,2000,4000] [--repeats 3] [--workers 2]
+        [--previous /work/main/src]
 
 Targets (issue 13): ≥ 1,500 intakes/s on SQLite with 2 workers with the classifier running, p99 <
 100 ms. Texts are real 群众留言 from ../shared/data/taidi2020 (read, not copied); each intake has its
@@ -13,7 +14,10 @@ Every figure is the median of `--repeats` runs (fresh server and database each, 
 with the server's CPU time per request beside wall-clock throughput and the load average (the
 machine is shared: throughput depends on what else runs, CPU per request much less). Three sizes
 show how cost grows as the store fills. The baseline is the same store called in-process (no HTTP)
-on the same payloads; its routing decisions must agree with the server's ticket for ticket.
+on the same payloads (median of `--repeats`, CPU time); its routing decisions must agree with the
+server's ticket for ticket. `--previous SRC` times the same in-process store from other sources (the
+code before a change) on the same payloads in the same run, and requires the same decisions,
+duplicate proposals included.
 """
 
 from __future__ import annotations
@@ -204,12 +208,15 @@ def one_run(size: int, workers: int, concurrency: int, seed: int) -> tuple[dict,
         env=env,
     )  # fmt: skip
     try:
-        for _ in range(600):
+        started = time.monotonic()
+        while True:  # a loaded machine may take minutes to import the app
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
             except OSError:
-                time.sleep(0.1)
+                if server.poll() is not None or time.monotonic() - started > 600:
+                    raise SystemExit("the server did not start (see its output above)") from None
+                time.sleep(0.2)
         warm = _jobs(_payloads(200, True, seed + 99), agent, "warm")
         warm += _jobs(_payloads(100, False, seed + 98), agent, "warm-model")
         asyncio.run(_run(port, warm, concurrency))
@@ -240,7 +247,8 @@ def one_run(size: int, workers: int, concurrency: int, seed: int) -> tuple[dict,
 
 
 def baseline(size: int, seed: int) -> tuple[dict[str, float], dict[str, tuple]]:
-    """The same store called in-process, on the same payloads: CPU per intake and its decisions."""
+    """The same store called in-process, on the same payloads: CPU per intake and its decisions
+    (status, department, category and the proposed duplicate: one caller, so deterministic)."""
     from zhixiang.classify import load_model
     from zhixiang.tickets import TicketDraft, TicketStore
 
@@ -263,7 +271,25 @@ def baseline(size: int, seed: int) -> tuple[dict[str, float], dict[str, tuple]]:
             store.intake(caller, d, f"{prefix}-{i}")
         figures[name] = (time.process_time() - began) / size * 1000
     store.close()
-    return figures, _decisions(home / "t.db")
+    with sqlite3.connect(home / "t.db") as conn:
+        rows = conn.execute(
+            "SELECT t.idempotency_key, t.status, t.department, t.category, d.idempotency_key"
+            " FROM tickets t LEFT JOIN tickets d ON d.id = t.duplicate_of"
+            " WHERE t.idempotency_key IS NOT NULL"
+        )
+        decisions = {k: (s, d, c, dup) for k, s, d, c, dup in rows}
+    return figures, decisions
+
+
+def previous(src: str, size: int, seed: int) -> tuple[dict[str, float], dict[str, tuple]]:
+    """`baseline` run by another checkout's sources (the previous implementation), same payloads."""
+    env = {**os.environ, "PYTHONPATH": src}
+    out = subprocess.run(
+        [sys.executable, __file__, "--in-process", str(size), "--seed", str(seed)],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    figures, decisions = json.loads(out.splitlines()[-1])
+    return figures, {k: tuple(v) for k, v in decisions.items()}
 
 
 def main() -> None:
@@ -274,7 +300,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--previous", metavar="SRC", help="also time the in-process store of these sources "
+        "(e.g. /work/main/src before a change) on the same payloads, and compare its decisions",
+    )  # fmt: skip
+    parser.add_argument("--in-process", type=int, metavar="SIZE", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.in_process:  # the child of `previous`: figures and decisions as one JSON line
+        print(json.dumps(baseline(args.in_process, args.seed), ensure_ascii=False))
+        return
     if not DATA.exists():
         raise SystemExit(f"needs the real messages at {DATA} (set ZHIXIANG_SHARED_DATA)")
     print(
@@ -291,14 +326,31 @@ def main() -> None:
             print(f"  size {size} run {r + 1}: " + ", ".join(
                 f"{k} {v['rate']:.0f}/s p99 {v['p99']:.0f} ms" for k, v in result.items()
             ), flush=True)  # fmt: skip
-        base, decisions = baseline(size, seed=7)
+        bases = [baseline(size, seed=7) for _ in range(args.repeats)]
+        base = {k: statistics.median(b[0][k] for b in bases) for k in bases[0][0]}
+        decisions = bases[0][1]
         served = _decisions(dbs[0])
-        agree = sum(served.get(k) == v for k, v in decisions.items() if not k.startswith("warm"))
         total = sum(1 for k in decisions if not k.startswith("warm"))
+        agree = sum(
+            served.get(k) == v[:3] for k, v in decisions.items() if not k.startswith("warm")
+        )
         print(f"size {size}: server and in-process store agree on {agree}/{total} tickets")
+        if args.previous:
+            olds = [previous(args.previous, size, seed=7) for _ in range(args.repeats)]
+            old = {k: statistics.median(b[0][k] for b in olds) for k in olds[0][0]}
+            same = sum(olds[0][1].get(k) == v for k, v in decisions.items())
+            print(
+                f"size {size}: previous implementation ({args.previous}) and this one agree on "
+                f"{same}/{len(decisions)} tickets (status, department, category, duplicate "
+                "proposed)"
+            )
+            if same != len(decisions):
+                raise SystemExit("the previous implementation decided differently")
         for name in runs[0]:
             med = {k: statistics.median(run[name][k] for run in runs) for k in runs[0][name]}
             ratio = f"   in-process {base[name]:.2f} ms CPU" if name in base else ""
+            if args.previous and name in old:
+                ratio += f" (previous {old[name]:.2f} ms, {old[name] / base[name]:.1f}×)"
             print(
                 f"  {name:<26} {med['rate']:7.0f}/s  p50 {med['p50']:5.1f} ms  p99 "
                 f"{med['p99']:6.1f} ms  server CPU {med['cpu_ms']:.2f} ms/request{ratio}  "

@@ -10,7 +10,6 @@ import jieba
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-_SPACE = re.compile(r"\s+")
 #: Code points fit in 21 bits, so a 1-, 2- or 3-gram is one 63-bit integer; the three lengths fall in
 #: disjoint ranges (a bigram's first character is never 0), so codes never collide.
 _BITS = np.uint64(21)
@@ -18,11 +17,38 @@ _BITS = np.uint64(21)
 jieba.setLogLevel(logging.WARNING)
 
 
+#: Compatibility characters common in citizens' messages (Latin-1, punctuation, ①–⑳, ㎡, the
+#: ideographic space, small and full-width forms), each with its NFKC form.
+_FOLD_RANGES: tuple[tuple[int, int], ...] = (
+    (0xA0, 0xFF),
+    (0x2000, 0x215F),
+    (0x2460, 0x24FF),
+    (0x3000, 0x3000),
+)
+_FOLD_RANGES += ((0x3380, 0x33FF), (0xFE10, 0xFE6F), (0xFF01, 0xFFEE))
+_FOLDS = {
+    c: unicodedata.normalize("NFKC", c)
+    for first, last in _FOLD_RANGES
+    for c in map(chr, range(first, last + 1))
+    if unicodedata.normalize("NFKC", c) != c
+}
+_FOLDABLE = re.compile("[" + "".join(map(re.escape, _FOLDS)) + "]")
+
+
 def normalise(text: str) -> str:
-    """NFKC-fold full-width forms and collapse the tabs/newlines the message board leaves around text."""
+    """NFKC-fold full-width forms and collapse the tabs/newlines the message board leaves around text.
+
+    `unicodedata.normalize` costs a fifth of a classification on a long message, so the common
+    full-width characters are replaced first (replacing a character by its NFKC form keeps the
+    string's NFKC form); the library runs only if something else is left to fold.
+    """
+    for char in set(_FOLDABLE.findall(text)):
+        text = text.replace(char, _FOLDS[char])
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    return _SPACE.sub(" ", text).strip().lower()
+    return " ".join(
+        text.split()
+    ).lower()  # str.split's whitespace is re's \s: runs become one space
 
 
 def gram_codes(text: str) -> np.ndarray:

@@ -23,19 +23,31 @@ def ticket_text(title: str, body: str, address: str | None) -> str:
     return f"{title} {address or ''} {body[:TEXT_HEAD]}"
 
 
-class Vector:
-    """A text's sublinear term frequencies (1 + log count) of character 1- and 2-grams, and their
-    sum of squares: everything of its TF-IDF vector that does not depend on the other texts."""
+#: 1 + log(count), the sublinear term frequency, by count (grown when a longer text needs it).
+_TF = [0.0] + [1.0 + math.log(c) for c in range(1, 1024)]
+_TF2 = [v * v for v in _TF]
 
-    __slots__ = ("squares", "tf")
+
+def _grow(n: int) -> None:
+    _TF.extend(1.0 + math.log(c) for c in range(len(_TF), n + 1))
+    _TF2.extend(v * v for v in _TF[len(_TF2) :])
+
+
+class Vector:
+    """A text's character 1- and 2-gram counts and the sum of squares of their sublinear term
+    frequencies (1 + log count): everything of its TF-IDF vector that does not depend on the other
+    texts. Frequencies are looked up by count when scoring, only for the grams texts share."""
+
+    __slots__ = ("counts", "squares")
 
     def __init__(self, text: str) -> None:
         folded = _SPACES.sub(" ", text.lower())  # sklearn's lower-casing and space folding
+        if len(folded) >= len(_TF):
+            _grow(len(folded))
         counts = Counter(folded)
         counts.update(map(operator.add, folded, folded[1:]))
-        log = math.log
-        self.tf = {g: 1.0 + log(c) for g, c in counts.items()}
-        self.squares = sum(v * v for v in self.tf.values())
+        self.counts: dict[str, int] = counts
+        self.squares = sum(map(_TF2.__getitem__, counts.values()))
 
 
 def _scores(query: Vector, docs: list[Vector]) -> list[float]:
@@ -45,28 +57,32 @@ def _scores(query: Vector, docs: list[Vector]) -> list[float]:
     the text's cached sum of squares, corrected for the few grams texts share; only shared grams are
     visited. The numbers are sklearn's (a test holds them together).
     """
-    frequency: Counter[str] = Counter(query.tf.keys())
+    frequency: Counter[str] = Counter(query.counts.keys())
     for doc in docs:
-        frequency.update(doc.tf.keys())
+        frequency.update(doc.counts.keys())
     n = 2 + len(docs)
     log = math.log
     lone = log(n / 2) + 1.0
     idf2 = {g: (log(n / (1 + k)) + 1.0) ** 2 for g, k in frequency.items() if k > 1}
     lone2 = lone * lone
     shared = idf2.keys()
+    tf, tf2 = _TF, _TF2
 
     def norm(v: Vector) -> float:
-        extra = sum(v.tf[g] ** 2 * (idf2[g] - lone2) for g in v.tf.keys() & shared)
+        c = v.counts
+        extra = sum(tf2[c[g]] * (idf2[g] - lone2) for g in c.keys() & shared)
         return math.sqrt(lone2 * v.squares + extra)
 
     query_norm = norm(query)
+    q = query.counts
     scores = []
     for doc in docs:
         doc_norm = norm(doc)
         if not (doc_norm and query_norm):
             scores.append(0.0)
             continue
-        dot = sum(query.tf[g] * doc.tf[g] * idf2[g] for g in query.tf.keys() & doc.tf.keys())
+        d = doc.counts
+        dot = sum(tf[q[g]] * tf[d[g]] * idf2[g] for g in q.keys() & d.keys())
         scores.append(dot / (query_norm * doc_norm))
     return scores
 

@@ -13,10 +13,10 @@ import uuid
 from datetime import datetime, timedelta
 from functools import cache
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Row, Select, bindparam, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ClauseElement, Dialect, bindparam, func, insert, literal_column, or_, select
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from zhixiang.access import Principal
 from zhixiang.tickets import _duplicates as dup
@@ -28,24 +28,63 @@ from zhixiang.tickets._tables import Ticket, TicketEvent, TicketMedia
 from zhixiang.tickets._workflow import OPEN, Action, Status
 
 log = logging.getLogger(__name__)
-_TICKET_COLUMNS = [c for c in Ticket.__table__.columns if c.key != "id"]
+_TICKET_COLUMNS = [c.key for c in Ticket.__table__.columns if c.key != "id"]
+_EVENT_COLUMNS = ["ticket_id", "at", "actor", "action", "from_status", "to_status"]
+_EVENT_COLUMNS += ["department", "note"]
+_MEDIA_COLUMNS = ["ticket_id", "filename", "content_type", "size", "sha256", "data"]
 _BLANK = dict.fromkeys(c.key for c in Ticket.__table__.columns)
-_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
-_INSERT_EVENT = insert(TicketEvent.__table__)
-_INSERT_MEDIA = insert(TicketMedia.__table__)
-_OPEN = [s.value for s in OPEN]
-_TEXTS = select(
-    Ticket.id,
-    Ticket.title,
-    func.substr(Ticket.body, 1, dup.TEXT_HEAD).label("body"),
-    Ticket.address,
-).where(Ticket.id.in_(bindparam("ids", expanding=True)))
+
+
+def _insert(table: Any, columns: list[str]) -> Any:
+    return insert(table).values({c: bindparam(c) for c in columns})
+
+
+class _Statement:
+    """A Core statement compiled once for a dialect and run on the DB-API cursor.
+
+    Intake's three statements are each cheaper for SQLite to run than for SQLAlchemy to dispatch
+    (events, compiled-cache lookup, result objects), so intake runs them on the driver directly.
+    The dialect's own bind processors convert the values, so rows are stored exactly as Core
+    stores them (dates as SQLite text, booleans, JSON).
+    """
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        self.sql = compiled.string
+        self._names = list(compiled.positiontup or ()) if compiled.positional else None
+        self._literals = {n: b.value for n, b in compiled.binds.items() if not b.required}
+        self._processors = [
+            (name, process)
+            for name, bind in compiled.binds.items()
+            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+
+    def params(self, values: dict[str, Any]) -> Any:
+        """The driver's parameters for `values` and the statement's own literals."""
+        values = {**self._literals, **values}
+        for name, process in self._processors:
+            if name in values:
+                values[name] = process(values[name])
+        return tuple(values[n] for n in self._names) if self._names is not None else values
 
 
 @cache
-def _candidates(grid: bool, region: bool, point: bool) -> Select[Any]:
+def _statements(dialect: Dialect) -> tuple[_Statement, _Statement, _Statement]:
+    """Intake's inserts (ticket returning its id, events, media), compiled once per dialect."""
+    ticket = _insert(Ticket.__table__, _TICKET_COLUMNS).returning(Ticket.__table__.c.id)
+    return (
+        _Statement(ticket, dialect),
+        _Statement(_insert(TicketEvent.__table__, _EVENT_COLUMNS), dialect),
+        _Statement(_insert(TicketMedia.__table__, _MEDIA_COLUMNS), dialect),
+    )
+
+
+@cache
+def _candidates(grid: bool, region: bool, point: bool, dialect: Dialect) -> _Statement:
     """The candidate query for the kinds of place a ticket has, built once per kind: each OR term
-    can use its own index (grid, street/community code) only if no unindexable term is added."""
+    can use its own index (grid, street/community code) only if no unindexable term is added.
+    Each candidate comes with the text it is compared on, for tickets not yet in the n-gram index
+    (taken in by another worker), so one statement serves both."""
     near = []
     if grid:
         near.append(Ticket.grid_id == bindparam("grid"))
@@ -53,10 +92,22 @@ def _candidates(grid: bool, region: bool, point: bool) -> Select[Any]:
         near.append(Ticket.region_code == bindparam("region"))
     if point:
         near.append(Ticket.lat.between(bindparam("lat_lo"), bindparam("lat_hi")))
-    return (
-        select(Ticket.id, Ticket.title, Ticket.region_code, Ticket.grid_id, Ticket.lat, Ticket.lon)
+    statuses: list[Any] = [
+        literal_column(f"'{s.value}'") for s in OPEN
+    ]  # our own constants, inline
+    query = (
+        select(
+            Ticket.id,
+            Ticket.title,
+            Ticket.region_code,
+            Ticket.grid_id,
+            Ticket.lat,
+            Ticket.lon,
+            Ticket.address,
+            func.substr(Ticket.body, 1, dup.TEXT_HEAD),
+        )
         .where(
-            Ticket.status.in_(_OPEN),
+            Ticket.status.in_(statuses),
             Ticket.group_id.is_(None),
             Ticket.created_at >= bindparam("since"),
             or_(*near),
@@ -64,6 +115,18 @@ def _candidates(grid: bool, region: bool, point: bool) -> Select[Any]:
         .order_by(Ticket.created_at.desc())
         .limit(bindparam("limit"))
     )
+    return _Statement(query, dialect)
+
+
+class _Candidate(NamedTuple):
+    id: int
+    title: str
+    region_code: str | None
+    grid_id: str | None
+    lat: float | None
+    lon: float | None
+    address: str | None
+    body: str
 
 
 class Attachment:
@@ -145,35 +208,64 @@ class IntakeJobs(StoreBase):
                 }
             )
         try:
-            # Core, not the unit of work: intake writes one row plus its events.
-            with self._write_lock, self._writer.begin() as connection:
-                values = {c.key: getattr(ticket, c.key) for c in _TICKET_COLUMNS}
-                ticket.id = connection.execute(_INSERT_TICKET, values).scalar_one()
-                common = {"ticket_id": ticket.id, "at": now, "actor": principal.actor}
-                connection.execute(_INSERT_EVENT, [{**common, **e} for e in events])
-                if media:
-                    connection.execute(
-                        _INSERT_MEDIA,
-                        [
-                            {
-                                "ticket_id": ticket.id,
-                                "filename": m.filename,
-                                "content_type": m.content_type,
-                                "size": len(m.data),
-                                "sha256": hashlib.sha256(m.data).hexdigest(),
-                                "data": m.data,
-                            }
-                            for m in media
-                        ],
-                    )
-                view = self._view(ticket, None, principal).model_copy(update={"media": len(media)})
-        except IntegrityError:  # the idempotency key was used before: the first ticket stands
+            ticket.id = self._insert(ticket, events, media, now, principal.actor)
+        except self._writer.dialect.loaded_dbapi.IntegrityError:
+            # the idempotency key was used before: the first ticket stands
             replay = self._replay(principal, idempotency_key or "", fingerprint)
             if replay is None:
                 raise
             return replay
         self.index.add(ticket.id, vector)
+        view = self._view(ticket, None, principal).model_copy(update={"media": len(media)})
         return IntakeResult(ticket=view, created=True, auto_dispatched=auto, duplicates=duplicates)
+
+    def _insert(
+        self,
+        ticket: Ticket,
+        events: list[dict[str, Any]],
+        media: list[Attachment],
+        now: datetime,
+        actor: str,
+    ) -> int:
+        """Write the ticket, its events and media in one transaction and return the ticket's id."""
+        insert_ticket, insert_event, insert_media = _statements(self._writer.dialect)
+        values = {c: getattr(ticket, c) for c in _TICKET_COLUMNS}
+        with self._write_lock:
+            raw = self._writer.raw_connection()
+            try:
+                cursor = raw.cursor()
+                if self._writer.dialect.name == "sqlite":  # take the write lock now (db.py's BEGIN)
+                    cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(insert_ticket.sql, insert_ticket.params(values))
+                (ticket_id,) = cast(tuple[int], cursor.fetchone())
+                common = {"ticket_id": ticket_id, "at": now, "actor": actor}
+                cursor.executemany(
+                    insert_event.sql, [insert_event.params({**common, **e}) for e in events]
+                )
+                if media:
+                    cursor.executemany(
+                        insert_media.sql,
+                        [
+                            insert_media.params(
+                                {
+                                    "ticket_id": ticket_id,
+                                    "filename": m.filename,
+                                    "content_type": m.content_type,
+                                    "size": len(m.data),
+                                    "sha256": hashlib.sha256(m.data).hexdigest(),
+                                    "data": m.data,
+                                }
+                            )
+                            for m in media
+                        ],
+                    )
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                raw.close()
+        return int(ticket_id)
 
     def _new_ticket(
         self,
@@ -295,15 +387,22 @@ class IntakeJobs(StoreBase):
             "lat_hi": (ticket.lat or 0.0) + d,
             "limit": rule.max_candidates,
         }
-        with self.engine.connect() as connection:
-            statement = _candidates(bool(grid), bool(region), point)
-            rows = [r for r in connection.execute(statement, params) if self._near(ticket, r)]
+        statement = _candidates(bool(grid), bool(region), point, self.engine.dialect)
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(statement.sql, statement.params(params))
+            rows = [c for c in map(_Candidate._make, cursor.fetchall()) if self._near(ticket, c)]
+        finally:
+            raw.close()
+        texts = {r.id: r for r in rows}
 
-            def fetch(ids: list[int]) -> dict[int, str]:
-                texts = connection.execute(_TEXTS, {"ids": ids})
-                return {r.id: dup.ticket_text(r.title, r.body, r.address) for r in texts}
+        def fetch(ids: list[int]) -> dict[int, str]:
+            return {
+                i: dup.ticket_text(texts[i].title, texts[i].body, texts[i].address) for i in ids
+            }
 
-            scores = self.index.scores(vector, [r.id for r in rows], fetch)
+        scores = self.index.scores(vector, [r.id for r in rows], fetch)
         found = [
             DuplicateView(id=r.id, title=r.title, score=round(s, 3))
             for r, s in zip(rows, scores, strict=True)
@@ -311,7 +410,7 @@ class IntakeJobs(StoreBase):
         ]
         return sorted(found, key=lambda d: -d.score)
 
-    def _near(self, ticket: Ticket, row: Row) -> bool:
+    def _near(self, ticket: Ticket, row: _Candidate) -> bool:
         """Same grid, same community/street code, or within the radius when both have coordinates."""
         if ticket.grid_id and row.grid_id == ticket.grid_id:
             return True
