@@ -132,15 +132,23 @@ class CsvFile:
 _NO_NULL = "\x01zx-no-null\x02"
 
 
-def csv_scan(csv_file: CsvFile, rejects: str) -> str:
+def csv_scan(csv_file: CsvFile, rejects: str, nulls: tuple[str, ...] | None = None) -> str:
     """SQL reading the CSV as text cells with their ordinal (1 = first record after the header); rows
-    with too few or too many fields go to the temporary table `rejects` instead of failing the read."""
+    with too few or too many fields go to the temporary table `rejects` instead of failing the read.
+
+    With `nulls` the reader itself turns cells that are exactly a placeholder into NULL (cheaper than
+    comparing afterwards); without, every cell keeps its raw text."""
     columns = "{" + ", ".join(f"{_sql_text_literal(h)}: 'VARCHAR'" for h in csv_file.header) + "}"
     path = _sql_text_literal(str(csv_file.path))
+    if nulls is None or not nulls:
+        null_options = f"nullstr = {_sql_text_literal(_NO_NULL)}, allow_quoted_nulls = false"
+    else:
+        listed = ", ".join(_sql_text_literal(n) for n in nulls)
+        null_options = f"nullstr = [{listed}], allow_quoted_nulls = true"
     options = (
         f"header = true, auto_detect = false, columns = {columns}, "
         f"delim = {_sql_text_literal(csv_file.delimiter)}, quote = '\"', escape = '\"', "
-        f"nullstr = {_sql_text_literal(_NO_NULL)}, allow_quoted_nulls = false, "
+        f"{null_options}, "
         f"store_rejects = true, rejects_table = {_sql_text_literal(rejects)}, "
         f"rejects_scan = {_sql_text_literal(rejects + '_scan')}, max_line_size = 16777216"
     )

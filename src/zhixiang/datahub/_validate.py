@@ -58,6 +58,10 @@ TRUE_WORDS = ("是", "true", "t", "1", "y", "yes", "有", "√")
 FALSE_WORDS = ("否", "false", "f", "0", "n", "no", "无", "×")
 
 
+# Literal lists are tested with list_contains, never IN (...): DuckDB turns a long IN list into a
+# join that every row goes through, even rows a CASE never asks about (several times the cost).
+
+
 def lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -125,7 +129,7 @@ def identifier_rule(field_name: str, r: str, v: str) -> _Rule:
                 THEN '身份证号校验位错误: 应为 ' || {x} || '，实为 ' || substr({v}, 18, 1)
             WHEN {birth} IS NULL THEN '身份证号中的出生日期不存在'
             WHEN {birth} > current_date THEN '身份证号中的出生日期晚于今天'
-            WHEN substr({v}, 1, 2) NOT IN ({", ".join(lit(p) for p in sorted(ID_PROVINCES))})
+            WHEN NOT list_contains([{", ".join(lit(p) for p in sorted(ID_PROVINCES))}], substr({v}, 1, 2))
                 THEN '身份证号地址码的省级代码不存在'
             END""",
             f"CASE WHEN regexp_full_match({v}, '[0-9]{{17}}[0-9X]') THEN {_id_check(v)} END",
@@ -256,14 +260,15 @@ def field_rule(field: Field, column: ColumnMap | None, r: str, v: str) -> _Rule:
         # The usual spellings first, compared as they are; lower() only for the rest.
         return _Rule(
             f"CASE {r} WHEN 'false' THEN false WHEN 'true' THEN true WHEN '否' THEN false WHEN '是' THEN true "
-            f"ELSE (CASE WHEN lower({r}) IN ({trues}) THEN true WHEN lower({r}) IN ({falses}) THEN false END) END",
+            f"ELSE (CASE WHEN list_contains([{trues}], lower({r})) THEN true "
+            f"WHEN list_contains([{falses}], lower({r})) THEN false END) END",
             f"CASE WHEN {r} IS NOT NULL AND {v} IS NULL THEN '{label}应为 是/否' END",
         )
     if t is FieldType.ENUM:
         values = ", ".join(lit(x) for x in field.values)
         return _Rule(
             r,
-            f"CASE WHEN {v} IS NOT NULL AND {v} NOT IN ({values}) "
+            f"CASE WHEN {v} IS NOT NULL AND NOT list_contains([{values}], {v}) "
             f"THEN '{label}不在取值范围（{'/'.join(field.values)}）内'{_echo(field, v)} END",
         )
     return _Rule(r, "NULL")
@@ -316,22 +321,28 @@ _BLANKS = " \t\r\n\u3000"
 
 
 def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...]) -> str:
-    """The SQL twin of `_prepared` over DuckDB's own CSV reader: trim blanks, placeholders → NULL.
-    (Comparing with the placeholders only when the text is short enough keeps it cheap.)"""
-    placeholders = sorted({n.strip() for n in nulls})
-    longest = max((len(n.encode()) for n in placeholders), default=-1)
-    listed = ", ".join(lit(n) for n in placeholders)
+    """The SQL twin of `_prepared` over DuckDB's own CSV reader (which already made the cells that
+    are exactly a placeholder NULL, see `csv_scan`): trim blanks, then placeholders → NULL. Most
+    cells have no blank at either end; a cheap match finds them, so only the others are trimmed."""
+    placeholders = ", ".join(lit(n) for n in _placeholders(nulls))
     cells = []
     for name in columns:
-        trimmed = f"trim({ident(name)}, {lit(_BLANKS)})"
-        cell = trimmed
+        raw = ident(name)
+        trimmed = f"trim({raw}, {lit(_BLANKS)})"
         if placeholders:
-            cell = (
-                f"CASE WHEN strlen({trimmed}) <= {longest} AND {trimmed} IN ({listed}) "
-                f"THEN NULL ELSE {trimmed} END"
+            # list_contains, not IN: DuckDB turns a long IN list into a join over every row.
+            trimmed = (
+                f"CASE WHEN list_contains([{placeholders}], {trimmed}) THEN NULL ELSE {trimmed} END"
             )
-        cells.append(f"{cell} AS {ident(name)}")
+        cells.append(
+            f"CASE WHEN regexp_full_match({raw}, {lit(f'[^{_BLANKS}](.*[^{_BLANKS}])?')}) "
+            f"THEN {raw} ELSE {trimmed} END AS {raw}"
+        )
     return f"SELECT _ord AS {ROW}, {', '.join(cells)} FROM ({scan})"
+
+
+def _placeholders(nulls: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({n.strip() for n in nulls}))
 
 
 @dataclass
@@ -475,7 +486,7 @@ def validate_extract(
         else:
             for _attempt in range(2):
                 order = sorted(needed, key=list(extract.csv.header).index)
-                scan = csv_scan(extract.csv, f"{t}rejects")
+                scan = csv_scan(extract.csv, f"{t}rejects", _placeholders(mapping.null_values))
                 source = f"({_prepared_sql(scan, order, mapping.null_values)})"
                 con.execute(parse.replace("{source}", source))
                 (rows,) = con.execute(f"SELECT count(*) FROM {t}parsed").fetchone()
