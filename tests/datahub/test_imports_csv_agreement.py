@@ -155,8 +155,10 @@ def test_line_numbers_count_quoted_line_breaks_and_blank_lines(tmp_path: Path) -
     """DuckDB numbers records; a person looks for the line in an editor."""
     catalog = load_catalog("enterprise")
     names = [f.name for f in catalog.fields]
-    good = generate_enterprises(6, seed=9).select(names).cast(
-        pa.schema([(n, pa.string()) for n in names])
+    good = (
+        generate_enterprises(6, seed=9)
+        .select(names)
+        .cast(pa.schema([(n, pa.string()) for n in names]))
     )
     rows = [[v or "" for v in r.values()] for r in good.to_pylist()]
     rows[1][names.index("name")] = "两行的\n名称"  # a quoted line break
@@ -185,7 +187,8 @@ def test_line_numbers_count_quoted_line_breaks_and_blank_lines(tmp_path: Path) -
     found = {r["row_number"]: r["field"] for r in validated.quarantine.to_pylist()}
     assert found == expected
     assert validated.good is not None
-    loaded = dict(zip(validated.good["credit_code"].to_pylist(), validated.good[ROW].to_pylist()))
+    codes, rows_at = validated.good["credit_code"].to_pylist(), validated.good[ROW].to_pylist()
+    loaded = dict(zip(codes, rows_at, strict=True))
     assert loaded == {code: physical[code] for code in loaded} and len(loaded) == 4
 
 

@@ -30,6 +30,7 @@ from zhixiang.datahub._sources import (
     csv_problem,
     csv_scan,
     physical_lines,
+    raw_records,
     transcode_extract,
 )
 from zhixiang.identity import CREDIT_CODE_ALPHABET, ID_PROVINCES, region_code_table
@@ -352,6 +353,7 @@ class _CsvRead:
     problems: list[Problem]
     rows: int
     lines: pa.Table | None  # (ord, line) when records do not sit one per line after the header
+    one_per_line: bool
 
 
 def _csv_outcome(
@@ -385,7 +387,7 @@ def _csv_outcome(
         skipped = np.array(sorted(p.row for p in problems), dtype=np.int64)
         good = starts[~np.isin(starts, skipped)][:rows]
         lines = pa.table({"ord": np.arange(1, len(good) + 1, dtype=np.int64), "line": good})
-    return _CsvRead(problems, rows, lines)
+    return _CsvRead(problems, rows, lines, extract.csv.lines == 1 + records)
 
 
 @dataclass(frozen=True)
@@ -474,21 +476,24 @@ def validate_extract(
             for s, f, cm, _c in slots
         )
         present = ", ".join(f"r_{s} IS NOT NULL AS p_{s}" for s, *_ in slots)
-        parse = (
-            f"CREATE TEMP TABLE {t}parsed AS SELECT {ROW}, {parsed}, {present} "
-            "FROM (SELECT {ROW}, {clean} FROM {source})"
-        ).replace("{ROW}", ROW).replace("{clean}", clean)
+
+        def parse(source: str) -> str:
+            return (
+                f"CREATE TEMP TABLE {t}parsed AS SELECT {ROW}, {parsed}, {present} "
+                f"FROM (SELECT {ROW}, {clean} FROM {source})"
+            )
+
         read: _CsvRead | None = None
         line = ROW
         if extract.csv is None:
-            con.execute(parse.replace("{source}", source))
+            con.execute(parse(source))
             problems = list(extract.problems)
         else:
             for _attempt in range(2):
                 order = sorted(needed, key=list(extract.csv.header).index)
                 scan = csv_scan(extract.csv, f"{t}rejects", _placeholders(mapping.null_values))
                 source = f"({_prepared_sql(scan, order, mapping.null_values)})"
-                con.execute(parse.replace("{source}", source))
+                con.execute(parse(source))
                 (rows,) = con.execute(f"SELECT count(*) FROM {t}parsed").fetchone()
                 read = _csv_outcome(con, extract, f"{t}rejects", int(rows))
                 con.execute(f"DROP TABLE IF EXISTS {t}rejects")
@@ -561,7 +566,10 @@ def validate_extract(
                 extract.table.filter(pc.is_in(extract.table[ROW], value_set=bad_rows)),
             )
             views.append(f"{t}bad_raw")
-        else:  # the raw cells of the bad rows: a second scan, keeping only those rows
+        elif read is not None and read.one_per_line:  # the raw cells of the bad rows
+            con.register(f"{t}bad_raw", raw_records(extract.csv, bad_rows.to_pylist()))
+            views.append(f"{t}bad_raw")
+        else:  # records across lines: a second scan, keeping only the bad rows
             assert read is not None
             ords = _ordinals(bad_rows, read.lines)
             con.register(f"{t}bad_ords", pa.table({"ord": ords, "line": bad_rows}))
@@ -592,7 +600,9 @@ def validate_extract(
             good_sql += f" AND NOT EXISTS (SELECT 1 FROM {t}dups d WHERE d.k = c.v_{key_slot})"
         read_problems = _problems_table(problems)
         quarantine = pa.concat_tables([read_problems, quarantine.cast(QUARANTINE_SCHEMA)])
-        rows_read = extract.rows_read if read is None else read.rows + len({p.row for p in problems})
+        rows_read = (
+            extract.rows_read if read is None else read.rows + len({p.row for p in problems})
+        )
         if own:
             good = con.sql(good_sql).to_arrow_table().cast(_good_schema(mapping))
             return Validated(good, quarantine, rows_read)
