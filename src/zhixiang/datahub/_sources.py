@@ -245,7 +245,7 @@ def csv_problem(line: int, expected: int, text: str, error: str) -> Problem:
             "（文件可能被截断）" if actual < expected else ""
         )
     else:
-        reason = f"CSV 无法解析: {error}"
+        reason = f"CSV 无法解析（引号不成对，或引号外还有字符）: {error}"
     return Problem(row=line, field="*", reason=reason, raw=text[:500])
 
 
