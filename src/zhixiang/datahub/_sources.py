@@ -6,9 +6,12 @@ row number is where a person finds the row again (the line of a CSV, the row of 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
-import io
+import os
+import tempfile
+import weakref
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from zhixiang.datahub._mapping import Mapping
 
@@ -41,13 +43,24 @@ class Problem:
     raw: str | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Extract:
-    table: pa.Table
+    """Text cells with their row numbers (`table`), or a CSV file DuckDB reads itself (`csv`)."""
+
+    table: pa.Table | None
     problems: list[Problem] = field(default_factory=list)
+    csv: CsvFile | None = None
+
+    @property
+    def column_names(self) -> list[str]:
+        if self.csv is not None:
+            return list(self.csv.header)
+        assert self.table is not None
+        return self.table.column_names
 
     @property
     def rows_read(self) -> int:
+        assert self.table is not None
         return self.table.num_rows + len({p.row for p in self.problems})
 
 
@@ -56,9 +69,9 @@ def read_extract(mapping: Mapping) -> Extract:
     readers = {"csv": _read_csv, "excel": _read_excel, "parquet": _read_parquet, "sql": _read_sql}
     extract = readers[mapping.format](mapping)
     needed = [c.column for c in mapping.columns] + [link.column for link in mapping.links]
-    missing = [c for c in needed if c not in extract.table.column_names]
+    missing = [c for c in needed if c not in extract.column_names]
     if missing:
-        present = "、".join(c for c in extract.table.column_names if c != ROW)
+        present = "、".join(c for c in extract.column_names if c != ROW)
         raise ExtractError(
             f"{mapping.location}: 缺少映射的列 {'、'.join(missing)}；文件中的列为: {present}"
         )
@@ -100,66 +113,179 @@ def _decode(data: bytes, mapping: Mapping) -> bytes:
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class CsvFile:
+    """A CSV extract that DuckDB reads itself, straight into the validation query (no Arrow copy).
+
+    `path` is UTF-8: the extract itself, or a transcoded temporary copy (GBK/GB18030) that lives as long
+    as the `Extract` holding it. `lines` counts the physical lines, so that row numbers can be checked.
+    """
+
+    path: Path
+    header: tuple[str, ...]
+    delimiter: str
+    lines: int
+    source: Path
+
+
+#: Never a cell's text: DuckDB's reader then turns nothing into NULL (blanks are handled like Excel's).
+_NO_NULL = "\x01zx-no-null\x02"
+
+
+def csv_scan(csv_file: CsvFile, rejects: str, nulls: tuple[str, ...] | None = None) -> str:
+    """SQL reading the CSV as text cells with their ordinal (1 = first record after the header); rows
+    with too few or too many fields go to the temporary table `rejects` instead of failing the read.
+
+    With `nulls` the reader itself turns cells that are exactly a placeholder into NULL (cheaper than
+    comparing afterwards); without, every cell keeps its raw text."""
+    columns = "{" + ", ".join(f"{_sql_text_literal(h)}: 'VARCHAR'" for h in csv_file.header) + "}"
+    path = _sql_text_literal(str(csv_file.path))
+    if nulls is None or not nulls:
+        null_options = f"nullstr = {_sql_text_literal(_NO_NULL)}, allow_quoted_nulls = false"
+    else:
+        listed = ", ".join(_sql_text_literal(n) for n in nulls)
+        null_options = f"nullstr = [{listed}], allow_quoted_nulls = true"
+    options = (
+        f"header = true, auto_detect = false, columns = {columns}, "
+        f"delim = {_sql_text_literal(csv_file.delimiter)}, quote = '\"', escape = '\"', "
+        f"{null_options}, "
+        f"store_rejects = true, rejects_table = {_sql_text_literal(rejects)}, "
+        f"rejects_scan = {_sql_text_literal(rejects + '_scan')}, max_line_size = 16777216"
+    )
+    return f"SELECT row_number() OVER () AS _ord, * FROM read_csv({path}, {options})"
+
+
+def _sql_text_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _count_lines(path: Path) -> int:
+    lines, last = 0, b"\n"
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(16 << 20), b""):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
 def _read_csv(mapping: Mapping) -> Extract:
+    """Check the header and the encoding; the cells are read later by DuckDB (see `csv_scan`).
+
+    A UTF-8 file is read where it lies. Another encoding (or a file that is not UTF-8 when the mapping
+    says `auto`) is transcoded once to a temporary UTF-8 copy."""
     path = Path(mapping.location)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            head = f.read(1 << 20)
     except OSError as exc:
         raise ExtractError(f"{path}: 无法读取文件 ({exc.strerror})") from exc
-    data = _decode(data, mapping)
-    first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-    header = next(csv.reader([first_line], delimiter=mapping.delimiter), [])
+    first = head.split(b"\n", 1)[0]
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    utf8 = mapping.encoding in ("auto", "utf-8", "utf8", "utf-8-sig")
+    try:
+        first_line = first.decode("utf-8") if utf8 else ""
+    except UnicodeDecodeError:
+        utf8 = False
+    extract = Extract(None)
+    readable = path
+    if not utf8:
+        readable = _transcoded(path, mapping, extract)
+        with readable.open("rb") as f:
+            first = f.read(1 << 20).split(b"\n", 1)[0]
+        first_line = first.decode("utf-8")
+    header = next(csv.reader([first_line.rstrip("\r")], delimiter=mapping.delimiter), [])
     if not header or all(not h.strip() for h in header):
         raise ExtractError(f"{path}: 文件为空或没有表头", row=1)
     duplicates = sorted({h for h in header if header.count(h) > 1})
     if duplicates:
         raise ExtractError(f"{path}: 表头列名重复: {'、'.join(duplicates)}", row=1)
+    extract.csv = CsvFile(readable, tuple(header), mapping.delimiter, _count_lines(readable), path)
+    return extract
 
-    def parse(use_threads: bool) -> tuple[pa.Table, list[tuple[int | None, int, int, str]]]:
-        bad: list[tuple[int | None, int, int, str]] = []
 
-        def on_invalid(row: pacsv.InvalidRow) -> str:
-            bad.append((row.number, row.actual_columns, row.expected_columns, row.text))
-            return "skip"
+def transcode_extract(extract: Extract, mapping: Mapping) -> None:
+    """DuckDB found bytes that are not UTF-8 further down a file whose head was: decode it the slow way
+    (GB18030 when the mapping says `auto`; otherwise the error names the line)."""
+    assert extract.csv is not None
+    readable = _transcoded(extract.csv.source, mapping, extract)
+    extract.csv = CsvFile(
+        readable,
+        extract.csv.header,
+        extract.csv.delimiter,
+        _count_lines(readable),
+        extract.csv.source,
+    )
 
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(use_threads=use_threads, block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(
-                delimiter=mapping.delimiter, invalid_row_handler=on_invalid
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-        return table, bad
 
+def _transcoded(path: Path, mapping: Mapping, owner: Extract) -> Path:
     try:
-        table, bad = parse(use_threads=True)
-        if bad and any(number is None for number, *_ in bad):
-            table, bad = parse(use_threads=False)  # the serial reader knows line numbers
-    except pa.ArrowInvalid as exc:
-        raise ExtractError(f"{path}: CSV 无法解析: {exc}") from exc
-    problems = [
-        Problem(
-            row=int(number or 0),
-            field="*",
-            reason=(
-                f"列数不符: 应为{expected}列，实为{actual}列"
-                + ("（文件可能被截断）" if actual < expected else "")
-            ),
-            raw=text[:500],
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ExtractError(f"{path}: 无法读取文件 ({exc.strerror})") from exc
+    data = _decode(data, mapping)
+    fd, name = tempfile.mkstemp(prefix="zhixiang-extract-", suffix=".csv")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    weakref.finalize(owner, _unlink, name)  # gone with the extract that reads it
+    return Path(name)
+
+
+def _unlink(name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+
+
+def csv_problem(line: int, expected: int, text: str, error: str) -> Problem:
+    """A record DuckDB's reader set aside: too few or too many fields (a cut file), or unreadable."""
+    text = text.lstrip("\r\n")
+    actual = len(next(csv.reader([text.rstrip("\r\n")]), []))
+    if actual != expected:
+        reason = f"列数不符: 应为{expected}列，实为{actual}列" + (
+            "（文件可能被截断）" if actual < expected else ""
         )
-        for number, actual, expected, text in bad
-    ]
-    # Line numbers of the good rows: every line after the header except the skipped ones.
-    skipped = np.array(sorted(p.row for p in problems), dtype=np.int64)
-    lines = np.arange(2, 2 + table.num_rows + len(skipped), dtype=np.int64)
-    if len(skipped):
-        lines = lines[~np.isin(lines, skipped)]
-    return Extract(table.append_column(ROW, pa.array(lines[: table.num_rows])), problems)
+    else:
+        reason = f"CSV 无法解析（引号不成对，或引号外还有字符）: {error}"
+    return Problem(row=line, field="*", reason=reason, raw=text[:500])
+
+
+def raw_records(csv_file: CsvFile, lines: list[int]) -> pa.Table:
+    """The raw cells of the records at these lines (a file with one record per line), for the
+    quarantine: one pass over the lines in Python beats a second parse of every cell."""
+    wanted, found = set(lines), {}
+    last = max(wanted, default=0)
+    with csv_file.path.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            if number in wanted:
+                found[number] = line.decode("utf-8").rstrip("\r\n")
+            if number >= last:
+                break
+    width = len(csv_file.header)
+    rows = [next(csv.reader([found[n]], delimiter=csv_file.delimiter)) for n in lines]
+    rows = [(r + [""] * width)[:width] for r in rows]
+    columns = {
+        h: pa.array([r[i] for r in rows], pa.string()) for i, h in enumerate(csv_file.header)
+    }
+    columns[ROW] = pa.array(lines, pa.int64())
+    return pa.table(columns)
+
+
+def physical_lines(csv_file: CsvFile) -> tuple[np.ndarray, dict[int, int]]:
+    """Where each record starts, for a file with quoted line breaks or blank lines (DuckDB numbers
+    records, not lines): (physical line of every record in order, DuckDB's line → physical line)."""
+    starts: list[int] = []
+    duck: dict[int, int] = {}
+    with csv_file.path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=csv_file.delimiter)
+        next(reader, None)
+        seen, duck_line = reader.line_num, 1
+        for record in reader:
+            duck_line += 1
+            if record:
+                starts.append(seen + 1)
+                duck[duck_line] = seen + 1
+            seen = reader.line_num
+    return np.array(starts, dtype=np.int64), duck
 
 
 # -- Excel ------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import itertools
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,7 +23,16 @@ from zhixiang.datahub._mapping import (
     ColumnMap,
     Mapping,
 )
-from zhixiang.datahub._sources import ROW, Extract, Problem
+from zhixiang.datahub._sources import (
+    ROW,
+    Extract,
+    Problem,
+    csv_problem,
+    csv_scan,
+    physical_lines,
+    raw_records,
+    transcode_extract,
+)
 from zhixiang.identity import CREDIT_CODE_ALPHABET, ID_PROVINCES, region_code_table
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -47,6 +57,10 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _PREFIXES = itertools.count(1)
 TRUE_WORDS = ("是", "true", "t", "1", "y", "yes", "有", "√")
 FALSE_WORDS = ("否", "false", "f", "0", "n", "no", "无", "×")
+
+
+# Literal lists are tested with list_contains, never IN (...): DuckDB turns a long IN list into a
+# join that every row goes through, even rows a CASE never asks about (several times the cost).
 
 
 def lit(text: str) -> str:
@@ -116,7 +130,7 @@ def identifier_rule(field_name: str, r: str, v: str) -> _Rule:
                 THEN '身份证号校验位错误: 应为 ' || {x} || '，实为 ' || substr({v}, 18, 1)
             WHEN {birth} IS NULL THEN '身份证号中的出生日期不存在'
             WHEN {birth} > current_date THEN '身份证号中的出生日期晚于今天'
-            WHEN substr({v}, 1, 2) NOT IN ({", ".join(lit(p) for p in sorted(ID_PROVINCES))})
+            WHEN NOT list_contains([{", ".join(lit(p) for p in sorted(ID_PROVINCES))}], substr({v}, 1, 2))
                 THEN '身份证号地址码的省级代码不存在'
             END""",
             f"CASE WHEN regexp_full_match({v}, '[0-9]{{17}}[0-9X]') THEN {_id_check(v)} END",
@@ -247,14 +261,15 @@ def field_rule(field: Field, column: ColumnMap | None, r: str, v: str) -> _Rule:
         # The usual spellings first, compared as they are; lower() only for the rest.
         return _Rule(
             f"CASE {r} WHEN 'false' THEN false WHEN 'true' THEN true WHEN '否' THEN false WHEN '是' THEN true "
-            f"ELSE (CASE WHEN lower({r}) IN ({trues}) THEN true WHEN lower({r}) IN ({falses}) THEN false END) END",
+            f"ELSE (CASE WHEN list_contains([{trues}], lower({r})) THEN true "
+            f"WHEN list_contains([{falses}], lower({r})) THEN false END) END",
             f"CASE WHEN {r} IS NOT NULL AND {v} IS NULL THEN '{label}应为 是/否' END",
         )
     if t is FieldType.ENUM:
         values = ", ".join(lit(x) for x in field.values)
         return _Rule(
             r,
-            f"CASE WHEN {v} IS NOT NULL AND {v} NOT IN ({values}) "
+            f"CASE WHEN {v} IS NOT NULL AND NOT list_contains([{values}], {v}) "
             f"THEN '{label}不在取值范围（{'/'.join(field.values)}）内'{_echo(field, v)} END",
         )
     return _Rule(r, "NULL")
@@ -303,6 +318,78 @@ def _prepared(table: pa.Table, columns: set[str], nulls: tuple[str, ...]) -> pa.
     return table
 
 
+_BLANKS = " \t\r\n\u3000"
+
+
+def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...]) -> str:
+    """The SQL twin of `_prepared` over DuckDB's own CSV reader (which already made the cells that
+    are exactly a placeholder NULL, see `csv_scan`): trim blanks, then placeholders → NULL. Most
+    cells have no blank at either end; a cheap match finds them, so only the others are trimmed."""
+    placeholders = ", ".join(lit(n) for n in _placeholders(nulls))
+    cells = []
+    for name in columns:
+        raw = ident(name)
+        trimmed = f"trim({raw}, {lit(_BLANKS)})"
+        if placeholders:
+            # list_contains, not IN: DuckDB turns a long IN list into a join over every row.
+            trimmed = (
+                f"CASE WHEN list_contains([{placeholders}], {trimmed}) THEN NULL ELSE {trimmed} END"
+            )
+        cells.append(
+            f"CASE WHEN regexp_full_match({raw}, {lit(f'[^{_BLANKS}](.*[^{_BLANKS}])?')}) "
+            f"THEN {raw} ELSE {trimmed} END AS {raw}"
+        )
+    return f"SELECT _ord AS {ROW}, {', '.join(cells)} FROM ({scan})"
+
+
+def _placeholders(nulls: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({n.strip() for n in nulls}))
+
+
+@dataclass
+class _CsvRead:
+    """What the first scan of a CSV told: its read problems and how ordinals become line numbers."""
+
+    problems: list[Problem]
+    rows: int
+    lines: pa.Table | None  # (ord, line) when records do not sit one per line after the header
+    one_per_line: bool
+
+
+def _csv_outcome(
+    con: duckdb.DuckDBPyConnection, extract: Extract, rejects: str, rows: int
+) -> _CsvRead | None:
+    """Read problems and line numbers after the first scan; None when the file is not UTF-8 after all."""
+    assert extract.csv is not None
+    rejected = con.execute(
+        f"SELECT line, error_type, csv_line, error_message FROM {rejects} ORDER BY line"
+    ).fetchall()
+    if any(kind == "INVALID ENCODING" for _l, kind, _t, _m in rejected):
+        return None
+    by_line: dict[int, tuple[str, str]] = {}
+    for line, _kind, text, message in rejected:
+        by_line.setdefault(int(line), (text, message))
+    records = rows + len(by_line)
+    if extract.csv.lines == 1 + records:  # one record per line: DuckDB's lines are the file's
+        mapped = dict(zip(by_line, by_line, strict=True))
+        starts = None
+        if by_line:
+            starts = np.arange(2, 2 + records, dtype=np.int64)
+    else:  # quoted line breaks or blank lines: find where each record starts
+        starts, mapped = physical_lines(extract.csv)
+    expected = len(extract.csv.header)
+    problems = [
+        csv_problem(mapped.get(line, line), expected, text, message)
+        for line, (text, message) in by_line.items()
+    ]
+    lines = None
+    if starts is not None:
+        skipped = np.array(sorted(p.row for p in problems), dtype=np.int64)
+        good = starts[~np.isin(starts, skipped)][:rows]
+        lines = pa.table({"ord": np.arange(1, len(good) + 1, dtype=np.int64), "line": good})
+    return _CsvRead(problems, rows, lines, extract.csv.lines == 1 + records)
+
+
 @dataclass(frozen=True)
 class Validated:
     """Typed rows that passed, and one quarantine row per failing cell (rows that fail are not loaded)."""
@@ -336,10 +423,15 @@ def validate_extract(
     own = con is None
     con = duckdb.connect() if con is None else con
     t = f"_zx{next(_PREFIXES)}_"
+    views: list[str] = []
     try:
         needed = {c.column for c in mapping.columns} | {link.column for link in mapping.links}
-        con.register(f"{t}raw", extract.table)
-        con.register(f"{t}trimmed", _prepared(extract.table, needed, mapping.null_values))
+        if extract.csv is None:
+            assert extract.table is not None
+            con.register(f"{t}raw", extract.table)
+            con.register(f"{t}trimmed", _prepared(extract.table, needed, mapping.null_values))
+            views += [f"{t}raw", f"{t}trimmed"]
+            source = f"{t}trimmed"
         if not con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = '_regions'"
         ).fetchone()[0]:
@@ -384,10 +476,39 @@ def validate_extract(
             for s, f, cm, _c in slots
         )
         present = ", ".join(f"r_{s} IS NOT NULL AS p_{s}" for s, *_ in slots)
-        con.execute(
-            f"CREATE TEMP TABLE {t}parsed AS SELECT {ROW}, {parsed}, {present} "
-            f"FROM (SELECT {ROW}, {clean} FROM {t}trimmed)"
-        )
+
+        def parse(source: str) -> str:
+            return (
+                f"CREATE TEMP TABLE {t}parsed AS SELECT {ROW}, {parsed}, {present} "
+                f"FROM (SELECT {ROW}, {clean} FROM {source})"
+            )
+
+        read: _CsvRead | None = None
+        line = ROW
+        if extract.csv is None:
+            con.execute(parse(source))
+            problems = list(extract.problems)
+        else:
+            for _attempt in range(2):
+                order = sorted(needed, key=list(extract.csv.header).index)
+                scan = csv_scan(extract.csv, f"{t}rejects", _placeholders(mapping.null_values))
+                source = f"({_prepared_sql(scan, order, mapping.null_values)})"
+                con.execute(parse(source))
+                (rows,) = con.execute(f"SELECT count(*) FROM {t}parsed").fetchone()
+                read = _csv_outcome(con, extract, f"{t}rejects", int(rows))
+                con.execute(f"DROP TABLE IF EXISTS {t}rejects")
+                con.execute(f"DROP TABLE IF EXISTS {t}rejects_scan")
+                if read is not None:
+                    break
+                con.execute(f"DROP TABLE {t}parsed")
+                transcode_extract(extract, mapping)  # not UTF-8 after all (or an error)
+            assert read is not None
+            problems = list(extract.problems) + read.problems
+            line = f"{ROW} + 1"
+            if read.lines is not None:
+                con.register(f"{t}lines", read.lines)
+                views.append(f"{t}lines")
+                line = f"(SELECT line FROM {t}lines WHERE ord = {ROW})"
         kept = (
             f"v_{key_slot}"  # the key, for duplicates; other parsed values live on as stored ones
         )
@@ -395,8 +516,8 @@ def validate_extract(
             parts = [s for s, f, cm, _c in slots if cm is not None and f.name in catalog.keys]
             kept = f"concat_ws('|', {', '.join(f'v_{s}' for s in parts)}) AS v_{key_slot}"
         con.execute(
-            f"""CREATE TEMP TABLE {t}checked AS SELECT {ROW}, {kept}, {", ".join(checks)}, {stored}
-            FROM (SELECT *, {extras} FROM {t}parsed)"""
+            f"""CREATE TEMP TABLE {t}checked AS SELECT {line} AS {ROW}, {kept}, {", ".join(checks)},
+            {stored} FROM (SELECT *, {extras} FROM {t}parsed)"""
         )
         con.execute(f"DROP TABLE {t}parsed")
         # Duplicate keys within one extract: every copy is quarantined, naming the other rows.
@@ -437,10 +558,27 @@ def validate_extract(
             [r for (r,) in con.execute(f"SELECT DISTINCT row_number FROM {t}bad").fetchall()],
             pa.int64(),
         )
-        # Filtering in Arrow touches only the row-number column of the (large) raw extract.
-        con.register(
-            f"{t}bad_raw", extract.table.filter(pc.is_in(extract.table[ROW], value_set=bad_rows))
-        )
+        if extract.csv is None:
+            # Filtering in Arrow touches only the row-number column of the (large) raw extract.
+            assert extract.table is not None
+            con.register(
+                f"{t}bad_raw",
+                extract.table.filter(pc.is_in(extract.table[ROW], value_set=bad_rows)),
+            )
+            views.append(f"{t}bad_raw")
+        elif read is not None and read.one_per_line:  # the raw cells of the bad rows
+            con.register(f"{t}bad_raw", raw_records(extract.csv, bad_rows.to_pylist()))
+            views.append(f"{t}bad_raw")
+        else:  # records across lines: a second scan, keeping only the bad rows
+            assert read is not None
+            ords = _ordinals(bad_rows, read.lines)
+            con.register(f"{t}bad_ords", pa.table({"ord": ords, "line": bad_rows}))
+            views.append(f"{t}bad_ords")
+            scan = csv_scan(extract.csv, f"{t}rejects")
+            con.execute(
+                f"""CREATE TEMP TABLE {t}bad_raw AS SELECT s.* EXCLUDE (_ord), b.line AS {ROW}
+                FROM ({scan}) s JOIN {t}bad_ords b ON s._ord = b.ord"""
+            )
         value = (
             "CASE b.src "
             + " ".join(
@@ -460,21 +598,33 @@ def validate_extract(
         )
         if con.execute(f"SELECT count(*) FROM {t}dups").fetchone()[0]:
             good_sql += f" AND NOT EXISTS (SELECT 1 FROM {t}dups d WHERE d.k = c.v_{key_slot})"
-        read_problems = _problems_table(extract.problems)
+        read_problems = _problems_table(problems)
         quarantine = pa.concat_tables([read_problems, quarantine.cast(QUARANTINE_SCHEMA)])
+        rows_read = (
+            extract.rows_read if read is None else read.rows + len({p.row for p in problems})
+        )
         if own:
             good = con.sql(good_sql).to_arrow_table().cast(_good_schema(mapping))
-            return Validated(good, quarantine, extract.rows_read)
+            return Validated(good, quarantine, rows_read)
         (count,) = con.execute(f"SELECT count(*) FROM ({good_sql})").fetchone()
         kept_tables = (f"{t}checked", f"{t}dups")
-        return Validated(None, quarantine, extract.rows_read, good_sql, int(count), kept_tables)
+        return Validated(None, quarantine, rows_read, good_sql, int(count), kept_tables)
     finally:
-        for view in ("raw", "trimmed", "bad_raw"):
-            con.unregister(f"{t}{view}")
-        for table in ("parsed", "bad") if not own else ("parsed", "checked", "dups", "bad"):
+        for view in views:
+            con.unregister(view)
+        dropped = ("parsed", "bad", "bad_raw", "rejects", "rejects_scan")
+        for table in dropped if not own else (*dropped, "checked", "dups"):
             con.execute(f"DROP TABLE IF EXISTS {t}{table}")
         if own:
             con.close()
+
+
+def _ordinals(lines: pa.Array, mapped: pa.Table | None) -> pa.Array:
+    """The reader's ordinals of records at these lines (the inverse of the line numbering)."""
+    if mapped is None:
+        return pc.subtract(lines, 1)
+    at = pc.index_in(lines, value_set=mapped["line"])
+    return pc.take(mapped["ord"], at)
 
 
 def _link_kind(mapping: Mapping, slot: str) -> str:
