@@ -251,7 +251,7 @@ class HouseholdLookup:
         columns = {row[0] for row in self._rows("SELECT * FROM house LIMIT 0", [], names=True)}
         self._area = "area" if "area" in columns else "floor_area"
 
-    def _rows(self, sql: str, params: list[object], names: bool = False) -> list[tuple]:
+    def _rows(self, sql: str, params: Sequence[object], names: bool = False) -> list[tuple]:
         with self._lock:
             cursor = self._con.execute(sql.replace("?", self._mark), params)
             if names:

@@ -635,7 +635,7 @@ def _with_groups(
     and per policy the column each of its reads landed in."""
     shared: dict[object, int] = {}
     items: list[GroupItem] = []
-    wanted: list[list[tuple[Node, int]]] = []
+    wanted: list[list[tuple[Aggregate | RoleRef, int]]] = []
     for policy in policies:
         params = policy.params_at(as_of)
         mine = []
