@@ -1,17 +1,20 @@
 """Residents: persons grouped into households, matched by the same compiled policies.
 
 The warehouse holds `person`, `household`, `household_member` (household_id, id_number, role),
-`house` and `house_owner` (house_id, id_number, share). A household policy compiles to one
-GROUP BY over its members; the one-household calculator reads the same rows by key and must agree.
+`house` and `house_owner` (house_id, id_number, share). Counting compiles every household policy
+into one query (one GROUP BY over the members for all their aggregates, then one pass over the
+households) and every person policy into another; the SQL is kept per policy version. The
+one-household calculator reads the same rows by key and must agree.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +25,14 @@ from ibis.backends import BaseBackend
 from zhixiang.catalog import load_catalog
 from zhixiang.errors import NotFound, Unavailable
 from zhixiang.matching._calculator import facts_from_row
+from zhixiang.matching._compiled import compiler_fingerprint, content_hash
 from zhixiang.rules import (
+    COUNT_COLUMNS,
     MEMBERS_KEY,
     Policy,
     Value,
-    compile_counts,
+    birth_columns,
+    compile_counts_many,
     compile_policy,
     member_catalog,
     person_scope_catalog,
@@ -52,12 +58,14 @@ def _ownership(con: BaseBackend) -> ir.Table:
 
 
 def _with_ownership(con: BaseBackend, persons: ir.Table) -> ir.Table:
+    """Persons with 有房, 名下住房面积 and their birth year and day (so 年龄 is read, not derived)."""
     owned = _ownership(con)
     joined = persons.left_join(owned, persons.id_number == owned["_oid"])
     return joined.select(
         *persons.columns,
         owns_house=joined["_houses"].fill_null(0) > 0,
         owned_area=joined["_area"].fill_null(0).cast("decimal(18, 8)"),
+        **birth_columns(persons),
     )
 
 
@@ -120,60 +128,99 @@ def resident_counts(
 ) -> list[ResidentCounts]:
     """Per-policy counts over all households and persons, aggregated inside the engine.
 
-    The member and person tables (joins with house ownership) are materialised once as temporary
-    tables, so twelve policies do not repeat the same joins twelve times.
+    Two queries in all: every household policy in one (one GROUP BY over the members computes
+    every aggregate, then one pass over the households), every person policy in another. The SQL
+    is compiled once per policy version and table schema (`count_queries`).
     """
-    members, persons = materialised_tables(con)
-    found = []
-    for policy in policies:
-        if not policy.in_force(as_of) or policy.entity not in RESIDENT_ENTITIES:
-            continue
-        if policy.entity == "household":
-            expr = compile_counts(
-                policy, con.table("household"), as_of, key="household_id", members=members
-            )
-        else:
-            expr = compile_counts(policy, persons, as_of, key="id_number")
-        row = expr.to_pyarrow().to_pylist()[0]
-        found.append(
-            ResidentCounts(
+    found: dict[str, ResidentCounts] = {}
+    for group, sql in count_queries(policies, con, as_of):
+        cursor = con.raw_sql(sql)
+        try:
+            names = [d[0] for d in cursor.description]
+            row = dict(zip(names, cursor.fetchone(), strict=True))
+        finally:
+            if con.name != "duckdb":  # DuckDB hands back the connection itself
+                cursor.close()
+        for k, policy in enumerate(group):
+            got = {name: row[f"p{k}_{name}"] for name in COUNT_COLUMNS}
+            found[policy.id] = ResidentCounts(
                 policy.id,
                 policy.title,
                 policy.entity,
-                int(row["eligible"] or 0),
-                int(row["needs_information"] or 0),
-                int(row["ineligible"] or 0),
-                int(row["near_miss"] or 0),
-                row["total_amount"],
+                int(got["eligible"] or 0),
+                int(got["needs_information"] or 0),
+                int(got["ineligible"] or 0),
+                int(got["near_miss"] or 0),
+                None if got["total_amount"] is None else Decimal(got["total_amount"]),
             )
-        )
-    return found
+    return [found[p.id] for p in policies if p.id in found]
 
 
-def materialised_tables(con: BaseBackend) -> tuple[ir.Table, ir.Table]:
-    """`member_table` and `person_table` computed once in the engine, as temporary tables."""
-    members = con.create_table("_zx_members", member_table(con), temp=True, overwrite=True)
-    persons = con.create_table("_zx_persons", person_table(con), temp=True, overwrite=True)
-    return members, persons
+_COUNT_SQL: dict[str, str] = {}  # compiled count queries by (policies' meaning, schema, dialect)
+
+
+def count_queries(
+    policies: Sequence[Policy],
+    con: BaseBackend,
+    as_of: date,
+    *,
+    cache: MutableMapping[str, str] | None = None,
+) -> list[tuple[list[Policy], str]]:
+    """The household policies and the person policies in force, each group with its one SQL query.
+
+    Building the Ibis expressions and rendering them costs more CPU than DuckDB needs to run them,
+    so the SQL is kept (in `cache`, by default for the process) per policy version, evaluation
+    date, table schema and compiler version.
+    """
+    kept = _COUNT_SQL if cache is None else cache
+    in_force = [p for p in policies if p.in_force(as_of) and p.entity in RESIDENT_ENTITIES]
+    groups = [
+        ("household", [p for p in in_force if p.entity == "household"]),
+        ("person", [p for p in in_force if p.entity == "person"]),
+    ]
+    schema = repr([(t, tuple(con.table(t).schema().items())) for t in TABLES])
+    queries = []
+    for entity, group in groups:
+        if not group:
+            continue
+        parts = [compiler_fingerprint(), con.name, entity, as_of.isoformat(), schema]
+        parts += [content_hash(p, as_of) for p in group]
+        key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        sql = kept.get(key)
+        if sql is None:
+            if entity == "household":
+                expr = compile_counts_many(
+                    group,
+                    con.table("household"),
+                    as_of,
+                    key="household_id",
+                    members=member_table(con),
+                )
+            else:
+                expr = compile_counts_many(group, person_table(con), as_of, key="id_number")
+            sql = kept[key] = str(ibis.to_sql(expr, dialect=con.name))
+        queries.append((group, sql))
+    return queries
 
 
 # ---------------------------------------------------------------- one household by key
 
-_OWNED = """
-  LEFT JOIN (
-    SELECT o.id_number AS _oid, sum(CASE WHEN o.share > 0 THEN 1 ELSE 0 END) AS _houses,
-           sum(CAST(h.{area} AS DECIMAL(12, 2)) * CAST(o.share AS DECIMAL(12, 6))) AS _area
-    FROM house_owner o JOIN house h ON h.house_id = o.house_id
-    WHERE o.id_number IN ({ids})
-    GROUP BY o.id_number
-  ) owned ON owned._oid = p.id_number
-"""
+_CENT, _SHARE_PLACES = Decimal("0.01"), Decimal("0.000001")
+
+
+def _decimal(value: object, places: Decimal) -> Decimal:
+    """A stored number as the engine casts it (area to DECIMAL(12, 2), share to DECIMAL(12, 6))."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    return number.quantize(places, rounding=ROUND_HALF_UP)
 
 
 class HouseholdLookup:
     """A household's facts and its members' facts by key, with plain parametrised queries.
 
-    One lookup serves many threads. DuckDB warehouses are opened read-only.
+    Each query reads one table by its key (household, its member links, the members, their house
+    shares, those houses), so none joins or scans a whole table; house shares are summed here,
+    exactly as the engine sums them. One lookup serves many threads. DuckDB warehouses are opened
+    read-only.
     """
 
     def __init__(self, url: str) -> None:
@@ -207,7 +254,7 @@ class HouseholdLookup:
         columns = {row[0] for row in self._rows("SELECT * FROM house LIMIT 0", [], names=True)}
         self._area = "area" if "area" in columns else "floor_area"
 
-    def _rows(self, sql: str, params: list[object], names: bool = False) -> list[tuple]:
+    def _rows(self, sql: str, params: Sequence[object], names: bool = False) -> list[tuple]:
         with self._lock:
             if self._wh is not None:
                 table = self._wh.arrow(sql, params)
@@ -236,35 +283,62 @@ class HouseholdLookup:
             return None
         facts = facts_from_row(self.households, dict(found[0]))
         links = self._rows(
-            "SELECT id_number, role FROM household_member WHERE household_id = ? ORDER BY id_number",
-            [household_id],
+            "SELECT id_number, role FROM household_member WHERE household_id = ?", [household_id]
         )
-        ids = [dict(r)["id_number"] for r in links]
-        members: list[dict[str, Value]] = []
-        if ids:
-            marks = ", ".join("?" for _ in ids)
-            sql = (
-                "SELECT p.*, m.role, coalesce(owned._houses, 0) > 0 AS owns_house, "
-                "coalesce(owned._area, 0) AS owned_area FROM person p "
-                "JOIN household_member m ON m.id_number = p.id_number AND m.household_id = ? "
-                + _OWNED.format(area=self._area, ids=marks)
-                + f" WHERE p.id_number IN ({marks}) ORDER BY p.id_number"
-            )
-            for row in self._rows(sql, [household_id, *ids, *ids]):
-                members.append(member_facts(dict(row)))
+        roles = {str(dict(r)["id_number"]): dict(r)["role"] for r in links}
+        members = [
+            member_facts({**row, "role": roles[str(row["id_number"])]})
+            for row in self._persons(sorted(roles))
+        ]
         facts[MEMBERS_KEY] = tuple(members)  # type: ignore[assignment]
         return facts
 
     def person(self, id_number: str) -> dict[str, Value] | None:
         """One person's facts with 有房 and 名下住房面积, for person policies."""
-        sql = (
-            "SELECT p.*, coalesce(owned._houses, 0) > 0 AS owns_house, "
-            "coalesce(owned._area, 0) AS owned_area FROM person p "
-            + _OWNED.format(area=self._area, ids="?")
-            + " WHERE p.id_number = ? LIMIT 1"
-        )
-        rows = self._rows(sql, [id_number, id_number])
-        return None if not rows else facts_from_row(self.persons, dict(rows[0]))
+        rows = self._persons([id_number])
+        return None if not rows else facts_from_row(self.persons, rows[0])
+
+    def _persons(self, ids: Sequence[str]) -> list[dict[str, object]]:
+        """The persons with these 身份证号 (in that order), each with owns_house and owned_area."""
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        found = {
+            str(row["id_number"]): row
+            for row in map(
+                dict, self._rows(f"SELECT * FROM person WHERE id_number IN ({marks})", list(ids))
+            )
+        }
+        shares = [
+            dict(r)
+            for r in self._rows(
+                f"SELECT id_number, house_id, share FROM house_owner WHERE id_number IN ({marks})",
+                list(ids),
+            )
+        ]
+        areas: dict[object, object] = {}
+        houses = sorted({str(s["house_id"]) for s in shares})
+        if houses:
+            marks = ", ".join("?" for _ in houses)
+            sql = f"SELECT house_id, {self._area} AS area FROM house WHERE house_id IN ({marks})"
+            areas = {str(dict(r)["house_id"]): dict(r)["area"] for r in self._rows(sql, houses)}
+        owned: dict[str, tuple[int, Decimal]] = {}
+        for share in shares:
+            area = areas.get(str(share["house_id"]))
+            if area is None or share["share"] is None:
+                continue  # the engine's inner join drops shares of unknown houses
+            fraction = _decimal(share["share"], _SHARE_PLACES)
+            houses_n, total = owned.get(str(share["id_number"]), (0, Decimal(0)))
+            owned[str(share["id_number"])] = (
+                houses_n + (fraction > 0),
+                total + _decimal(area, _CENT) * fraction,
+            )
+        rows = []
+        for pid in ids:
+            if pid in found:
+                houses_n, total = owned.get(pid, (0, Decimal(0)))
+                rows.append({**found[pid], "owns_house": houses_n > 0, "owned_area": total})
+        return rows
 
     def close(self) -> None:
         with self._lock:

@@ -3,7 +3,14 @@
 Everything here is pure: compiling a policy yields an Ibis expression that any engine can run.
 """
 
-from zhixiang.rules._compile import compile_counts, compile_gaps, compile_policy
+from zhixiang.rules._compile import (
+    COUNT_COLUMNS,
+    birth_columns,
+    compile_counts,
+    compile_counts_many,
+    compile_gaps,
+    compile_policy,
+)
 from zhixiang.rules._format import OPERATOR_LABELS, format_money, format_value
 from zhixiang.rules._gap import (
     KIND_LABELS,
@@ -56,6 +63,7 @@ from zhixiang.rules._verdict import (
 
 __all__ = [
     "AMOUNT_ID",
+    "COUNT_COLUMNS",
     "DELIVERY_MODES",
     "FIELD_VALUE_TYPES",
     "GROUPS_FILE",
@@ -84,8 +92,10 @@ __all__ = [
     "Value",
     "ValueType",
     "Verdict",
+    "birth_columns",
     "birth_date_of_id",
     "compile_counts",
+    "compile_counts_many",
     "compile_gaps",
     "compile_policy",
     "evaluate_policy",

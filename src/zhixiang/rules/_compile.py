@@ -6,6 +6,7 @@ SQL NULL carries *unknown*, and SQL's three-valued AND/OR is the same Kleene log
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -121,6 +122,42 @@ def _null_unless_all_known(args: list[ir.Value], result: ir.Value) -> ir.Value:
     return ibis.cases((unknown, ibis.null(result.type())), else_=result)
 
 
+BIRTH_YEAR, BIRTH_MONTH_DAY = "_birth_year", "_birth_md"
+
+
+def _birth_parts(table: ir.Table) -> tuple[ir.Value, ir.Value]:
+    """Year and month×100+day of birth: from 出生日期, or else from 身份证号 digits 7–14."""
+    columns = table.columns
+    year: ir.Value | None = None
+    month_day: ir.Value | None = None
+    if "birth_date" in columns:
+        born = table["birth_date"]
+        year = born.year().cast("int64")
+        month_day = (born.month() * 100 + born.day()).cast("int64")
+    if "id_number" in columns:
+        id_number = table["id_number"]
+        valid = (id_number.length() == 18) & id_number.substr(6, 8).re_search(r"^[0-9]{8}$")
+        id_year = ibis.cases(
+            (valid, id_number.substr(6, 4).cast("int64")), else_=ibis.null("int64")
+        )
+        id_md = ibis.cases((valid, id_number.substr(10, 4).cast("int64")), else_=ibis.null("int64"))
+        year = id_year if year is None else year.coalesce(id_year)
+        month_day = id_md if month_day is None else month_day.coalesce(id_md)
+    if year is None or month_day is None:
+        return ibis.null("int64"), ibis.null("int64")
+    return year, month_day
+
+
+def birth_columns(table: ir.Table) -> dict[str, ir.Value]:
+    """The birth year and month-day as two integer columns, for a table to carry once.
+
+    `年龄` then costs two integer comparisons per row, where deriving it from 出生日期 or the
+    身份证号 (a regular expression and three casts) each time a policy reads it cost a scan's worth.
+    """
+    year, month_day = _birth_parts(table)
+    return {BIRTH_YEAR: year, BIRTH_MONTH_DAY: month_day}
+
+
 class Compiler:
     """Builds Ibis expressions over one entity table, with parameters fixed for one evaluation date."""
 
@@ -178,29 +215,11 @@ class Compiler:
         raise TypeError(f"cannot compile {node!r}")  # pragma: no cover
 
     def _age(self) -> ir.Value:
-        """Whole years on the evaluation date, from 出生日期 or else from 身份证号 digits 7–14."""
-        columns = self.table.columns
-        year: ir.Value | None = None
-        month_day: ir.Value | None = None
-        if "birth_date" in columns:
-            born = self.table["birth_date"]
-            year, month_day = (
-                born.year().cast("int64"),
-                (born.month() * 100 + born.day()).cast("int64"),
-            )
-        if "id_number" in columns:
-            id_number = self.table["id_number"]
-            valid = (id_number.length() == 18) & id_number.substr(6, 8).re_search(r"^[0-9]{8}$")
-            id_year = ibis.cases(
-                (valid, id_number.substr(6, 4).cast("int64")), else_=ibis.null("int64")
-            )
-            id_md = ibis.cases(
-                (valid, id_number.substr(10, 4).cast("int64")), else_=ibis.null("int64")
-            )
-            year = id_year if year is None else year.coalesce(id_year)
-            month_day = id_md if month_day is None else month_day.coalesce(id_md)
-        if year is None or month_day is None:
-            return ibis.null("int64")
+        """Whole years on the evaluation date, from the birth columns where the table has them."""
+        if BIRTH_YEAR in self.table.columns and BIRTH_MONTH_DAY in self.table.columns:
+            year, month_day = self.table[BIRTH_YEAR], self.table[BIRTH_MONTH_DAY]
+        else:
+            year, month_day = _birth_parts(self.table)
         today = self.as_of
         later = month_day > (today.month * 100 + today.day)
         return (today.year - year - later.ifelse(1, 0)).cast("int64")
@@ -294,16 +313,48 @@ _COMPARE = {
 
 
 CLOSENESS = dt.Decimal(9, 4)
+_BOUNDED_QUOTIENT = dt.Decimal(18, 10)  # a quotient bounded to ±2 fits in 64 bits
 _NO_DAY = date(1, 1, 1)
 
 
-def _ratio(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
-    """numerator / denominator in [0, 1] to four places, exactly as `_gap.ratio` computes it."""
+def _quotient(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
+    """numerator / denominator to four places (NULL when the denominator is not positive)."""
     n, d = _common(numerator, denominator)
     safe = ibis.cases((d <= 0, ibis.null(d.type())), else_=d)
-    quotient = (n / safe).round(10).cast(QUOTIENT).round(4).cast(CLOSENESS)
+    quotient = (n / safe).round(10)
+    # Only [0, 1] matters (above 1 is 1), so bound it and round in 64 bits: rounding a 128-bit
+    # decimal costs DuckDB ~10× more than the division itself.
+    bound = literal(Decimal(2)).cast(QUOTIENT)
+    quotient = ibis.cases(
+        (quotient > bound, bound), (quotient < -bound, -bound), else_=quotient.cast(QUOTIENT)
+    )
+    return quotient.cast(_BOUNDED_QUOTIENT).round(4).cast(CLOSENESS)
+
+
+def _ratio(quotient: ir.Value, numerator: ir.Value, denominator: ir.Value) -> ir.Value:
+    """The quotient clamped to [0, 1], exactly as `_gap.ratio` computes it."""
     one, zero = literal(Decimal(1)).cast(CLOSENESS), literal(Decimal(0)).cast(CLOSENESS)
-    return ibis.cases(((d <= 0) | (n <= 0), zero), (quotient > one, one), else_=quotient)
+    bad = (denominator <= 0) | (numerator <= 0)
+    return ibis.cases((bad, zero), (quotient > one, one), else_=quotient)
+
+
+def _quotients(policy: Policy, staged: ir.Table, prefix: str) -> dict[str, ir.Value]:
+    """Each threshold part's quotient, staged as a column of its own (over the staged conditions)
+    so an engine divides once per row, not once for every place closeness reads it."""
+    quotients: dict[str, ir.Value] = {}
+    for i, condition in enumerate(policy.conditions):
+        if condition.analysis.kind is ConditionKind.THRESHOLD:
+            for j, part in enumerate(condition.analysis.parts):
+                left, right = staged[f"{prefix}g{i}_{j}_l"], staged[f"{prefix}g{i}_{j}_r"]
+                up = part.op in (">=", ">")
+                quotients[f"{prefix}g{i}_{j}_q"] = (
+                    _quotient(left, right) if up else _quotient(right, left)
+                )
+    return quotients
+
+
+def _with_quotients(staged: ir.Table, quotients: dict[str, ir.Value]) -> ir.Table:
+    return staged.select(*staged.columns, **quotients) if quotients else staged
 
 
 @dataclass(frozen=True)
@@ -333,7 +384,7 @@ def _holds_on(compile_node: Compiler, rule: DateRule) -> ir.Value:
     return _as_date(day + one_day) if rule.strict else day
 
 
-def _gap_inputs(policy: Policy, compile_node: Compiler) -> dict[str, ir.Value]:
+def _gap_inputs(policy: Policy, compile_node: Compiler, prefix: str = "") -> dict[str, ir.Value]:
     """Columns over the entity table that the gaps are computed from (staged with the conditions)."""
     columns: dict[str, ir.Value] = {}
     for i, condition in enumerate(policy.conditions):
@@ -341,14 +392,14 @@ def _gap_inputs(policy: Policy, compile_node: Compiler) -> dict[str, ir.Value]:
         if analysis.kind is ConditionKind.THRESHOLD:
             for j, part in enumerate(analysis.parts):
                 left, right = _common(compile_node(part.left), compile_node(part.right))
-                columns[f"g{i}_{j}_l"], columns[f"g{i}_{j}_r"] = left, right
-                columns[f"g{i}_{j}_m"] = compile_node(part)
+                columns[f"{prefix}g{i}_{j}_l"], columns[f"{prefix}g{i}_{j}_r"] = left, right
+                columns[f"{prefix}g{i}_{j}_m"] = compile_node(part)
         elif analysis.kind is ConditionKind.DATE and analysis.rule is not None:
-            columns[f"g{i}_day"] = _holds_on(compile_node, analysis.rule)
+            columns[f"{prefix}g{i}_day"] = _holds_on(compile_node, analysis.rule)
     return columns
 
 
-def _gaps(policy: Policy, staged: ir.Table, failed: list, as_of: date) -> _Gaps:
+def _gaps(policy: Policy, staged: ir.Table, failed: list, as_of: date, prefix: str = "") -> _Gaps:
     closeness: list[ir.Value | None] = []
     shortfall: list[ir.Value | None] = []
     holds_on: list[ir.Value | None] = []
@@ -359,10 +410,11 @@ def _gaps(policy: Policy, staged: ir.Table, failed: list, as_of: date) -> _Gaps:
         if analysis.kind is ConditionKind.THRESHOLD:
             parts = []
             for j, part in enumerate(analysis.parts):
-                missed = (staged[f"g{i}_{j}_m"] == ibis.literal(False)).fill_null(False)
-                left, right = staged[f"g{i}_{j}_l"], staged[f"g{i}_{j}_r"]
+                missed = (staged[f"{prefix}g{i}_{j}_m"] == ibis.literal(False)).fill_null(False)
+                left, right = staged[f"{prefix}g{i}_{j}_l"], staged[f"{prefix}g{i}_{j}_r"]
                 up = part.op in (">=", ">")
-                ratio = _ratio(left, right) if up else _ratio(right, left)
+                quotient = staged[f"{prefix}g{i}_{j}_q"]
+                ratio = _ratio(quotient, left, right) if up else _ratio(quotient, right, left)
                 ratio = ibis.cases((ratio > almost, almost), else_=ratio)
                 parts.append((missed, ratio, right - left if up else left - right))
             one = literal(Decimal(1)).cast(CLOSENESS)
@@ -372,7 +424,7 @@ def _gaps(policy: Policy, staged: ir.Table, failed: list, as_of: date) -> _Gaps:
             s = ibis.cases(*((m, d) for m, _, d in parts), else_=ibis.null(parts[0][2].type()))
             s = ibis.cases((failed[i], s), else_=ibis.null(s.type()))
         elif analysis.kind is ConditionKind.DATE and analysis.rule is not None:
-            day = staged[f"g{i}_day"]
+            day = staged[f"{prefix}g{i}_day"]
             h = ibis.cases((failed[i] & (day > literal(as_of)), day), else_=ibis.null("date"))
         closeness.append(c)
         shortfall.append(s)
@@ -439,31 +491,54 @@ class _Outcomes:
     holds_on: ir.Value  # 即将符合: the day it qualifies with no change (NULL: none)
 
 
+GroupItem = tuple[Aggregate | RoleRef, Mapping[str, Value]]  # a member read and its policy's params
+
+
+def _shape(node: object, params: Mapping[str, Value]) -> object:
+    """A node's meaning without its source positions, so two policies that read the same member
+    value share one column (parameters by their value on the evaluation date)."""
+    if isinstance(node, ParamRef):
+        return ("param", node.name, repr(params.get(node.name)))
+    if isinstance(node, FieldRef):
+        return ("field", node.field.name)
+    if isinstance(node, Node):
+        return (
+            type(node).__name__,
+            *(
+                _shape(getattr(node, f.name), params)
+                for f in dataclasses.fields(node)
+                if f.name != "span"
+            ),
+        )
+    if isinstance(node, tuple):
+        return tuple(_shape(item, params) for item in node)
+    return node
+
+
 def _group_columns(
-    nodes: list[Aggregate | RoleRef],
+    items: list[GroupItem],
     table: ir.Table,
     members: ir.Table,
     key: str,
-    params: Mapping[str, Value],
     as_of: date,
-) -> tuple[ir.Table, dict[Node, str]]:
+) -> tuple[ir.Table, list[str]]:
     """The entity table with one column per aggregate or role value over its members.
 
-    Aggregates are one GROUP BY over the members (keyed by `household_id`), role values one join
-    per role; unknown members are counted so the result is NULL (unknown) exactly where the
-    one-household evaluator says unknown.
+    Every aggregate of every policy is one GROUP BY over the members (keyed by `household_id`),
+    role values one join per role; unknown members are counted so the result is NULL (unknown)
+    exactly where the one-household evaluator says unknown. Returns the column name of each item.
     """
-    member = Compiler(members, params, as_of)
-    names: dict[Node, str] = {}
+    names: list[str] = []
     per_row: dict[str, ir.Value] = {}
     finals: list[tuple[str, Aggregate]] = []
-    roles: dict[str, list[tuple[str, RoleRef]]] = {}
-    for i, node in enumerate(nodes):
+    roles: dict[str, list[tuple[str, RoleRef, Mapping[str, Value]]]] = {}
+    for i, (node, params) in enumerate(items):
         name = f"_g{i}"
-        names[node] = name
+        names.append(name)
         if isinstance(node, RoleRef):
-            roles.setdefault(node.role, []).append((name, node))
+            roles.setdefault(node.role, []).append((name, node, params))
             continue
+        member = Compiler(members, params, as_of)
         in_group = (
             ibis.literal(True)
             if node.group == MEMBERS
@@ -502,13 +577,13 @@ def _group_columns(
         )
     for role, refs in roles.items():
         holders = members.filter(members["role"] == ibis.literal(role))
-        values = Compiler(holders, params, as_of)
         picked = holders.select(
-            _gk=holders["household_id"], **{name: values(node.value) for name, node in refs}
+            _gk=holders["household_id"],
+            **{name: Compiler(holders, params, as_of)(node.value) for name, node, params in refs},
         )
         kept = joined.columns
         joined = joined.left_join(picked, joined[key] == picked["_gk"]).select(
-            *kept, *(name for name, _ in refs)
+            *kept, *(name for name, _, _ in refs)
         )
     results: dict[str, ir.Value] = {}
     for name, node in finals:
@@ -542,43 +617,77 @@ def _group_columns(
                 (unknown, ibis.null("boolean")),
                 else_=True,
             )
-    role_columns = [name for refs in roles.values() for name, _ in refs]
+    role_columns = [name for refs in roles.values() for name, _, _ in refs]
     return joined.select(*table.columns, *role_columns, **results), names
+
+
+def _group_refs_of(policy: Policy) -> list[Aggregate | RoleRef]:
+    nodes = [c.node for c in policy.conditions]
+    if policy.benefit is not None:
+        nodes.append(policy.benefit.node)
+    return list(dict.fromkeys(ref for n in nodes for ref in group_refs(n)))
+
+
+def _with_groups(
+    policies: list[Policy], table: ir.Table, members: ir.Table | None, key: str, as_of: date
+) -> tuple[ir.Table, list[dict[Node, str]]]:
+    """The entity table with every member read of every policy (shared where two read the same),
+    and per policy the column each of its reads landed in."""
+    shared: dict[object, int] = {}
+    items: list[GroupItem] = []
+    wanted: list[list[tuple[Aggregate | RoleRef, int]]] = []
+    for policy in policies:
+        params = policy.params_at(as_of)
+        mine = []
+        for ref in _group_refs_of(policy):
+            shape = _shape(ref, params)
+            if shape not in shared:
+                shared[shape] = len(items)
+                items.append((ref, params))
+            mine.append((ref, shared[shape]))
+        wanted.append(mine)
+    if not items:
+        return table, [{} for _ in policies]
+    if members is None:
+        ids = "、".join(p.id for p, w in zip(policies, wanted, strict=True) if w)
+        raise ValueError(f"政策 {ids} 汇总家庭成员，需要成员表（members）")
+    table, names = _group_columns(items, table, members, key, as_of)
+    return table, [{ref: names[i] for ref, i in mine} for mine in wanted]
+
+
+def _stage(
+    policy: Policy, table: ir.Table, as_of: date, groups: Mapping[Node, str], prefix: str
+) -> dict[str, ir.Value]:
+    """The policy's conditions, raw amount and gap inputs as columns over the entity table."""
+    compile_node = Compiler(table, policy.params_at(as_of), as_of, groups)
+    stage = {f"{prefix}c{i}": compile_node(c.node) for i, c in enumerate(policy.conditions)}
+    if policy.benefit is not None:
+        stage[f"{prefix}raw_amount"] = compile_node(policy.benefit.node)
+    return stage | _gap_inputs(policy, compile_node, prefix)
 
 
 def _outcomes(
     policy: Policy, table: ir.Table, as_of: date, key: str, members: ir.Table | None = None
 ) -> _Outcomes:
     """Conditions are computed once as columns; everything else reads those columns."""
-    params = policy.params_at(as_of)
-    nodes = [c.node for c in policy.conditions]
-    if policy.benefit is not None:
-        nodes.append(policy.benefit.node)
-    refs = [ref for n in nodes for ref in group_refs(n)]
-    refs = list(dict.fromkeys(refs))
-    groups: dict[Node, str] = {}
-    if refs:
-        if members is None:
-            raise ValueError(f"政策 {policy.id} 汇总家庭成员，需要成员表（members）")
-        table, groups = _group_columns(refs, table, members, key, params, as_of)
-    compile_node = Compiler(table, params, as_of, groups)
-    names = [f"c{i}" for i in range(len(policy.conditions))]
-    stage: dict[str, ir.Value] = {"entity_id": table[key]}
-    stage |= {name: compile_node(c.node) for name, c in zip(names, policy.conditions, strict=True)}
-    if policy.benefit is not None:
-        stage["raw_amount"] = compile_node(policy.benefit.node)
-    stage |= _gap_inputs(policy, compile_node)
-    staged = table.select(**stage)
+    table, (groups,) = _with_groups([policy], table, members, key, as_of)
+    staged = table.select(entity_id=table[key], **_stage(policy, table, as_of, groups, ""))
+    staged = _with_quotients(staged, _quotients(policy, staged, ""))
+    return _read_outcomes(policy, staged, as_of, "")
 
+
+def _read_outcomes(policy: Policy, staged: ir.Table, as_of: date, prefix: str) -> _Outcomes:
+    """A policy's outcomes over its staged columns and quotients (named with `prefix`)."""
+    names = [f"{prefix}c{i}" for i in range(len(policy.conditions))]
     outcomes = [staged[name] for name in names]
     failed = [(o == ibis.literal(False)).fill_null(False) for o in outcomes]
     unknown = [o.isnull() for o in outcomes]
-    gaps = _gaps(policy, staged, failed, as_of)
+    gaps = _gaps(policy, staged, failed, as_of, prefix)
     closeness, holds_on = _row_gap(policy, staged, names, failed, unknown, gaps)
     n_failed = functools.reduce(lambda a, b: a + b, (_as_int(f) for f in failed))
     amount: ir.Value = ibis.null("decimal(18, 2)")
     if policy.benefit is not None:
-        raw = staged["raw_amount"]
+        raw = staged[f"{prefix}raw_amount"]
         capped = raw
         if policy.benefit.cap is not None:
             raw_, cap = _common(raw, literal(policy.benefit.cap))
@@ -639,16 +748,53 @@ def compile_counts(
     millions of entities never materialises a row per entity.
     """
     o = _outcomes(policy, table, as_of, key, members)
+    return o.staged.aggregate(policy_id=ibis.literal(policy.id, type="string"), **_counts(o))
+
+
+COUNT_COLUMNS = ("eligible", "needs_information", "ineligible", "near_miss", "total_amount")
+
+
+def _counts(o: _Outcomes) -> dict[str, ir.Value]:
     passed = o.n_failed == 0
     eligible = passed & ~o.any_unknown
-    return o.staged.aggregate(
-        policy_id=ibis.literal(policy.id, type="string"),
-        eligible=_as_int(eligible).sum(),
-        needs_information=_as_int(passed & o.any_unknown).sum(),
-        ineligible=_as_int(~passed).sum(),
-        near_miss=_as_int((o.closeness >= literal(NEAR_MISS_CLOSENESS)).fill_null(False)).sum(),
-        total_amount=ibis.cases((eligible, o.amount), else_=ibis.null("decimal(18, 2)")).sum(),
-    )
+    return {
+        "eligible": _as_int(eligible).sum(),
+        "needs_information": _as_int(passed & o.any_unknown).sum(),
+        "ineligible": _as_int(~passed).sum(),
+        "near_miss": _as_int((o.closeness >= literal(NEAR_MISS_CLOSENESS)).fill_null(False)).sum(),
+        "total_amount": ibis.cases((eligible, o.amount), else_=ibis.null("decimal(18, 2)")).sum(),
+    }
+
+
+def compile_counts_many(
+    policies: list[Policy],
+    table: ir.Table,
+    as_of: date,
+    *,
+    key: str,
+    members: ir.Table | None = None,
+) -> ir.Table:
+    """One row for all `policies` of one entity kind: column `p{k}_{count}` is policy k's count
+    (`COUNT_COLUMNS`), the same as `compile_counts` gives for that policy alone.
+
+    One scan does them all: a single GROUP BY over the members computes every aggregate any policy
+    reads (once, when two read the same), then one pass over the entities evaluates every policy.
+    Per-policy queries would repeat the member join and the GROUP BY once per policy.
+    """
+    grouped, groups = _with_groups(policies, table, members, key, as_of)
+    stage: dict[str, ir.Value] = {}
+    for k, (policy, mine) in enumerate(zip(policies, groups, strict=True)):
+        stage |= _stage(policy, grouped, as_of, mine, f"p{k}_")
+    staged = grouped.select(**stage)
+    quotients: dict[str, ir.Value] = {}
+    for k, policy in enumerate(policies):
+        quotients |= _quotients(policy, staged, f"p{k}_")
+    staged = _with_quotients(staged, quotients)
+    columns: dict[str, ir.Value] = {}
+    for k, policy in enumerate(policies):
+        counts = _counts(_read_outcomes(policy, staged, as_of, f"p{k}_"))
+        columns |= {f"p{k}_{name}": value for name, value in counts.items()}
+    return staged.aggregate(**columns)
 
 
 def compile_gaps(policy: Policy, table: ir.Table, as_of: date, *, key: str) -> ir.Table:
