@@ -228,22 +228,16 @@ class HouseholdLookup:
         self.households = load_catalog("household")
         self.members = member_catalog("person")
         self.persons = person_scope_catalog()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the layer may ask this thread itself to let go
         self._con: Any = None
         self._mark = "?"
         self._wh: Any = None
-        if url.startswith("duckdb://"):
-            from zhixiang.datahub import WarehouseError, open_warehouse
-
+        self._duckdb = url.startswith("duckdb://")
+        if self._duckdb:
             path = Path(url.removeprefix("duckdb://"))
             if not path.is_file():
                 raise NotFound(f"找不到数据仓库文件: {path}", field="warehouse")
-            # The data hub's instance of the file, shared with every other reader in the process:
-            # a second DuckDB connection of its own would clash with it ("different configuration").
-            try:
-                self._wh = open_warehouse(url)
-            except WarehouseError as exc:
-                raise Unavailable(f"数据仓库暂时无法读取: {exc}") from exc
+            self._open()
         else:
             import psycopg
 
@@ -254,8 +248,29 @@ class HouseholdLookup:
         columns = {row[0] for row in self._rows("SELECT * FROM house LIMIT 0", [], names=True)}
         self._area = "area" if "area" in columns else "floor_area"
 
+    def _open(self) -> None:
+        """The data hub's instance of the file, shared with every other reader in the process (a
+        DuckDB connection of its own would clash with it, "different configuration"), let go of
+        when an import wants to write or has published a new file, and reopened on the next use."""
+        from zhixiang.datahub import WarehouseError, open_warehouse
+
+        try:
+            self._wh = open_warehouse(self.url)
+        except WarehouseError as exc:
+            raise Unavailable(f"数据仓库暂时无法读取: {exc}") from exc
+        self._wh.release_when_replaced(self._release)
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._wh is not None:
+                self._wh.close()
+                self._wh = None
+
     def _rows(self, sql: str, params: Sequence[object], names: bool = False) -> list[tuple]:
         with self._lock:
+            if self._duckdb and (self._wh is None or self._wh.is_stale()):
+                self._release()
+                self._open()
             if self._wh is not None:
                 table = self._wh.arrow(sql, params)
                 if names:
@@ -342,7 +357,10 @@ class HouseholdLookup:
 
     def close(self) -> None:
         with self._lock:
-            (self._wh or self._con).close()
+            if self._duckdb:
+                self._release()
+            else:
+                self._con.close()
 
 
 def member_facts(row: Mapping[str, object]) -> dict[str, Value]:
