@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 from zhixiang.catalog import load_catalog
@@ -15,8 +16,12 @@ from zhixiang.identity import validate_id_number
 AS_OF = date(2026, 6, 30)
 ROLES_AFTER_APPLICANT = ("配偶", "子女", "父母", "其他")
 HOUSE_SCHEMA = pa.schema(
-    [("house_id", pa.string()), ("area", pa.decimal128(12, 2)), ("house_type", pa.string()),
-     ("region", pa.string())]
+    [
+        ("house_id", pa.string()),
+        ("area", pa.decimal128(12, 2)),
+        ("house_type", pa.string()),
+        ("region", pa.string()),
+    ]
 )
 OWNER_SCHEMA = pa.schema(
     [("house_id", pa.string()), ("id_number", pa.string()), ("share", pa.decimal128(6, 4))]
@@ -110,7 +115,9 @@ def warehouse_tables(drawn: Sequence) -> dict[str, pa.Table]:
             ids.append(pid)
         for k, (area, share) in enumerate(owned):
             house_id = f"{hid}-{k}"
-            houses.append({"house_id": house_id, "area": area, "house_type": "商品房", "region": "440106001"})
+            houses.append(
+                {"house_id": house_id, "area": area, "house_type": "商品房", "region": "440106001"}
+            )
             owners.append({"house_id": house_id, "id_number": ids[k % len(ids)], "share": share})
     return {
         "person": pa.Table.from_pylist(persons, schema=load_catalog("person").arrow_schema()),
@@ -119,3 +126,8 @@ def warehouse_tables(drawn: Sequence) -> dict[str, pa.Table]:
         "house": pa.Table.from_pylist(houses, schema=HOUSE_SCHEMA),
         "house_owner": pa.Table.from_pylist(owners, schema=OWNER_SCHEMA),
     }
+
+
+#: For `find`: any example that meets the condition will do, so no shrinking (shrinking one took
+#: minutes of the suite).
+ANY_EXAMPLE = settings(phases=[Phase.generate], database=None, max_examples=500)

@@ -13,7 +13,7 @@ from decimal import Decimal
 import ibis
 import pytest
 from hypothesis import HealthCheck, find, given, settings
-from rr_households import AS_OF, households, warehouse_tables
+from rr_households import ANY_EXAMPLE, AS_OF, households, warehouse_tables
 
 from zhixiang.demo import resident_policies_dir
 from zhixiang.matching import count_queries, member_table, person_table, resident_counts
@@ -89,7 +89,11 @@ def test_one_scan_counts_agree_with_the_calculator(duck, drawn) -> None:
 
 
 def test_one_scan_counts_equal_the_per_policy_queries(duck) -> None:
-    drawn = find(households, lambda hs: len(hs) >= 4 and sum(len(h[2]) for h in hs) >= 2)
+    drawn = find(
+        households,
+        lambda hs: len(hs) >= 4 and sum(len(h[2]) for h in hs) >= 2,
+        settings=ANY_EXAMPLE,
+    )
     tables = warehouse_tables(drawn)
     _load(duck, tables)
     together = {c.policy_id: dataclasses.astuple(c) for c in resident_counts(POLICIES, duck, AS_OF)}
@@ -109,7 +113,7 @@ def test_one_scan_counts_equal_the_per_policy_queries(duck) -> None:
 
 
 def test_count_sql_is_compiled_once_per_policy_version(duck) -> None:
-    drawn = find(households, lambda hs: len(hs) >= 2)
+    drawn = find(households, lambda hs: len(hs) >= 2, settings=ANY_EXAMPLE)
     _load(duck, warehouse_tables(drawn))
     cache: dict[str, str] = {}
     first = count_queries(POLICIES, duck, AS_OF, cache=cache)
@@ -130,7 +134,11 @@ def test_count_sql_is_compiled_once_per_policy_version(duck) -> None:
 def test_postgresql_counts_equal_duckdb(postgres_url: str) -> None:
     import psycopg
 
-    drawn = find(households, lambda hs: len(hs) >= 6 and sum(len(h[2]) for h in hs) >= 3)
+    drawn = find(
+        households,
+        lambda hs: len(hs) >= 6 and sum(len(h[2]) for h in hs) >= 3,
+        settings=ANY_EXAMPLE,
+    )
     tables = warehouse_tables(drawn)
     schema = f"rp_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres_url, autocommit=True) as admin:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import ibis
 import pytest
 from hypothesis import HealthCheck, given, settings
-from rr_households import AS_OF, households, warehouse_tables
+from rr_households import ANY_EXAMPLE, AS_OF, households, warehouse_tables
 
 from zhixiang.demo import resident_policies_dir
 from zhixiang.matching import HouseholdLookup, resident_evaluations
@@ -65,7 +65,12 @@ def _outcomes(con, cached: bool = False) -> dict[tuple[str, str], tuple]:
             _SQL[id(con)] = str(ibis.to_sql(expr, dialect="duckdb"))
         rows = expr.to_pyarrow().to_pylist()
     return {
-        (r["entity_id"], r["policy_id"]): (r["status"], r["amount"], set(r["failed"]), set(r["unknown"]))
+        (r["entity_id"], r["policy_id"]): (
+            r["status"],
+            r["amount"],
+            set(r["failed"]),
+            set(r["unknown"]),
+        )
         for r in rows
     }
 
@@ -85,7 +90,9 @@ def test_policies_load_and_cover_households_and_persons() -> None:
     assert {p.entity for p in POLICIES} == {"household", "person"}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(drawn=households)
 def test_engine_agrees_with_the_calculator_on_every_household(duck, drawn) -> None:
     tables = warehouse_tables(drawn)
@@ -100,7 +107,11 @@ def test_engine_agrees_with_the_calculator_on_every_household(duck, drawn) -> No
 def test_the_household_lookup_reads_what_the_engine_reads(tmp_path) -> None:
     from hypothesis import find
 
-    drawn = find(households, lambda hs: len(hs) >= 4 and sum(len(h[2]) for h in hs) >= 2)
+    drawn = find(
+        households,
+        lambda hs: len(hs) >= 4 and sum(len(h[2]) for h in hs) >= 2,
+        settings=ANY_EXAMPLE,
+    )
     tables = warehouse_tables(drawn)
     path = tmp_path / "residents.duckdb"
     con = ibis.duckdb.connect(str(path))
@@ -129,7 +140,11 @@ def test_postgresql_gives_the_same_results_as_duckdb(postgres_url: str) -> None:
     import psycopg
     from hypothesis import find
 
-    drawn = find(households, lambda hs: len(hs) >= 6 and sum(len(h[2]) for h in hs) >= 3)
+    drawn = find(
+        households,
+        lambda hs: len(hs) >= 6 and sum(len(h[2]) for h in hs) >= 3,
+        settings=ANY_EXAMPLE,
+    )
     tables = warehouse_tables(drawn)
     schema = f"rr_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres_url, autocommit=True) as admin:

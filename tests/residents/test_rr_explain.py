@@ -10,7 +10,7 @@ from pathlib import Path
 import ibis
 from fastapi.testclient import TestClient
 from hypothesis import find
-from rr_households import AS_OF, households, warehouse_tables
+from rr_households import ANY_EXAMPLE, AS_OF, households, warehouse_tables
 from typer.testing import CliRunner
 
 from zhixiang.access import open_access, operator
@@ -26,7 +26,11 @@ POLICIES = load_policies([resident_policies_dir()]).policies
 
 
 def _warehouse(url: str) -> dict:
-    drawn = find(households, lambda hs: len(hs) >= 3 and all(len(h[1][1]) >= 1 for h in hs))
+    drawn = find(
+        households,
+        lambda hs: len(hs) >= 3 and all(len(h[1][1]) >= 1 for h in hs),
+        settings=ANY_EXAMPLE,
+    )
     tables = warehouse_tables(drawn)
     con = ibis.duckdb.connect(url.removeprefix("duckdb://"))
     for name, table in tables.items():

@@ -67,7 +67,9 @@ def test_three_valued_aggregates_name_the_member_whose_fact_is_missing() -> None
     policy = _policy("sum(成员.monthly_income) / count(成员) < 1309元")
     facts = {
         MEMBERS_KEY: (
-            _member("申请人", id_number="440106195001011234", name="张三", monthly_income=Decimal(500)),
+            _member(
+                "申请人", id_number="440106195001011234", name="张三", monthly_income=Decimal(500)
+            ),
             _member("子女", id_number="440106200001011234", name="张小明"),
         )
     }
@@ -113,5 +115,10 @@ def test_roles_and_empty_groups() -> None:
 
 def test_a_per_capita_benefit() -> None:
     policy = _policy("count(成员) >= 1", benefit="1309元 * count(成员) - sum(成员.monthly_income)")
-    facts = {MEMBERS_KEY: (_member("申请人", monthly_income=Decimal("1000.50")), _member("子女", monthly_income=Decimal(0)))}
+    facts = {
+        MEMBERS_KEY: (
+            _member("申请人", monthly_income=Decimal("1000.50")),
+            _member("子女", monthly_income=Decimal(0)),
+        )
+    }
     assert evaluate_policy(policy, facts, date(2025, 1, 1)).amount == Decimal("1617.50")
