@@ -76,11 +76,11 @@ def run_demo(
         enterprises=table.column("credit_code").slice(0, 5000).to_pylist(),
     )
     residents_summary(policies=None, as_of=None, warehouse=None)
-    console.rule("4. 演示账号")
-    demo_users(enterprise=str(table.column("credit_code")[0]))
-    console.print("查看单个企业: zhixiang explain <统一社会信用代码>；启动服务: zhixiang serve")
     demo_knowledge(settings)
     demo_grants(settings, table)
+    console.rule("6. 演示账号（登录 zhixiang serve 的工作台与门户）")  # last: the logins stay on screen
+    demo_users(enterprise=str(table.column("credit_code")[0]))
+    console.print("查看单个企业: zhixiang explain <统一社会信用代码>；启动服务: zhixiang serve")
 
 
 def demo_grants(settings: Settings, table) -> None:  # type: ignore[no-untyped-def]
