@@ -10,8 +10,10 @@ whose tracking code the citizen holds.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from fastapi import Request
 
@@ -24,6 +26,7 @@ from zhixiang.rules import PolicySet
 from zhixiang.tickets import SearchFilters, Status, TicketStore, TicketView, similarities
 
 _lock = threading.Lock()
+T = TypeVar("T")
 
 __all__ = [
     "WEB_CHANNEL",
@@ -34,6 +37,7 @@ __all__ = [
     "department_name",
     "departments",
     "explain_enterprise",
+    "opened_once",
     "policies",
     "preview",
     "store",
@@ -43,6 +47,17 @@ __all__ = [
 WEB_CHANNEL = Principal(PrincipalKind.SYSTEM, "web-form", "便民服务网站", frozenset({Role.CHANNEL}))
 #: Records a citizen's own rating as the ticket's 回访 (only from the rating form, by tracking code).
 WEB_FOLLOW_UP = Principal(PrincipalKind.SYSTEM, "web-rating", "群众评价", frozenset({Role.AGENT}))
+
+
+def opened_once(request: Request, name: str, open_it: Callable[[], T]) -> T:
+    """`app.state.<name>`, opened by `open_it` the first time any page (or the API, which uses the
+    same names) asks for it; one instance per app, whichever thread comes first."""
+    state = request.app.state
+    if getattr(state, name, None) is None:
+        with _lock:
+            if getattr(state, name, None) is None:
+                setattr(state, name, open_it())
+    return getattr(state, name)
 
 
 def store(request: Request) -> TicketStore:
@@ -56,12 +71,7 @@ def policies(request: Request) -> PolicySet:
 
 def calculator(request: Request) -> Calculator:
     """The app's calculator (it remembers evaluations); the same object the API's routes use."""
-    state = request.app.state
-    if getattr(state, "calculator", None) is None:
-        with _lock:
-            if getattr(state, "calculator", None) is None:
-                state.calculator = Calculator(policies(request).policies)
-    return state.calculator
+    return opened_once(request, "calculator", lambda: Calculator(policies(request).policies))
 
 
 def explain_enterprise(
@@ -160,10 +170,9 @@ def preview(
 
 def alerts(request: Request) -> AlertStore:
     """The app's surge-alert store: the API's own when it opened it first (`app.state`)."""
-    state = request.app.state
-    if getattr(state, "insight_alerts", None) is None:
-        with _lock:
-            if getattr(state, "insight_alerts", None) is None:
-                settings = state.settings
-                state.insight_alerts = open_alert_store(settings.insight_db or settings.tickets_url)
-    return state.insight_alerts
+    settings = request.app.state.settings
+    return opened_once(
+        request,
+        "insight_alerts",
+        lambda: open_alert_store(settings.insight_db or settings.tickets_url),
+    )

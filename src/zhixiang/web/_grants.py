@@ -11,7 +11,6 @@ refusals on the page next to the field they concern.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections import defaultdict
 from decimal import Decimal
 from typing import Annotated, Any
@@ -34,7 +33,7 @@ from zhixiang.grants import (
 )
 from zhixiang.matching import load_run
 from zhixiang.web._app import page_error, redirect, render
-from zhixiang.web._capabilities import policies
+from zhixiang.web._capabilities import opened_once, policies
 from zhixiang.web._export import MAX_ROWS as MAX_EXPORT
 from zhixiang.web._export import export
 from zhixiang.web._forms import Form
@@ -64,17 +63,13 @@ ACTION_LABELS = {
     "record_award": "申请审核入账",
 }
 PAGE = 100
-_lock = threading.Lock()
 
 
 def ledger(request: Request) -> GrantLedger:
     """The app's grant ledger: the API's own when it opened it first (`app.state.grants_ledger`)."""
-    state = request.app.state
-    if getattr(state, "grants_ledger", None) is None:
-        with _lock:
-            if getattr(state, "grants_ledger", None) is None:
-                state.grants_ledger = open_ledger(state.settings.grants_db)
-    return state.grants_ledger
+    return opened_once(
+        request, "grants_ledger", lambda: open_ledger(request.app.state.settings.grants_db)
+    )
 
 
 def stage(batch: BatchView, actions: set[str], withdrawn_by_proposer: bool = True) -> str:

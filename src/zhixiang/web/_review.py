@@ -7,7 +7,6 @@ who may, and keeps the history. This module lays its answers out and puts refusa
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 from urllib.parse import quote
@@ -19,24 +18,22 @@ from zhixiang.api import requires
 from zhixiang.errors import InvalidInput, ZhixiangError
 from zhixiang.review import APPROVED, PENDING, REFUSED, STATUS_LABELS, ReviewDesk, open_review_desk
 from zhixiang.web._app import redirect, render
-from zhixiang.web._capabilities import policies
+from zhixiang.web._capabilities import opened_once, policies
 from zhixiang.web._forms import Form
 
 router = APIRouter(prefix="/app/review", include_in_schema=False)
 Reviewer = Annotated[Principal, requires("review.decide")]
 ApplicationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 QUEUE_LIMIT = 200
-_lock = threading.Lock()
 
 
 def desk(request: Request) -> ReviewDesk:
     """The app's review desk: the API's own when it opened it first (`app.state`)."""
-    state = request.app.state
-    if getattr(state, "review_desk", None) is None:
-        with _lock:
-            if getattr(state, "review_desk", None) is None:
-                state.review_desk = open_review_desk(policies(request).policies, state.settings)
-    return state.review_desk
+    return opened_once(
+        request,
+        "review_desk",
+        lambda: open_review_desk(policies(request).policies, request.app.state.settings),
+    )
 
 
 def _queue_page(
