@@ -420,6 +420,30 @@ RULES = (
         '    mac = hashlib.sha256(key.encode("utf-8"))',
         ("tests/api/test_dhsec_grant_bypass.py",),
     ),
+    Rule(
+        "D18",
+        "主体查阅本主体数据也写审计记录（以审计密钥的 HMAC 标识主体）",
+        "datahub/_sharing.py",
+        '    record = append_audit(\n        wh,\n        actor=f"{entity_digest(key)} via {via}",',
+        "    record = (lambda **_: type('R', (), {'seq': None})())(\n        wh=wh,",
+        ("tests/datahub/test_webportal_own_record.py", "tests/web/test_webportal_qiye.py"),
+    ),
+    Rule(
+        "D19",
+        "主体查阅本主体数据只读到本主体这一行",
+        "datahub/_sharing.py",
+        '        f"WHERE {quote(catalog.key)} = ? LIMIT 1",\n        [key],',
+        '        "",\n        [],',
+        ("tests/datahub/test_webportal_own_record.py",),
+    ),
+    Rule(
+        "D20",
+        "企业账户的我的政策只读会话所属企业的数据（地址栏参数无效）",
+        "web/_enterprise.py",
+        'read_own_record(wh, "enterprise", user.subject, via=f"web:{user.id}")',
+        'read_own_record(wh, "enterprise", request.query_params.get("code") or user.subject, via=f"web:{user.id}")',
+        ("tests/web/test_webportal_qiye.py",),
+    ),
 )
 
 

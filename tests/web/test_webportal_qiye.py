@@ -5,6 +5,7 @@ stay out of reach, and bad input is refused with a message and changes nothing."
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 from web_helpers import screenshot
@@ -68,6 +69,27 @@ def test_my_policies_read_the_own_record_through_the_hub_and_are_audited(platfor
     assert mine[0]["rows"] == 1 and portal.a not in mine[0]["actor"]
     # The page reads a 规上 fact the hub holds: the calculator saw the enterprise's real record.
     assert "规模以上企业" in answer.text
+
+
+def test_my_policies_are_read_for_the_signed_in_enterprise_only(platform, portal) -> None:
+    """The record read is the session's enterprise: a code in the address changes nothing."""
+
+    def own_reads() -> Counter[str]:
+        with open_warehouse(platform.app.state.settings.warehouse_url) as wh:
+            records = audit_log(wh, limit=10_000).to_pylist()
+        return Counter(
+            code
+            for r in records
+            if r["purpose"] == OWN_RECORD_PURPOSE
+            for code in (portal.a, portal.b)
+            if r["actor"].startswith(entity_digest(code))
+        )
+
+    client, _ = client_for(platform, "qiye-a")
+    before = own_reads()
+    assert client.get("/qiye/mine", params={"code": portal.b}).status_code == 200
+    after = own_reads()
+    assert after[portal.a] == before[portal.a] + 1 and after[portal.b] == before[portal.b]
 
 
 # -- 免申即享 notices -------------------------------------------------------------------------------
