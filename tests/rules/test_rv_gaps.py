@@ -133,6 +133,8 @@ def test_scope_is_inferred_and_can_be_declared() -> None:
   - {id: d, label: 纳税, when: 纳税总额 >= 100万元}
   - {id: e, label: 信用, when: '纳税信用等级 in ["A", "B"]', scope: false}
   - {id: f, label: 满2年, when: years_since(成立日期) >= 2年, needs_review: true}
+  - {id: g, label: 高企（写成 == true）, when: 高新技术企业 == true}
+  - {id: h, label: 无欠税（写成 == false）, when: 欠税 == false}
 """
     )
     kinds = {c.id: c.analysis.kind for c in policy.conditions}
@@ -143,8 +145,10 @@ def test_scope_is_inferred_and_can_be_declared() -> None:
         "d": ConditionKind.THRESHOLD,
         "e": ConditionKind.ACHIEVABLE,
         "f": ConditionKind.DATE,
+        "g": ConditionKind.SCOPE,  # a status, however it is written: no 差一项 for lacking it
+        "h": ConditionKind.ACHIEVABLE,
     }
-    assert [c.needs_review for c in policy.conditions] == [False] * 5 + [True]
+    assert [c.needs_review for c in policy.conditions] == [False] * 5 + [True, False, False]
 
 
 def test_a_flag_that_is_not_yes_or_no_is_rejected_where_it_stands() -> None:

@@ -90,6 +90,8 @@ def inferred_scope(node: Node) -> bool:
     match node:
         case FieldRef(type=ValueType.BOOL):
             return True
+        case Compare(op="==", left=FieldRef(type=ValueType.BOOL), right=Literal(value=True)):
+            return True  # `特困供养 == true` says what the bare field says
         case In(negated=False):
             return True
         case Call(func="within" | "starts_with"):
