@@ -112,7 +112,7 @@ def test_one_scan_counts_equal_the_per_policy_queries(duck) -> None:
         assert together[policy.id][7] == row["total_amount"], policy.id
 
 
-def test_count_sql_is_compiled_once_per_policy_version(duck) -> None:
+def test_count_sql_is_compiled_once_per_policy_version(duck, monkeypatch) -> None:
     drawn = find(households, lambda hs: len(hs) >= 2, settings=ANY_EXAMPLE)
     _load(duck, warehouse_tables(drawn))
     cache: dict[str, str] = {}
@@ -128,6 +128,10 @@ def test_count_sql_is_compiled_once_per_policy_version(duck) -> None:
     person_sql = first[1][1]
     assert person_sql.count("_birth_year") >= 1
     assert person_sql.lower().count("regexp") <= 2  # once for the year, once for the day
+    # a server that runs for years keeps only the newest queries
+    monkeypatch.setattr("zhixiang.matching._residents._COUNT_SQL_KEPT", 3)
+    newest = count_queries(POLICIES, duck, date(2025, 8, 1), cache=cache)
+    assert len(cache) == 3 and all(sql in cache.values() for _, sql in newest)
 
 
 @pytest.mark.postgres

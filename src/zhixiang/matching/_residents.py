@@ -157,6 +157,7 @@ def resident_counts(
 
 
 _COUNT_SQL: dict[str, str] = {}  # compiled count queries by (policies' meaning, schema, dialect)
+_COUNT_SQL_KEPT = 64  # a server runs for years: one entry per group and day would grow without end
 
 
 def count_queries(
@@ -199,6 +200,8 @@ def count_queries(
             else:
                 expr = compile_counts_many(group, person_table(con), as_of, key="id_number")
             sql = kept[key] = str(ibis.to_sql(expr, dialect=con.name))
+            while len(kept) > _COUNT_SQL_KEPT:
+                del kept[next(iter(kept))]  # the oldest (dicts keep insertion order)
         queries.append((group, sql))
     return queries
 
