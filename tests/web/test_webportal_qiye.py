@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from web_helpers import screenshot
 from webportal_helpers import (
     APPLY_POLICY,
     AUTO_POLICY,
+    MATCHED_ON,
     PASSWORDS,
     Portal,
     client_for,
@@ -140,11 +142,50 @@ def test_another_enterprises_line_is_out_of_reach(platform, portal) -> None:
     for action, data in (
         ("confirm", {"payee": "乙", "bank": "某银行", "account": "6216612345678901"}),
         ("object", {"reason": "不是我的"}),
+        ("decline", {"decline_reason": "不是我的"}),
     ):
         answer = client.post(f"/qiye/notices/{theirs}/{action}", data={"csrf_token": token, **data})
         assert answer.status_code == 404, answer.text[:300]
         assert "贵企业没有编号为" in answer.text and portal.a not in answer.text
     assert _ledger_state(platform, portal) == before
+
+
+def test_an_enterprise_declines_a_confirmation_line(platform, portal) -> None:
+    """谢绝享受: a line of its own 意愿确认 batch (another policy, so the shared lines stay as they
+    are) becomes 撤销 with the enterprise's words, and the page says so."""
+    from zhixiang.access import Principal, PrincipalKind, Role
+    from zhixiang.demo import demo_policies_dir
+    from zhixiang.rules import load_policies
+
+    policy = load_policies([demo_policies_dir()]).by_id("startup-employment-subsidy")
+    assert policy.delivery == "意愿确认"
+    ledger = open_ledger(platform.app.state.settings.grants_db)
+    try:
+        officer = Principal(PrincipalKind.KEY, "wp-officer", roles=frozenset({Role.POLICY_ADMIN}))
+        reviewer = Principal(PrincipalKind.KEY, "wp-reviewer", roles=frozenset({Role.REVIEWER}))
+        batch = ledger.propose(
+            policy, "2026", {portal.b: Decimal("1000")}, officer, run_id="wp", as_of=MATCHED_ON
+        ).batch
+        ledger.approve(batch.id, reviewer)
+        (line,) = ledger.lines(batch.id)
+    finally:
+        ledger.dispose()
+    client, token = client_for(platform, "qiye-b")
+    assert f'action="/qiye/notices/{line.id}/decline"' in client.get("/qiye/notices").text
+    answer = client.post(
+        f"/qiye/notices/{line.id}/decline",
+        data={"csrf_token": token, "decline_reason": "<b>今年不需要</b>"},
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/qiye/notices?done=decline"
+    answer = client.get(answer.headers["location"])
+    assert "已谢绝" in answer.text
+    assert "&lt;b&gt;今年不需要&lt;/b&gt;" in answer.text
+    assert f'action="/qiye/notices/{line.id}/decline"' not in answer.text
+    ledger = open_ledger(platform.app.state.settings.grants_db)
+    try:
+        assert ledger.line(line.id).status == "撤销"
+    finally:
+        ledger.dispose()
 
 
 def test_notice_forms_refuse_bad_input_and_store_nothing(platform, portal) -> None:
@@ -158,6 +199,8 @@ def test_notice_forms_refuse_bad_input_and_store_nothing(platform, portal) -> No
     assert empty.status_code == 422 and "必填" in empty.text
     huge = post("object", reason="长" * 5000)
     assert huge.status_code == 422 and "过长" in huge.text
+    long_decline = post("decline", decline_reason="长" * 2001)
+    assert long_decline.status_code == 422 and "最多 2000 个字符" in long_decline.text
     missing = post("confirm", payee="乙公司", bank="")
     assert missing.status_code == 422 and 'aria-invalid="true"' in missing.text
     wrong = client.post(f"/qiye/notices/abc/{'object'}", data={"csrf_token": token, "reason": "x"})

@@ -176,6 +176,16 @@ def confirm(request: Request, line_id: LineId, body: AccountInput, who: Objector
     return line.to_dict()
 
 
+class DeclineInput(BaseModel):
+    reason: str = Field(default="", max_length=2000, description="说明（可不填）")
+
+
+@router.post("/lines/{line_id}/decline")
+def decline(request: Request, line_id: LineId, body: DeclineInput, who: Objector) -> dict[str, Any]:
+    """意愿确认, answered no (谢绝享受): the line is 撤销 and this period is not offered again."""
+    return _ledger(request).decline(line_id, who, body.reason).to_dict()
+
+
 @router.post("/batches/{batch_id}/export")
 def export(
     request: Request,

@@ -842,6 +842,31 @@ class GrantLedger:
             self._event(c, line.batch_id, line_id, "confirm", by, "确认收款账户")
         return self.line(line_id)
 
+    def decline(self, line_id: int, by: Principal, reason: str = "") -> LineView:
+        """意愿确认, answered no (谢绝享受): the line is 撤销 and counts no money; it stays an award,
+        so the same policy and period are not offered to this entity again."""
+        reason = reason.strip()
+        if len(reason) > 2000:
+            raise InvalidInput("说明不能超过 2000 字", field="reason")
+        why = "本单位谢绝享受" + (f"：{reason}" if reason else "")
+        with self._write() as c:
+            line = self._line_row(c, line_id)
+            self._check_speaks_for(by, line.entity_id)
+            batch = self._batch_row(c, line.batch_id)
+            if batch.delivery != CONFIRM or batch.status != "approved" or line.kind != "award":
+                raise Conflict(
+                    f"第 {line_id} 行不是已审批的意愿确认兑现，无需答复", field="line_id"
+                )
+            done = c.execute(
+                update(t.lines)
+                .where(t.lines.c.id == line_id, t.lines.c.status == PENDING)
+                .values(status=REVOKED, reason=why)
+            )
+            if done.rowcount == 0:
+                raise Conflict(f"第 {line_id} 行状态为 {line.status}，不能再谢绝", field="line_id")
+            self._event(c, line.batch_id, line_id, "decline", by, why)
+        return self.line(line_id)
+
     def _check_speaks_for(self, by: Principal, entity_id: str) -> None:
         if by.has(Role.ENTERPRISE) or by.has(Role.CITIZEN):
             if by.subject != entity_id:

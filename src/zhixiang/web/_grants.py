@@ -60,6 +60,7 @@ ACTION_LABELS = {
     "export": "导出拨付清单",
     "paid": "登记拨付",
     "confirm": "意愿确认",
+    "decline": "谢绝享受",
     "record_award": "申请审核入账",
 }
 PAGE = 100

@@ -129,7 +129,10 @@ def _notices(
 @router.get("/notices")
 def notices(request: Request, user: Enterprise, done: str = "") -> Response:
     """免申即享通知: each line of this enterprise with its status, and what it may do about it."""
-    return _notices(request, user, done={"confirm": "已确认", "object": "异议已提交"}.get(done))
+    return _notices(request, user, done=_DONE.get(done))
+
+
+_DONE = {"confirm": "已确认", "decline": "已谢绝，本期不再兑现", "object": "异议已提交"}
 
 
 def _own_line(request: Request, user: Principal, line_id: int) -> LineView:
@@ -164,6 +167,23 @@ async def confirm(request: Request, user: Enterprise, line_id: LineId) -> Respon
             form.refuse_error(exc, ("payee", "bank", "account"))
         else:
             return redirect("/qiye/notices?done=confirm")
+    return _notices(request, user, form, line_id, 422)
+
+
+@router.post("/notices/{line_id}/decline")
+async def decline(request: Request, user: Enterprise, line_id: LineId) -> Response:
+    """意愿确认, answered no: the enterprise declines this period's benefit (an optional reason)."""
+    form = _form(await request.form())
+    _own_line(request, user, line_id)
+    if len(form.values.get("decline_reason", "")) > 2000:
+        form.refuse("decline_reason", "过长：最多 2000 个字符")
+    if form.ok:
+        try:
+            ledger(request).decline(line_id, user, form.values.get("decline_reason", ""))
+        except ZhixiangError as exc:
+            form.refuse_error(exc, ("decline_reason",))
+        else:
+            return redirect("/qiye/notices?done=decline")
     return _notices(request, user, form, line_id, 422)
 
 
