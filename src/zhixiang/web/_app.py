@@ -83,7 +83,7 @@ class PageHeaders:
 
     Plain ASGI rather than `@app.middleware("http")`: Starlette's `BaseHTTPMiddleware` runs every
     request of the app, API calls included, through a task group and memory streams, which cost
-    about 0.4 ms of CPU per request (a third of an intake; benchmarks/intake_bench.py).
+    0.4–0.8 ms of CPU per intake request (measured through ASGI with the store stubbed out).
     """
 
     def __init__(self, app: ASGIApp) -> None:
