@@ -63,7 +63,8 @@ def _scores(query: Vector, docs: list[Vector]) -> list[float]:
     n = 2 + len(docs)
     log = math.log
     lone = log(n / 2) + 1.0
-    idf2 = {g: (log(n / (1 + k)) + 1.0) ** 2 for g, k in frequency.items() if k > 1}
+    by_count = [0.0, 0.0] + [(log(n / (1 + k)) + 1.0) ** 2 for k in range(2, n)]  # idf² by k
+    idf2 = {g: by_count[k] for g, k in frequency.items() if k > 1}
     lone2 = lone * lone
     shared = idf2.keys()
     tf, tf2 = _TF, _TF2

@@ -65,7 +65,7 @@ class _Statement:
         for name, process in self._processors:
             if name in values:
                 values[name] = process(values[name])
-        return tuple(values[n] for n in self._names) if self._names is not None else values
+        return tuple(map(values.__getitem__, self._names)) if self._names is not None else values
 
 
 @cache

@@ -25,7 +25,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import URL, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zhixiang.access import ANONYMOUS, ROLE_LABELS, Principal, Role
 from zhixiang.api import CSRF_FIELD, PUBLIC, SESSION_COOKIE, authenticate
@@ -65,6 +67,41 @@ templates.env.filters["money"] = lambda value: format_money(Decimal(str(value)))
 
 def is_page(path: str) -> bool:
     return path == "/" or path.startswith(PAGE_PREFIXES)
+
+
+#: What every page response says unless its route set it already.
+PAGE_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+)
+
+
+class PageHeaders:
+    """Adds `PAGE_HEADERS` to page responses; other paths (the JSON API) pass straight through.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette's `BaseHTTPMiddleware` runs every
+    request of the app, API calls included, through a task group and memory streams, which cost
+    0.4–0.8 ms of CPU per intake request (measured through ASGI with the store stubbed out).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_page(URL(scope=scope).path):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in PAGE_HEADERS:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 # -- who is here ------------------------------------------------------------------------------------
@@ -300,12 +337,4 @@ def mount(app: FastAPI) -> None:
         app.include_router(module.router)
     _install_error_pages(app)
 
-    @app.middleware("http")
-    async def page_headers(request: Request, call_next: Callable) -> Response:
-        response = await call_next(request)
-        if is_page(request.url.path):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(PageHeaders)
