@@ -69,9 +69,10 @@ def _literal(path: Path | str) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-# Parquet 2 encodings (delta for integers and strings): ~30% less CPU for the entity list, a few %
-# for the rows, and files a quarter of the size; DuckDB, Spark 3.3+ and pyarrow read them.
-_PARQUET = "FORMAT parquet, PARQUET_VERSION v2"
+# Parquet 2 encodings (delta for integers and strings) and no dictionaries (ids and fingerprints are
+# unique; delta packs the small masks nearly as well): ~10% less CPU per policy than the default,
+# files a quarter of the size. DuckDB, Spark 3.3+ and pyarrow read them.
+_PARQUET = "FORMAT parquet, PARQUET_VERSION v2, DICTIONARY_SIZE_LIMIT 1"
 
 
 class DuckEngine:
