@@ -69,6 +69,12 @@ def _literal(path: Path | str) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+# Parquet 2 encodings (delta for integers and strings) and no dictionaries (ids and fingerprints are
+# unique; delta packs the small masks nearly as well): ~10% less CPU per policy than the default,
+# files a quarter of the size. DuckDB, Spark 3.3+ and pyarrow read them.
+_PARQUET = "FORMAT parquet, PARQUET_VERSION v2, DICTIONARY_SIZE_LIMIT 1"
+
+
 class DuckEngine:
     """DuckDB in memory, reading the warehouse (a DuckDB file attached read-only, a PostgreSQL
     table streamed in, or Parquet) and writing Parquet with COPY; it spills to disk past its limit."""
@@ -138,9 +144,15 @@ class DuckEngine:
 
     def write(self, query: str, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.con.execute(
-            f"COPY ({query}) TO {_literal(directory / 'data.parquet')} (FORMAT parquet)"
-        )
+        # Pushing the keep filter below the policy's projection would evaluate the closeness and
+        # masks twice (in the filter for every entity, again for the kept rows): ~8% of a run's CPU.
+        self.con.execute("SET disabled_optimizers = 'filter_pushdown'")
+        try:
+            self.con.execute(
+                f"COPY ({query}) TO {_literal(directory / 'data.parquet')} ({_PARQUET})"
+            )
+        finally:
+            self.con.execute("RESET disabled_optimizers")
 
     def parquet(self, directory: Path) -> str:
         return f"read_parquet({_literal(directory / '*.parquet')})"

@@ -322,20 +322,24 @@ def _quotient(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
     n, d = _common(numerator, denominator)
     safe = ibis.cases((d <= 0, ibis.null(d.type())), else_=d)
     quotient = (n / safe).round(10)
-    # Only [0, 1] matters (above 1 is 1), so bound it and round in 64 bits: rounding a 128-bit
-    # decimal costs DuckDB ~10× more than the division itself.
-    bound = literal(Decimal(2)).cast(QUOTIENT)
+    # Only [0, 1] matters (above 1 is 1), so bound it and cast and round in 64 bits: rounding a
+    # 128-bit decimal costs DuckDB ~10× more than the division itself, and casting to one ~2×.
+    # The value is already rounded to 10 places and bounded, so the narrower cast is exact.
+    bound = literal(Decimal(2)).cast(_BOUNDED_QUOTIENT)
     quotient = ibis.cases(
-        (quotient > bound, bound), (quotient < -bound, -bound), else_=quotient.cast(QUOTIENT)
+        (quotient > bound, bound),
+        (quotient < -bound, -bound),
+        else_=quotient.cast(_BOUNDED_QUOTIENT),
     )
-    return quotient.cast(_BOUNDED_QUOTIENT).round(4).cast(CLOSENESS)
+    return quotient.round(4).cast(CLOSENESS)
 
 
 def _ratio(quotient: ir.Value, numerator: ir.Value, denominator: ir.Value) -> ir.Value:
-    """The quotient clamped to [0, 1], exactly as `_gap.ratio` computes it."""
-    one, zero = literal(Decimal(1)).cast(CLOSENESS), literal(Decimal(0)).cast(CLOSENESS)
+    """The quotient clamped to [0, ALMOST], exactly as `_gap.ratio` then `ALMOST` cap it: one CASE,
+    so an engine evaluates it once (capping a clamped CASE with another CASE repeats it)."""
+    zero, almost = literal(Decimal(0)).cast(CLOSENESS), literal(ALMOST).cast(CLOSENESS)
     bad = (denominator <= 0) | (numerator <= 0)
-    return ibis.cases((bad, zero), (quotient > one, one), else_=quotient)
+    return ibis.cases((bad, zero), (quotient > almost, almost), else_=quotient)
 
 
 def _quotients(policy: Policy, staged: ir.Table, prefix: str) -> dict[str, ir.Value]:
@@ -403,7 +407,6 @@ def _gaps(policy: Policy, staged: ir.Table, failed: list, as_of: date, prefix: s
     closeness: list[ir.Value | None] = []
     shortfall: list[ir.Value | None] = []
     holds_on: list[ir.Value | None] = []
-    almost = literal(ALMOST).cast(CLOSENESS)
     for i, condition in enumerate(policy.conditions):
         analysis = condition.analysis
         c = s = h = None
@@ -415,7 +418,6 @@ def _gaps(policy: Policy, staged: ir.Table, failed: list, as_of: date, prefix: s
                 up = part.op in (">=", ">")
                 quotient = staged[f"{prefix}g{i}_{j}_q"]
                 ratio = _ratio(quotient, left, right) if up else _ratio(quotient, right, left)
-                ratio = ibis.cases((ratio > almost, almost), else_=ratio)
                 parts.append((missed, ratio, right - left if up else left - right))
             one = literal(Decimal(1)).cast(CLOSENESS)
             each = [ibis.cases((m, r), else_=one) for m, r, _ in parts]
@@ -728,7 +730,10 @@ def compile_policy(
         "n_failed": o.n_failed,
         "failed_mask": _mask(o.failed),
         "unknown_mask": _mask(o.unknown),
-        "amount": ibis.cases((status == "eligible", o.amount), else_=ibis.null("decimal(18, 2)")),
+        # eligible as flags, not by comparing the status string (a string per row costs engines)
+        "amount": ibis.cases(
+            ((o.n_failed == 0) & ~o.any_unknown, o.amount), else_=ibis.null("decimal(18, 2)")
+        ),
         "closeness": o.closeness,
         "holds_on": o.holds_on,
     }
