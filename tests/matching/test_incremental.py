@@ -144,19 +144,19 @@ def test_incremental_run_equals_full_run(tmp_path: Path, scenario: str) -> None:
     assert _decoded(incremental) == _decoded(full)
 
     # From scratch (no previous run): the same outcomes and counts; only the rows kept because
-    # they changed (ineligible by two or more conditions now, kept before) are not there.
+    # they changed (ineligible and not close now, kept before) are not there.
     scratch = tmp_path / "scratch"
     run_matching(url, policies, as_of, results_dir=scratch)
-
-    def outcomes(decoded: dict[str, set[tuple]]) -> dict[str, set[tuple]]:
-        return {
-            pid: {
-                r if r[0] == "counts" else r[:5] for r in rows if r[0] == "counts" or len(r[2]) < 2
-            }
-            for pid, rows in decoded.items()
-        }
-
-    assert outcomes(_decoded(scratch)) == outcomes(_decoded(full))
+    from_scratch, from_full = _decoded(scratch), _decoded(full)
+    assert from_scratch.keys() == from_full.keys()
+    for pid, rows_full in from_full.items():
+        counts = {r for r in rows_full if r[0] == "counts"}
+        assert counts == {r for r in from_scratch[pid] if r[0] == "counts"}, pid
+        outcome_full = {r[:5]: r for r in rows_full if r[0] != "counts"}
+        outcome_scratch = {r[:5] for r in from_scratch[pid] if r[0] != "counts"}
+        assert outcome_scratch <= outcome_full.keys(), pid
+        only_full = [outcome_full[k] for k in outcome_full.keys() - outcome_scratch]
+        assert all(r[1] == "ineligible" and r[5] for r in only_full), pid
 
     with open_results(full) as results:  # an entity whose facts did not change did not change
         untouched = {r["credit_code"] for r in rows} - touched - added
