@@ -480,7 +480,8 @@ def validate_extract(
             if s == key_slot:
                 error = f"CASE WHEN NOT p_{s} THEN '缺少主键（{key_label}）' ELSE {error} END"
             checks.append(f"{error} AS e_{s}")
-        # Only checks and stored values are materialised; raw text is fetched back for bad rows only.
+        # Two materialised stages: DuckDB would otherwise re-evaluate each parsed value in every check.
+        # Only parsed values and a "present" flag are kept; raw text is fetched back for bad rows only.
         extras = ", ".join(f"{rules[s].extra} AS x_{s}" for s, *_ in slots)
         columns = {
             s: ident(f.name if cm is not None else link_column(_link_kind(mapping, s)))
@@ -492,50 +493,49 @@ def validate_extract(
         )
         present = ", ".join(f"r_{s} IS NOT NULL AS p_{s}" for s, *_ in slots)
 
-        kept = (
-            f"v_{key_slot}"  # the key, for duplicates; other parsed values live on as stored ones
-        )
-        if len(catalog.keys) > 1:  # a link kind: its rows are told apart by all its key columns
-            parts = [s for s, f, cm, _c in slots if cm is not None and f.name in catalog.keys]
-            kept = f"concat_ws('|', {', '.join(f'v_{s}' for s in parts)}) AS v_{key_slot}"
-
-        def check(source: str, line: str) -> str:
-            """One statement from text cells to checks and stored values: the parsed values are a
-            subquery's columns, computed once per row, and only `checked` is materialised."""
-            parse = f"SELECT {ROW}, {parsed}, {present} FROM (SELECT {ROW}, {clean} FROM {source})"
+        def parse(source: str) -> str:
             return (
-                f"CREATE TEMP TABLE {t}checked AS SELECT {line} AS {ROW}, {kept}, "
-                f"{', '.join(checks)}, {stored} FROM (SELECT *, {extras} FROM ({parse}))"
+                f"CREATE TEMP TABLE {t}parsed AS SELECT {ROW}, {parsed}, {present} "
+                f"FROM (SELECT {ROW}, {clean} FROM {source})"
             )
 
         read: _CsvRead | None = None
+        line = ROW
         if extract.csv is None:
-            con.execute(check(source, ROW))
+            con.execute(parse(source))
             problems = list(extract.problems)
         else:
             for _attempt in range(2):
                 order = sorted(needed, key=list(extract.csv.header).index)
                 scan = csv_scan(extract.csv, f"{t}rejects", _placeholders(mapping.null_values))
                 source = f"({_prepared_sql(scan, order, mapping.null_values)})"
-                # Line = ordinal + 1 (the header) while records sit one per line; else see below.
-                con.execute(check(source, f"{ROW} + 1"))
-                (rows,) = con.execute(f"SELECT count(*) FROM {t}checked").fetchone()
+                con.execute(parse(source))
+                (rows,) = con.execute(f"SELECT count(*) FROM {t}parsed").fetchone()
                 read = _csv_outcome(con, extract, f"{t}rejects", int(rows))
                 con.execute(f"DROP TABLE IF EXISTS {t}rejects")
                 con.execute(f"DROP TABLE IF EXISTS {t}rejects_scan")
                 if read is not None:
                     break
-                con.execute(f"DROP TABLE {t}checked")
+                con.execute(f"DROP TABLE {t}parsed")
                 transcode_extract(extract, mapping)  # not UTF-8 after all (or an error)
             assert read is not None
             problems = list(extract.problems) + read.problems
-            if read.lines is not None:  # rows set aside, quoted line breaks or blank lines
+            line = f"{ROW} + 1"
+            if read.lines is not None:
                 con.register(f"{t}lines", read.lines)
                 views.append(f"{t}lines")
-                con.execute(
-                    f"UPDATE {t}checked SET {ROW} = l.line FROM {t}lines l "
-                    f"WHERE l.ord = {t}checked.{ROW} - 1"
-                )
+                line = f"(SELECT line FROM {t}lines WHERE ord = {ROW})"
+        kept = (
+            f"v_{key_slot}"  # the key, for duplicates; other parsed values live on as stored ones
+        )
+        if len(catalog.keys) > 1:  # a link kind: its rows are told apart by all its key columns
+            parts = [s for s, f, cm, _c in slots if cm is not None and f.name in catalog.keys]
+            kept = f"concat_ws('|', {', '.join(f'v_{s}' for s in parts)}) AS v_{key_slot}"
+        con.execute(
+            f"""CREATE TEMP TABLE {t}checked AS SELECT {line} AS {ROW}, {kept}, {", ".join(checks)},
+            {stored} FROM (SELECT *, {extras} FROM {t}parsed)"""
+        )
+        con.execute(f"DROP TABLE {t}parsed")
         # Duplicate keys within one extract: every copy is quarantined, naming the other rows.
         con.execute(
             f"""CREATE TEMP TABLE {t}dups AS
@@ -628,7 +628,7 @@ def validate_extract(
     finally:
         for view in views:
             con.unregister(view)
-        dropped = ("bad", "bad_raw", "rejects", "rejects_scan")
+        dropped = ("parsed", "bad", "bad_raw", "rejects", "rejects_scan")
         for table in dropped if not own else (*dropped, "checked", "dups"):
             con.execute(f"DROP TABLE IF EXISTS {t}{table}")
         if own:
