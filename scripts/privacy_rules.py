@@ -384,8 +384,8 @@ RULES = (
         "R6",
         "隔离原因不显示完整身份证号（主键重复）",
         "datahub/_validate.py",
-        """shown_key = "''" if personal_key else "d.k || ' '\"""",
-        """shown_key = "d.k || ' '\"""",
+        '_echo(catalog[catalog.keys[0]], "d.k")',
+        "\" || ': ' || d.k\"",
         ("tests/residents/test_rd_import.py",),
     ),
     Rule(

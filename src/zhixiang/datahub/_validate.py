@@ -323,9 +323,17 @@ _BLANKS = " \t\r\n\u3000"
 
 def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...]) -> str:
     """The SQL twin of `_prepared` over DuckDB's own CSV reader (which already made the cells that
-    are exactly a placeholder NULL, see `csv_scan`): trim blanks, then placeholders → NULL. Most
-    cells have no blank at either end; a cheap match finds them, so only the others are trimmed."""
+    are exactly a placeholder NULL, see `csv_scan`): trim blanks, then placeholders → NULL.
+
+    Most rows have no cell with a blank at either end. One match over the row's cells joined by
+    chr(1) finds the rows that may have one (such a cell sits next to a chr(1) or at an end of the
+    joined text; a cell holding chr(1) can only send its row down the exact path needlessly), and
+    the per-cell test runs on those rows only: one regular expression per row, not one per cell."""
     placeholders = ", ".join(lit(n) for n in _placeholders(nulls))
+    blank = f"[{_BLANKS}]"
+    joined = f"concat_ws(chr(1), {', '.join(ident(name) for name in columns)})"
+    edge = "(^|\\x01)" + blank + "|" + blank + "(\\x01|$)"  # RE2 reads \x01 as that character
+    flag = f"regexp_matches({joined}, {lit(edge)})"
     cells = []
     for name in columns:
         raw = ident(name)
@@ -335,11 +343,19 @@ def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...]) -> str:
             trimmed = (
                 f"CASE WHEN list_contains([{placeholders}], {trimmed}) THEN NULL ELSE {trimmed} END"
             )
-        cells.append(
+        exact = (
             f"CASE WHEN regexp_full_match({raw}, {lit(f'[^{_BLANKS}](.*[^{_BLANKS}])?')}) "
-            f"THEN {raw} ELSE {trimmed} END AS {raw}"
+            f"THEN {raw} ELSE {trimmed} END"
         )
-    return f"SELECT _ord AS {ROW}, {', '.join(cells)} FROM ({scan})"
+        cells.append(f"CASE WHEN {_BLANK_ROW} THEN ({exact}) ELSE {raw} END AS {raw}")
+    return (
+        f"SELECT _ord AS {ROW}, {', '.join(cells)} "
+        f"FROM (SELECT *, {flag} AS {_BLANK_ROW} FROM ({scan}))"
+    )
+
+
+#: The per-row flag of `_prepared_sql` (a name no extract's header is expected to use).
+_BLANK_ROW = "_zx_blank_row"
 
 
 def _placeholders(nulls: tuple[str, ...]) -> tuple[str, ...]:
