@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     spark_master: str = Field(
         "local[2]", description="Spark 引擎的 master（local[N]、spark://…、yarn、k8s://…）"
     )
+    spark_driver_memory: str = Field(
+        "4g",
+        description="Spark driver 的内存（本地模式下也是执行者的内存；JVM 启动前生效）；"
+        "Spark 默认的 1g 在本机 1000 万主体时 JVM 退出",
+    )
     cookie_secure: bool = Field(
         True, description="会话 Cookie 仅经 HTTPS 发送（本机演示可设为 false）"
     )

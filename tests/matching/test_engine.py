@@ -224,3 +224,22 @@ def test_only_the_newest_runs_are_kept(tmp_path: Path) -> None:
         for _ in range(4)
     ]
     assert [r.run_id for r in list_runs(tmp_path / "r")] == made[:-4:-1]  # two kept + the new one
+
+
+def test_an_engine_that_dies_does_not_hide_why_the_run_failed(tmp_path: Path, monkeypatch) -> None:
+    """A Spark JVM that exits mid-run also fails to close; the error users see is the run's own."""
+    from zhixiang.matching import _batch
+
+    url = warehouse(tmp_path, generate_enterprises(50, reference=AS_OF))
+
+    def dies(*_: object, **__: object) -> None:
+        raise RuntimeError("政策 export-award 在 spark 上运行失败: JVM 已退出")
+
+    def cannot_close(self: object) -> None:
+        raise ConnectionRefusedError("the engine is gone")
+
+    monkeypatch.setattr(_batch, "_run", dies)
+    monkeypatch.setattr(_batch.DuckEngine, "close", cannot_close)
+    with pytest.raises(RuntimeError, match="export-award"):
+        run_matching(url, POLICIES, AS_OF, results_dir=tmp_path / "r")
+    assert not any((tmp_path / "r" / "runs").glob("*"))  # no half run left behind

@@ -292,7 +292,10 @@ def _engine_options(engine: str, settings: object) -> dict:
             "memory_limit": settings.match_memory_limit,  # type: ignore[attr-defined]
             "threads": settings.match_threads or None,  # type: ignore[attr-defined]
         }
-    return {"master": settings.spark_master}  # type: ignore[attr-defined]
+    return {
+        "master": settings.spark_master,  # type: ignore[attr-defined]
+        "driver_memory": settings.spark_driver_memory,  # type: ignore[attr-defined]
+    }
 
 
 def _print_report(report: EntityReport, show_all: bool) -> None:

@@ -15,6 +15,7 @@ One algorithm for every engine (DuckDB here, Spark in `_spark.py`), in plain SQL
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -184,10 +185,7 @@ class DuckEngine:
 # but is not close (a scope it is not in, a threshold far off) is read by no list: counted, not kept
 # (at 1M × 14 that was 72% of the kept rows).
 KEEP_CLOSENESS = Decimal("0.5")
-_KEEP = (
-    f"({{t}}.failed = 0 OR {{t}}.closeness >= {KEEP_CLOSENESS}"
-    " OR {t}.holds_on IS NOT NULL)"
-)
+_KEEP = f"({{t}}.failed = 0 OR {{t}}.closeness >= {KEEP_CLOSENESS} OR {{t}}.holds_on IS NOT NULL)"
 _COLUMNS = "{t}.idx, {t}.failed, {t}.unknown, {t}.amount, {t}.closeness, {t}.holds_on"
 _DIFFERS = (
     "({c}.failed <> {p}.failed OR {c}.unknown <> {p}.unknown"
@@ -319,8 +317,11 @@ def run_matching(
             eng = open_engine(engine, source, table or entity, spill, **engine_options)
             try:
                 _run(eng, run, in_force, as_of, results_dir, full, progress)
-            finally:
-                eng.close()
+            except BaseException:
+                with contextlib.suppress(Exception):  # a dead engine must not hide why it died
+                    eng.close()
+                raise
+            eng.close()
             shutil.rmtree(spill, ignore_errors=True)
             run.seconds = round(time.perf_counter() - started, 3)
             store.publish(results_dir, run)

@@ -20,8 +20,11 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def spark_session(master: str = "local[2]") -> Any:
-    """The active Spark session, or a new one for `master` with settings the run relies on."""
+def spark_session(master: str = "local[2]", driver_memory: str = "4g") -> Any:
+    """The active Spark session, or a new one for `master` with settings the run relies on.
+
+    `driver_memory` only counts when this call starts the JVM; in local mode the driver is the
+    executor too, and Spark's default (1g) let the JVM die at 10M enterprises."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -30,6 +33,7 @@ def spark_session(master: str = "local[2]") -> Any:
     return (
         SparkSession.builder.master(master)
         .appName("zhixiang-match")
+        .config("spark.driver.memory", driver_memory)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
@@ -52,12 +56,13 @@ class SparkEngine:
         *,
         spill_dir: Path,
         master: str = "local[2]",
+        driver_memory: str = "4g",
         session: Any = None,
     ) -> None:
         from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
-        self.spark = session or spark_session(master)
+        self.spark = session or spark_session(master, driver_memory)
         # Overflow must stop the run, as on DuckDB, never turn into NULL (Spark's non-ANSI mode).
         self.spark.conf.set("spark.sql.ansi.enabled", "true")
         self._cached: list[Any] = []
@@ -121,7 +126,10 @@ class SparkEngine:
     def reason(self, exc: BaseException) -> str:
         """The Spark error in one line: its error class and message, not the Java stack."""
         java = getattr(exc, "java_exception", None)
-        text = str(java.getMessage()) if java is not None else str(exc)
+        try:
+            text = str(java.getMessage()) if java is not None else str(exc)
+        except Exception:  # the JVM is gone: nothing to ask it
+            text = f"Spark 的 JVM 已退出（{type(exc).__name__}），请查看 Spark 日志；内存不足时调大 ZHIXIANG_SPARK_DRIVER_MEMORY"
         return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
     def close(self) -> None:
