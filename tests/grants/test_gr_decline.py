@@ -27,14 +27,6 @@ def enterprise(code: str) -> Principal:
     )
 
 
-@pytest.fixture
-def ledger(database_url: str) -> GrantLedger:
-    found = GrantLedger(database_url)
-    found.migrate()
-    yield found
-    found.dispose()
-
-
 def test_a_declined_line_pays_nothing_and_is_not_offered_again(ledger: GrantLedger) -> None:
     policy = BY_ID["graduate-hiring-subsidy"]
     assert policy.delivery == "意愿确认"

@@ -44,14 +44,6 @@ def write_warehouse(path: Path, table: pa.Table) -> str:
 
 
 @pytest.fixture
-def ledger(database_url: str) -> GrantLedger:
-    found = GrantLedger(database_url)
-    found.migrate()
-    yield found
-    found.dispose()
-
-
-@pytest.fixture
 def matched(tmp_path: Path) -> tuple[pa.Table, Path, Path]:
     table = generate_enterprises(2500, seed=11, reference=AS_OF)
     results = tmp_path / "results"

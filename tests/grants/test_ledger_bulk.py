@@ -25,14 +25,6 @@ AS_OF = date(2026, 6, 30)
 N = _INDEXES_LATER_FROM + 500  # over the threshold: the bulk path with indexes built after
 
 
-@pytest.fixture
-def ledger(database_url: str) -> GrantLedger:
-    found = GrantLedger(database_url)
-    found.migrate()
-    yield found
-    found.dispose()
-
-
 def codes(n: int, prefix: str = "91350200MA") -> list[str]:
     # not in key order, so the load must sort
     return [f"{prefix}{(i * 7919) % n:08d}" for i in range(n)]

@@ -126,13 +126,14 @@ def _notices(
     )
 
 
+#: What the notices page says after a successful action (`?done=`).
+_DONE = {"confirm": "已确认", "decline": "已谢绝，本期不再兑现", "object": "异议已提交"}
+
+
 @router.get("/notices")
 def notices(request: Request, user: Enterprise, done: str = "") -> Response:
     """免申即享通知: each line of this enterprise with its status, and what it may do about it."""
     return _notices(request, user, done=_DONE.get(done))
-
-
-_DONE = {"confirm": "已确认", "decline": "已谢绝，本期不再兑现", "object": "异议已提交"}
 
 
 def _own_line(request: Request, user: Principal, line_id: int) -> LineView:
