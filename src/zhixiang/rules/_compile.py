@@ -313,52 +313,25 @@ _COMPARE = {
 
 
 CLOSENESS = dt.Decimal(9, 4)
-_BOUNDED_QUOTIENT = dt.Decimal(18, 10)  # a quotient bounded to ±2 fits in 64 bits
+_BOUNDED_QUOTIENT = dt.Decimal(18, 10)  # a quotient bounded by 2 fits in 64 bits
 _NO_DAY = date(1, 1, 1)
 
 
-def _quotient(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
-    """numerator / denominator to four places (NULL when the denominator is not positive)."""
+def _ratio(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
+    """numerator / denominator in [0, ALMOST] to four places, as `_gap.part_closeness` gives it.
+
+    Read only where its part is missed, so both sides are known: inside that CASE an engine divides
+    for the rows that missed (a scope or another condition already failed most rows), not for every
+    entity; each value is read once, so no engine repeats the division.
+    """
     n, d = _common(numerator, denominator)
-    safe = ibis.cases((d <= 0, ibis.null(d.type())), else_=d)
-    quotient = (n / safe).round(10)
-    # Only [0, 1] matters (above 1 is 1), so bound it and cast and round in 64 bits: rounding a
-    # 128-bit decimal costs DuckDB ~10× more than the division itself, and casting to one ~2×.
-    # The value is already rounded to 10 places and bounded, so the narrower cast is exact.
-    bound = literal(Decimal(2)).cast(_BOUNDED_QUOTIENT)
-    quotient = ibis.cases(
-        (quotient > bound, bound),
-        (quotient < -bound, -bound),
-        else_=quotient.cast(_BOUNDED_QUOTIENT),
-    )
-    return quotient.round(4).cast(CLOSENESS)
-
-
-def _ratio(quotient: ir.Value, numerator: ir.Value, denominator: ir.Value) -> ir.Value:
-    """The quotient clamped to [0, ALMOST], exactly as `_gap.ratio` then `ALMOST` cap it: one CASE,
-    so an engine evaluates it once (capping a clamped CASE with another CASE repeats it)."""
     zero, almost = literal(Decimal(0)).cast(CLOSENESS), literal(ALMOST).cast(CLOSENESS)
-    bad = (denominator <= 0) | (numerator <= 0)
-    return ibis.cases((bad, zero), (quotient > almost, almost), else_=quotient)
-
-
-def _quotients(policy: Policy, staged: ir.Table, prefix: str) -> dict[str, ir.Value]:
-    """Each threshold part's quotient, staged as a column of its own (over the staged conditions)
-    so an engine divides once per row, not once for every place closeness reads it."""
-    quotients: dict[str, ir.Value] = {}
-    for i, condition in enumerate(policy.conditions):
-        if condition.analysis.kind is ConditionKind.THRESHOLD:
-            for j, part in enumerate(condition.analysis.parts):
-                left, right = staged[f"{prefix}g{i}_{j}_l"], staged[f"{prefix}g{i}_{j}_r"]
-                up = part.op in (">=", ">")
-                quotients[f"{prefix}g{i}_{j}_q"] = (
-                    _quotient(left, right) if up else _quotient(right, left)
-                )
-    return quotients
-
-
-def _with_quotients(staged: ir.Table, quotients: dict[str, ir.Value]) -> ir.Table:
-    return staged.select(*staged.columns, **quotients) if quotients else staged
+    safe = ibis.cases((d <= 0, ibis.null(d.type())), else_=d)
+    # Only [0, 1] matters (above 1 is 1): bounded by 2, the quotient rounded to ten places is cast
+    # and rounded in 64 bits (a 128-bit decimal costs DuckDB ~10× more to round, ~2× to cast).
+    bounded = ibis.least((n / safe).round(10), literal(Decimal(2))).cast(_BOUNDED_QUOTIENT)
+    quotient = bounded.round(4).cast(CLOSENESS)
+    return ibis.cases(((d <= 0) | (n <= 0), zero), else_=ibis.least(quotient, almost))
 
 
 @dataclass(frozen=True)
@@ -416,8 +389,7 @@ def _gaps(policy: Policy, staged: ir.Table, failed: list, as_of: date, prefix: s
                 missed = (staged[f"{prefix}g{i}_{j}_m"] == ibis.literal(False)).fill_null(False)
                 left, right = staged[f"{prefix}g{i}_{j}_l"], staged[f"{prefix}g{i}_{j}_r"]
                 up = part.op in (">=", ">")
-                quotient = staged[f"{prefix}g{i}_{j}_q"]
-                ratio = _ratio(quotient, left, right) if up else _ratio(quotient, right, left)
+                ratio = _ratio(left, right) if up else _ratio(right, left)
                 parts.append((missed, ratio, right - left if up else left - right))
             one = literal(Decimal(1)).cast(CLOSENESS)
             each = [ibis.cases((m, r), else_=one) for m, r, _ in parts]
@@ -674,7 +646,6 @@ def _outcomes(
     """Conditions are computed once as columns; everything else reads those columns."""
     table, (groups,) = _with_groups([policy], table, members, key, as_of)
     staged = table.select(entity_id=table[key], **_stage(policy, table, as_of, groups, ""))
-    staged = _with_quotients(staged, _quotients(policy, staged, ""))
     return _read_outcomes(policy, staged, as_of, "")
 
 
@@ -791,10 +762,6 @@ def compile_counts_many(
     for k, (policy, mine) in enumerate(zip(policies, groups, strict=True)):
         stage |= _stage(policy, grouped, as_of, mine, f"p{k}_")
     staged = grouped.select(**stage)
-    quotients: dict[str, ir.Value] = {}
-    for k, policy in enumerate(policies):
-        quotients |= _quotients(policy, staged, f"p{k}_")
-    staged = _with_quotients(staged, quotients)
     columns: dict[str, ir.Value] = {}
     for k, policy in enumerate(policies):
         counts = _counts(_read_outcomes(policy, staged, as_of, f"p{k}_"))
