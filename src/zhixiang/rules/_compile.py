@@ -327,9 +327,9 @@ def _ratio(numerator: ir.Value, denominator: ir.Value) -> ir.Value:
     n, d = _common(numerator, denominator)
     zero, almost = literal(Decimal(0)).cast(CLOSENESS), literal(ALMOST).cast(CLOSENESS)
     safe = ibis.cases((d <= 0, ibis.null(d.type())), else_=d)
-    # Only [0, 1] matters (above 1 is 1): bounded by 2, the quotient rounded to ten places is cast
-    # and rounded in 64 bits (a 128-bit decimal costs DuckDB ~10× more to round, ~2× to cast).
-    bounded = ibis.least((n / safe).round(10), literal(Decimal(2))).cast(_BOUNDED_QUOTIENT)
+    # Only [0, 1] matters (above 1 is 1): bounded by 2, the quotient is cast (which rounds it to ten
+    # places) and rounded in 64 bits (a 128-bit decimal costs DuckDB ~10× more to round, ~2× to cast).
+    bounded = ibis.least(n / safe, literal(Decimal(2))).cast(_BOUNDED_QUOTIENT)
     quotient = bounded.round(4).cast(CLOSENESS)
     return ibis.cases(((d <= 0) | (n <= 0), zero), else_=ibis.least(quotient, almost))
 
@@ -372,7 +372,11 @@ def _gap_inputs(policy: Policy, compile_node: Compiler, prefix: str = "") -> dic
                 columns[f"{prefix}g{i}_{j}_l"], columns[f"{prefix}g{i}_{j}_r"] = left, right
                 columns[f"{prefix}g{i}_{j}_m"] = compile_node(part)
         elif analysis.kind is ConditionKind.DATE and analysis.rule is not None:
-            columns[f"{prefix}g{i}_day"] = _holds_on(compile_node, analysis.rule)
+            # Only a missed date has a day it will hold: inside the CASE an engine does the costly
+            # date arithmetic for those rows alone (at 1M rows: 127 ms for all, 42 for a sixth).
+            missed = (compile_node(condition.node) == ibis.literal(False)).fill_null(False)
+            day = _holds_on(compile_node, analysis.rule)
+            columns[f"{prefix}g{i}_day"] = ibis.cases((missed, day), else_=ibis.null("date"))
     return columns
 
 
