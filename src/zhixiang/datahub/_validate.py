@@ -350,8 +350,7 @@ def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...], numbere
         cells.append(f"CASE WHEN {_BLANK_ROW} THEN ({exact}) ELSE {raw} END AS {raw}")
     ordinal = f"_ord AS {ROW}, " if numbered else ""
     return (
-        f"SELECT {ordinal}{', '.join(cells)} "
-        f"FROM (SELECT *, {flag} AS {_BLANK_ROW} FROM ({scan}))"
+        f"SELECT {ordinal}{', '.join(cells)} FROM (SELECT *, {flag} AS {_BLANK_ROW} FROM ({scan}))"
     )
 
 
