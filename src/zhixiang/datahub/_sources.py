@@ -132,12 +132,17 @@ class CsvFile:
 _NO_NULL = "\x01zx-no-null\x02"
 
 
-def csv_scan(csv_file: CsvFile, rejects: str, nulls: tuple[str, ...] | None = None) -> str:
-    """SQL reading the CSV as text cells with their ordinal (1 = first record after the header); rows
-    with too few or too many fields go to the temporary table `rejects` instead of failing the read.
+def csv_scan(
+    csv_file: CsvFile, rejects: str, nulls: tuple[str, ...] | None = None, numbered: bool = True
+) -> str:
+    """SQL reading the CSV as text cells, `numbered` with their ordinal `_ord` (1 = first record
+    after the header); rows with too few or too many fields go to the temporary table `rejects`
+    instead of failing the read.
 
     With `nulls` the reader itself turns cells that are exactly a placeholder into NULL (cheaper than
-    comparing afterwards); without, every cell keeps its raw text."""
+    comparing afterwards); without, every cell keeps its raw text. Numbering is a window over the
+    whole file (one thread, several seconds a million rows): a scan materialised in file order can
+    take the ordinal from the table's rowid instead."""
     columns = "{" + ", ".join(f"{_sql_text_literal(h)}: 'VARCHAR'" for h in csv_file.header) + "}"
     path = _sql_text_literal(str(csv_file.path))
     if nulls is None or not nulls:
@@ -152,7 +157,8 @@ def csv_scan(csv_file: CsvFile, rejects: str, nulls: tuple[str, ...] | None = No
         f"store_rejects = true, rejects_table = {_sql_text_literal(rejects)}, "
         f"rejects_scan = {_sql_text_literal(rejects + '_scan')}, max_line_size = 16777216"
     )
-    return f"SELECT row_number() OVER () AS _ord, * FROM read_csv({path}, {options})"
+    ordinal = "row_number() OVER () AS _ord, " if numbered else ""
+    return f"SELECT {ordinal}* FROM read_csv({path}, {options})"
 
 
 def _sql_text_literal(text: str) -> str:

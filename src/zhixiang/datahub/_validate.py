@@ -321,7 +321,7 @@ def _prepared(table: pa.Table, columns: set[str], nulls: tuple[str, ...]) -> pa.
 _BLANKS = " \t\r\n\u3000"
 
 
-def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...]) -> str:
+def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...], numbered: bool) -> str:
     """The SQL twin of `_prepared` over DuckDB's own CSV reader (which already made the cells that
     are exactly a placeholder NULL, see `csv_scan`): trim blanks, then placeholders → NULL.
 
@@ -348,9 +348,9 @@ def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...]) -> str:
             f"THEN {raw} ELSE {trimmed} END"
         )
         cells.append(f"CASE WHEN {_BLANK_ROW} THEN ({exact}) ELSE {raw} END AS {raw}")
+    ordinal = f"_ord AS {ROW}, " if numbered else ""
     return (
-        f"SELECT _ord AS {ROW}, {', '.join(cells)} "
-        f"FROM (SELECT *, {flag} AS {_BLANK_ROW} FROM ({scan}))"
+        f"SELECT {ordinal}{', '.join(cells)} FROM (SELECT *, {flag} AS {_BLANK_ROW} FROM ({scan}))"
     )
 
 
@@ -493,23 +493,27 @@ def validate_extract(
         )
         present = ", ".join(f"r_{s} IS NOT NULL AS p_{s}" for s, *_ in slots)
 
-        def parse(source: str) -> str:
+        def parse(source: str, numbered: bool = True) -> str:
+            row = f"{ROW}, " if numbered else ""
             return (
-                f"CREATE TEMP TABLE {t}parsed AS SELECT {ROW}, {parsed}, {present} "
-                f"FROM (SELECT {ROW}, {clean} FROM {source})"
+                f"CREATE TEMP TABLE {t}parsed AS SELECT {row}{parsed}, {present} "
+                f"FROM (SELECT {row}{clean} FROM {source})"
             )
 
         read: _CsvRead | None = None
         line = ROW
+        # A CSV scan materialised in file order numbers its records by rowid (see csv_scan).
+        numbered = extract.csv is None or not _keeps_order(con)
         if extract.csv is None:
             con.execute(parse(source))
             problems = list(extract.problems)
         else:
             for _attempt in range(2):
                 order = sorted(needed, key=list(extract.csv.header).index)
-                scan = csv_scan(extract.csv, f"{t}rejects", _placeholders(mapping.null_values))
-                source = f"({_prepared_sql(scan, order, mapping.null_values)})"
-                con.execute(parse(source))
+                nulls = _placeholders(mapping.null_values)
+                scan = csv_scan(extract.csv, f"{t}rejects", nulls, numbered)
+                source = f"({_prepared_sql(scan, order, mapping.null_values, numbered)})"
+                con.execute(parse(source, numbered))
                 (rows,) = con.execute(f"SELECT count(*) FROM {t}parsed").fetchone()
                 read = _csv_outcome(con, extract, f"{t}rejects", int(rows))
                 con.execute(f"DROP TABLE IF EXISTS {t}rejects")
@@ -533,7 +537,8 @@ def validate_extract(
             kept = f"concat_ws('|', {', '.join(f'v_{s}' for s in parts)}) AS v_{key_slot}"
         con.execute(
             f"""CREATE TEMP TABLE {t}checked AS SELECT {line} AS {ROW}, {kept}, {", ".join(checks)},
-            {stored} FROM (SELECT *, {extras} FROM {t}parsed)"""
+            {stored} FROM (SELECT *, {"" if numbered else f"rowid + 1 AS {ROW}, "}{extras}
+            FROM {t}parsed)"""
         )
         con.execute(f"DROP TABLE {t}parsed")
         # Duplicate keys within one extract: every copy is quarantined, naming the other rows.
@@ -633,6 +638,12 @@ def validate_extract(
             con.execute(f"DROP TABLE IF EXISTS {t}{table}")
         if own:
             con.close()
+
+
+def _keeps_order(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a table created from a scan holds its rows in the scan's order (DuckDB's default)."""
+    (keeps,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    return bool(keeps)
 
 
 def _ordinals(lines: pa.Array, mapped: pa.Table | None) -> pa.Array:
