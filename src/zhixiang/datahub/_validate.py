@@ -540,12 +540,17 @@ def validate_extract(
         if len(catalog.keys) > 1:  # a link kind: its rows are told apart by all its key columns
             parts = [s for s, f, cm, _c in slots if cm is not None and f.name in catalog.keys]
             kept = f"concat_ws('|', {', '.join(f'v_{s}' for s in parts)}) AS v_{key_slot}"
+        # The stored values are not written here: the good rows are selected from `parsed` itself
+        # (by ordinal, leaving out the few rejected ones), so the data is materialised once less.
+        ordinal = ROW if numbered else f"rowid + 1 AS {ROW}"
+        if read is not None and read.lines is not None:  # the good query needs them too
+            con.execute(f"CREATE TEMP TABLE {t}line AS SELECT * FROM {t}lines")
+            line = f"(SELECT line FROM {t}line WHERE ord = {ROW})"
         con.execute(
-            f"""CREATE TEMP TABLE {t}checked AS SELECT {line} AS {ROW}, {kept}, {", ".join(checks)},
-            {stored} FROM (SELECT *, {"" if numbered else f"rowid + 1 AS {ROW}, "}{extras}
+            f"""CREATE TEMP TABLE {t}checked AS SELECT {line} AS {ROW}, {ROW} AS _ord, {kept},
+            {", ".join(checks)} FROM (SELECT *, {"" if numbered else f"{ordinal}, "}{extras}
             FROM {t}parsed)"""
         )
-        con.execute(f"DROP TABLE {t}parsed")
         # Duplicate keys within one extract: every copy is quarantined, naming the other rows.
         con.execute(
             f"""CREATE TEMP TABLE {t}dups AS
@@ -618,12 +623,15 @@ def validate_extract(
                 CAST(to_json(r) AS VARCHAR) AS record
             FROM {t}bad b JOIN {t}bad_raw r ON r.{ROW} = b.row_number ORDER BY 1, 2"""
         ).to_arrow_table()
-        clean_rows = " AND ".join(f"e_{s} IS NULL" for s, *_ in slots)
-        good_sql = (
-            f"SELECT {', '.join(columns.values())}, {ROW} FROM {t}checked c WHERE {clean_rows}"
+        # Rejected ordinals: a failing cell or a duplicate key (few, so the anti-join is cheap).
+        con.execute(
+            f"""CREATE TEMP TABLE {t}rejected AS SELECT c._ord FROM {t}checked c
+            WHERE c.{ROW} IN (SELECT row_number FROM {t}bad)"""
         )
-        if con.execute(f"SELECT count(*) FROM {t}dups").fetchone()[0]:
-            good_sql += f" AND NOT EXISTS (SELECT 1 FROM {t}dups d WHERE d.k = c.v_{key_slot})"
+        good_sql = (
+            f"SELECT {stored}, {line} AS {ROW} FROM (SELECT *{'' if numbered else f', {ordinal}'} "
+            f"FROM {t}parsed) WHERE {ROW} NOT IN (SELECT _ord FROM {t}rejected)"
+        )
         read_problems = _problems_table(problems)
         quarantine = pa.concat_tables([read_problems, quarantine.cast(QUARANTINE_SCHEMA)])
         rows_read = (
@@ -633,13 +641,13 @@ def validate_extract(
             good = con.sql(good_sql).to_arrow_table().cast(_good_schema(mapping))
             return Validated(good, quarantine, rows_read)
         (count,) = con.execute(f"SELECT count(*) FROM ({good_sql})").fetchone()
-        kept_tables = (f"{t}checked", f"{t}dups")
+        kept_tables = (f"{t}parsed", f"{t}rejected", f"{t}line")
         return Validated(None, quarantine, rows_read, good_sql, int(count), kept_tables)
     finally:
         for view in views:
             con.unregister(view)
-        dropped = ("parsed", "bad", "bad_raw", "rejects", "rejects_scan")
-        for table in dropped if not own else (*dropped, "checked", "dups"):
+        dropped = ("checked", "dups", "bad", "bad_raw", "rejects", "rejects_scan")
+        for table in dropped if not own else (*dropped, "parsed", "rejected", "line"):
             con.execute(f"DROP TABLE IF EXISTS {t}{table}")
         if own:
             con.close()
