@@ -18,6 +18,7 @@ from zhixiang.identity import (
     CREDIT_CODE_ALPHABET,
     IdentifierError,
     RegionLevel,
+    credit_code_check_char,
     lookup_region,
     normalize_identifier,
     normalize_region_code,
@@ -88,6 +89,28 @@ def test_bad_credit_codes_say_what_is_wrong_in_python_and_sql(code: str, reason:
         validate_credit_code(code)
     ((_, sql_reason),) = sql_check("enterprise", "credit_code", [code])
     assert sql_reason is not None and reason in sql_reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet="0123456789", min_size=8, max_size=8),
+    st.text(alphabet=CREDIT_CODE_ALPHABET, min_size=9, max_size=9),
+    st.integers(min_value=0, max_value=30),
+)
+def test_sql_check_character_is_pythons_for_well_formed_codes(
+    head: str, tail: str, spoil: int
+) -> None:
+    """Random codes that pass the character pattern (digits first), with the right check character
+    or another one: the SQL check (integer arithmetic over the digits) agrees with Python's."""
+    first17 = head + tail
+    right = credit_code_check_char(first17)
+    given_char = CREDIT_CODE_ALPHABET[(CREDIT_CODE_ALPHABET.index(right) + spoil) % 31]
+    code = first17 + given_char
+    ((_, reason),) = sql_check("enterprise", "credit_code", [code])
+    if given_char == right:
+        assert reason is None
+    else:
+        assert reason is not None and f"校验位错误: 应为 {right}，实为 {given_char}" in reason
 
 
 @settings(max_examples=100, deadline=None)

@@ -79,8 +79,13 @@ def _normalized(r: str) -> str:
 
 
 def _credit_check(n: str) -> str:
+    """The check character of a code already matched by the character pattern. Its first 8
+    characters are digits: one integer cast and integer arithmetic cost a third of 8 lookups."""
+    head = f"TRY_CAST(substr({n}, 1, 8) AS INTEGER)"
     total = " + ".join(
-        f"(instr({lit(CREDIT_CODE_ALPHABET)}, substr({n}, {i + 1}, 1)) - 1) * {w}"
+        f"({head} // {10 ** (7 - i)} % 10) * {w}"
+        if i < 8
+        else f"(instr({lit(CREDIT_CODE_ALPHABET)}, substr({n}, {i + 1}, 1)) - 1) * {w}"
         for i, w in enumerate(_CREDIT_WEIGHTS)
     )
     return f"substr({lit(CREDIT_CODE_ALPHABET)}, ((31 - (({total}) % 31)) % 31) + 1, 1)"
