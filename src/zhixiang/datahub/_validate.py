@@ -637,8 +637,10 @@ def validate_extract(
         )
         good_sql = (
             f"SELECT {stored}, {line} AS {ROW} FROM (SELECT *{'' if numbered else f', {ordinal}'} "
-            f"FROM {t}parsed) WHERE {ROW} NOT IN (SELECT _ord FROM {t}rejected)"
+            f"FROM {t}parsed)"
         )
+        if len(bad_rows):
+            good_sql += f" WHERE {ROW} NOT IN (SELECT _ord FROM {t}rejected)"
         read_problems = _problems_table(problems)
         quarantine = pa.concat_tables([read_problems, quarantine.cast(QUARANTINE_SCHEMA)])
         rows_read = (
