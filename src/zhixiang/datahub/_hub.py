@@ -394,6 +394,7 @@ def _redact(url: str) -> str:
 
 @dataclass(frozen=True)
 class _Current:
+    import_id: int
     source: str
     priority: int
     snapshot: str
@@ -403,11 +404,11 @@ class _Current:
 def current_sources(wh: Warehouse, entity: str) -> list[_Current]:
     """The current snapshot of every source of an entity kind, highest priority (then newest) first."""
     rows = wh.rows(
-        f"SELECT source, priority, snapshot, fields FROM {IMPORTS} "
+        f"SELECT import_id, source, priority, snapshot, fields FROM {IMPORTS} "
         "WHERE entity = ? AND status = 'current' ORDER BY priority DESC, imported_at DESC, import_id DESC",
         [entity],
     )
-    return [_Current(s, int(p), snap, tuple(f.split(","))) for s, p, snap, f in rows]
+    return [_Current(int(i), s, int(p), snap, tuple(f.split(","))) for i, s, p, snap, f in rows]
 
 
 def _view_snapshots(wh: Warehouse, entity: str) -> list[str]:

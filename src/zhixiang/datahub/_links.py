@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass
 
 import pyarrow as pa
 
 from zhixiang.catalog import load_catalog
-from zhixiang.datahub._hub import IMPORTS, QUARANTINE, rebuild_entity
+from zhixiang.datahub._hub import QUARANTINE, current_sources, rebuild_entity
 from zhixiang.datahub._sources import ROW
 from zhixiang.datahub._warehouse import Warehouse, quote
 from zhixiang.identity import mask_id_number_sql
@@ -54,23 +53,6 @@ _STAGE_COLUMNS = pa.schema(
 )
 
 
-@dataclass(frozen=True)
-class _Source:
-    import_id: int
-    source: str
-    snapshot: str
-    fields: tuple[str, ...]
-
-
-def _sources(wh: Warehouse, kind: str) -> list[_Source]:
-    rows = wh.rows(
-        f"SELECT import_id, source, snapshot, fields FROM {IMPORTS} "
-        "WHERE entity = ? AND status = 'current' ORDER BY priority DESC, import_id DESC",
-        [kind],
-    )
-    return [_Source(int(i), s, snap, tuple(f.split(","))) for i, s, snap, f in rows]
-
-
 def _stage(wh: Warehouse, kind: str) -> str:
     """All rows of a link kind's current snapshots, with where each came from (source, import, row)."""
     catalog = load_catalog(kind)
@@ -80,7 +62,7 @@ def _stage(wh: Warehouse, kind: str) -> str:
         stage, pa.schema([*_STAGE_COLUMNS, *catalog.arrow_schema()]), if_not_exists=False
     )
     columns = ", ".join(quote(f.name) for f in catalog.fields)
-    for rank, s in enumerate(_sources(wh, kind)):
+    for rank, s in enumerate(current_sources(wh, kind)):
         values = ", ".join(quote(f.name) if f.name in s.fields else "NULL" for f in catalog.fields)
         wh.execute(
             f"""INSERT INTO {stage} (import_id, source, rank, row_number, {columns})
@@ -174,7 +156,7 @@ def _households(checks: _Checks, wh: Warehouse) -> None:
         "r.household_id IN (SELECT household_id FROM dh_stage_bad_household)",
     )
     # The household rows themselves, quarantined against the household source that supplied them.
-    for s in _sources(wh, "household"):
+    for s in current_sources(wh, "household"):
         wh.execute(
             f"""INSERT INTO dh_stage_bad SELECT 'household', {s.import_id}, ?, h.{quote(ROW)},
             CASE WHEN b.applicants = 0 THEN 'no_applicant' ELSE 'two_applicants' END,
@@ -226,7 +208,7 @@ def check_links(wh: Warehouse, rebuilt: Collection[str]) -> dict[str, int]:
     """
     if not set(rebuilt) & set(RESIDENT_KINDS):
         return {}
-    if "household" not in rebuilt and _sources(wh, "household"):
+    if "household" not in rebuilt and current_sources(wh, "household"):
         rebuild_entity(wh, "household")  # bring back households an earlier check dropped
     checks = _Checks(wh)
     for kind in LINK_TABLES:
@@ -237,7 +219,7 @@ def check_links(wh: Warehouse, rebuilt: Collection[str]) -> dict[str, int]:
     _shares(checks)
     for kind in LINK_TABLES:
         _publish(wh, checks, kind)
-    current = [s.import_id for kind in RESIDENT_KINDS for s in _sources(wh, kind)]
+    current = [s.import_id for kind in RESIDENT_KINDS for s in current_sources(wh, kind)]
     if current:
         wh.execute(
             f"DELETE FROM {QUARANTINE} WHERE field LIKE '{GROUP_FIELD}%' "
@@ -260,7 +242,7 @@ def check_links(wh: Warehouse, rebuilt: Collection[str]) -> dict[str, int]:
 
 def resident_quarantine_counts(wh: Warehouse) -> dict[str, int]:
     """Quarantined rows of the residents' current imports, counted by reason in plain words."""
-    current = [s.import_id for kind in RESIDENT_KINDS for s in _sources(wh, kind)]
+    current = [s.import_id for kind in RESIDENT_KINDS for s in current_sources(wh, kind)]
     if not current:
         return {}
     rows = wh.rows(
