@@ -637,10 +637,10 @@ def validate_extract(
         )
         good_sql = (
             f"SELECT {stored}, {line} AS {ROW} FROM (SELECT *{'' if numbered else f', {ordinal}'} "
-            f"FROM {t}parsed)"
+            f"FROM {t}parsed) p"
         )
-        if len(bad_rows):
-            good_sql += f" WHERE {ROW} NOT IN (SELECT _ord FROM {t}rejected)"
+        if len(bad_rows):  # p.{ROW} is the ordinal (the select list's {ROW} is the line)
+            good_sql += f" WHERE p.{ROW} NOT IN (SELECT _ord FROM {t}rejected)"
         read_problems = _problems_table(problems)
         quarantine = pa.concat_tables([read_problems, quarantine.cast(QUARANTINE_SCHEMA)])
         rows_read = (
