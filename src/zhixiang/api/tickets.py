@@ -75,7 +75,7 @@ async def intake(
     ] = None,
 ) -> Response:
     """受理: register a request; classified, routed and dispatched when the model is confident."""
-    result = rest.submit(store, caller, draft, idempotency_key)
+    result = await rest.submit_async(store, caller, draft, idempotency_key)
     replayed = {} if result.created else {"Idempotent-Replayed": "true"}
     return _json(result, 201 if result.created else 200, replayed)
 
