@@ -7,10 +7,11 @@ import asyncio
 import csv
 import random
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -18,6 +19,8 @@ from tk_helpers import AGENT, Clock
 
 from zhixiang.tickets import Attachment, IntakeResult, InvalidInput, TicketDraft, TicketStore
 from zhixiang.tickets._tables import Ticket, TicketEvent, TicketMedia
+
+T = TypeVar("T")
 
 
 def _draft(i: int, **changes: object) -> TicketDraft:
@@ -83,6 +86,13 @@ class _Cursor:
         return self._raw.executemany(sql, rows)
 
 
+def _on_a_loop(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`asyncio.run(main())` on a thread of its own: tests/web's browser keeps a loop running on
+    the main thread for the rest of the session."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
 def _together(store: TicketStore, calls: list[tuple[TicketDraft, str | None]]) -> list[Any]:
     """The intakes submitted concurrently on one event loop; each one's result or exception."""
 
@@ -91,7 +101,7 @@ def _together(store: TicketStore, calls: list[tuple[TicketDraft, str | None]]) -
             *(store.intake_async(AGENT, d, key) for d, key in calls), return_exceptions=True
         )
 
-    return asyncio.run(main())
+    return _on_a_loop(main)
 
 
 def _count(store: TicketStore, table: Any = Ticket) -> int:
@@ -149,7 +159,7 @@ def test_intakeperf3_one_failing_intake_leaves_its_batch_mates_written(
         calls.insert(1, store.intake_async(AGENT, _draft(9), "bad", jpeg))
         return await asyncio.gather(*calls, return_exceptions=True)
 
-    results = asyncio.run(main())
+    results = _on_a_loop(main)
     assert counter.commits == 1
     assert isinstance(results[1], counter.error) and "bad.jpg" in str(results[1])
     good = [r for i, r in enumerate(results) if i != 1]
@@ -184,7 +194,7 @@ def test_intakeperf3_intakes_wait_for_another_writer_and_answer_after_commit(
     are answered only once they are committed."""
     store = TicketStore(f"sqlite:///{tmp_path / 't.db'}", clock=Clock(datetime(2026, 11, 2, 1)))
     store.migrate()
-    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
     seen: list[tuple[int, int]] = []
 
@@ -211,7 +221,7 @@ def test_intakeperf3_intakes_wait_for_another_writer_and_answer_after_commit(
         return results
 
     try:
-        results = asyncio.run(main())
+        results = _on_a_loop(main)
     finally:
         other.close()
         store.close()
