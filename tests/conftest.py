@@ -36,6 +36,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("ZHIXIANG_WAREHOUSE", raising=False)
     monkeypatch.delenv("ZHIXIANG_TICKETS_DB", raising=False)
     monkeypatch.delenv("ZHIXIANG_ACCESS_DB", raising=False)
+    # tests/web's session-wide platform points this at its own rules (no automatic dispatch)
+    monkeypatch.delenv("ZHIXIANG_TICKETS_RULES", raising=False)
     # Cheap password hashing in tests (a real deployment keeps Settings' default cost).
     monkeypatch.setenv("ZHIXIANG_PASSWORD_HASH_MEMORY", "1024")
     monkeypatch.setenv("ZHIXIANG_PASSWORD_HASH_ROUNDS", "1")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,8 @@ def test_a_chunked_body_is_cut_off_at_the_limit(client: TestClient) -> None:
         "state": {},
         "app": app,
     }
-    anyio.run(app, scope, receive, send)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(1) as pool:  # tests/web's browser keeps a loop on the main thread
+        pool.submit(anyio.run, app, scope, receive, send).result()  # type: ignore[arg-type]
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert start["status"] == 413 and "上限 1 MB" in body.decode()

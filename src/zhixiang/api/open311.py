@@ -142,7 +142,7 @@ async def create_request(
     store = _store(request)
     params, media = await _posted(request)
     draft = open311.draft(store.rules, params)
-    result = store.intake(caller, draft, request.headers.get("idempotency-key"), media)
+    result = await store.intake_async(caller, draft, request.headers.get("idempotency-key"), media)
     receipt = [open311.receipt(result, params)]
     return _render(fmt, "service_requests", receipt, 201 if result.created else 200)
 

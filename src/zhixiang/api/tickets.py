@@ -6,8 +6,9 @@ their precise 4xx status in the app's exception handlers.
 
 The short, frequent routes (intake, one ticket, actions, queues) are `async def` and call the store
 inline: each call is 1–3 ms of CPU, and a hop to a worker thread cost about as much again in GIL
-hand-offs (measured with benchmarks/intake_bench.py). Search, metrics and escalation can run long
-and stay in the thread pool. Scale with uvicorn workers.
+hand-offs (measured with benchmarks/intake_bench.py). Intake awaits its write: the intakes that
+reach the loop while one is pending are committed together (`TicketStore.intake_async`). Search,
+metrics and escalation can run long and stay in the thread pool. Scale with uvicorn workers.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ async def intake(
     ] = None,
 ) -> Response:
     """受理: register a request; classified, routed and dispatched when the model is confident."""
-    result = rest.submit(store, caller, draft, idempotency_key)
+    result = await rest.submit_async(store, caller, draft, idempotency_key)
     replayed = {} if result.created else {"Idempotent-Replayed": "true"}
     return _json(result, 201 if result.created else 200, replayed)
 

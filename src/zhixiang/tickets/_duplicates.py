@@ -11,7 +11,7 @@ import operator
 import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 _SPACES = re.compile(r"\s\s+")
 
@@ -127,15 +127,23 @@ class NgramIndex:
         return vector
 
     def scores(
-        self, text: str | Vector, ids: list[int], fetch: Callable[[list[int]], dict[int, str]]
+        self,
+        text: str | Vector,
+        ids: list[int],
+        fetch: Callable[[list[int]], dict[int, str]],
+        unwritten: Mapping[int, Vector] | None = None,
     ) -> list[float]:
-        """Similarity of `text` to each ticket in `ids`; `fetch` supplies texts not yet indexed."""
+        """Similarity of `text` to each ticket in `ids`; `fetch` supplies texts not yet indexed.
+
+        `unwritten` are vectors of tickets not committed yet, used but not cached: a rolled-back
+        ticket's id may be given to another ticket.
+        """
         if not ids:
             return []
-        found: dict[int, Vector] = {}
+        found: dict[int, Vector] = dict(unwritten or {})
         with self._lock:
             for i in ids:
-                vector = self._vectors.get(i)
+                vector = None if i in found else self._vectors.get(i)
                 if vector is not None:
                     self._vectors.move_to_end(i)
                     found[i] = vector

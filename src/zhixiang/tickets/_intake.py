@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
+import threading
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ClauseElement, Dialect, bindparam, func, insert, literal_column, or_, select
+from sqlalchemy import (
+    ClauseElement,
+    DateTime,
+    Dialect,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from zhixiang.access import Principal
@@ -23,6 +37,7 @@ from zhixiang.tickets import _duplicates as dup
 from zhixiang.tickets._base import StoreBase
 from zhixiang.tickets._deadlines import deadline
 from zhixiang.tickets._errors import InvalidInput, PayloadTooLarge
+from zhixiang.tickets._group_commit import GroupCommit
 from zhixiang.tickets._model import DuplicateView, IntakeResult, TicketDraft
 from zhixiang.tickets._tables import Ticket, TicketEvent, TicketMedia
 from zhixiang.tickets._workflow import OPEN, Action, Status
@@ -105,6 +120,7 @@ def _candidates(grid: bool, region: bool, point: bool, dialect: Dialect) -> _Sta
             Ticket.lon,
             Ticket.address,
             func.substr(Ticket.body, 1, dup.TEXT_HEAD),
+            Ticket.created_at,
         )
         .where(
             Ticket.status.in_(statuses),
@@ -127,6 +143,16 @@ class _Candidate(NamedTuple):
     lon: float | None
     address: str | None
     body: str
+    created_at: Any  # as the driver returns it (SQLite: text), only to order candidates
+
+
+class _Near(NamedTuple):
+    """The candidate query's parameters for one ticket and which kinds of place it asks by."""
+
+    params: dict[str, Any]
+    grid: str | None
+    region: str | None
+    point: bool
 
 
 class Attachment:
@@ -143,6 +169,51 @@ MAX_MEDIA = 4
 MAX_MEDIA_BYTES = 5 * 1024 * 1024
 
 
+class _Intake:
+    """One intake checked, classified, routed and compared with its candidates, waiting to be written.
+
+    `rows` are the candidates the database gave when it was prepared (before the limit's `_near`
+    filter); `near` is how they were asked for, so batch-mates written before it can be asked the
+    same question.
+    """
+
+    __slots__ = (
+        "auto",
+        "duplicates",
+        "error",
+        "events",
+        "fingerprint",
+        "media",
+        "near",
+        "now",
+        "principal",
+        "replay",
+        "rows",
+        "ticket",
+        "vector",
+    )
+
+    def __init__(
+        self,
+        principal: Principal,
+        fingerprint: str,
+        ticket: Ticket,
+        events: list[dict[str, Any]],
+        media: list[Attachment],
+        now: datetime,
+        auto: bool,
+        vector: dup.Vector,
+        near: _Near | None,
+        rows: list[_Candidate],
+        duplicates: list[DuplicateView],
+    ) -> None:
+        self.principal, self.fingerprint, self.ticket = principal, fingerprint, ticket
+        self.events, self.media, self.now, self.auto = events, media, now, auto
+        self.vector, self.near, self.rows, self.duplicates = vector, near, rows, duplicates
+        self.error: Exception | None = None
+        self.replay = False  # its idempotency key was taken: answer with the first ticket
+
+
 class IntakeJobs(StoreBase):
     def intake(
         self,
@@ -156,6 +227,42 @@ class IntakeJobs(StoreBase):
         A retried call with the same idempotency key returns the first ticket instead of a second,
         with the same answer (`auto_dispatched` included).
         """
+        outcome = self._write_intakes([self._prepare(principal, draft, idempotency_key, media)])
+        assert outcome is not None
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+    async def intake_async(
+        self,
+        principal: Principal,
+        draft: TicketDraft,
+        idempotency_key: str | None = None,
+        media: list[Attachment] | None = None,
+    ) -> IntakeResult:
+        """`intake` for callers on an event loop: intakes awaited together on one loop are written
+        in one transaction (group commit), each answered once that transaction has committed.
+
+        The answers are `intake`'s: a refused draft is refused before it is queued, a repeated
+        idempotency key (in the same batch too) replays the first ticket, one intake failing
+        fails only itself, and duplicate proposals see the tickets written before it in its batch.
+        """
+        return await self._group_commit.submit(
+            self._prepare(principal, draft, idempotency_key, media)
+        )
+
+    @cached_property
+    def _group_commit(self) -> GroupCommit[_Intake, IntakeResult]:
+        return GroupCommit(self._write_intakes)
+
+    def _prepare(
+        self,
+        principal: Principal,
+        draft: TicketDraft,
+        idempotency_key: str | None,
+        media: list[Attachment] | None,
+    ) -> _Intake:
+        """Everything of an intake but its write: checks, classification, routing, duplicates."""
         self._require(principal, "tickets.intake")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
             raise InvalidInput("Idempotency-Key 长度应为1–128个字符", "Idempotency-Key")
@@ -182,7 +289,9 @@ class IntakeJobs(StoreBase):
         if department is not None and confident and not substantive:
             notes.append("内容过少，无法判断诉求，待人工派单")
         vector = dup.Vector(dup.ticket_text(ticket.title, ticket.body, ticket.address))
-        duplicates = self._duplicates(ticket, vector)  # outside the write lock: only a proposal
+        near = self._near_query(ticket)
+        rows = self._candidate_rows(near) if near else []
+        duplicates = self._proposals(ticket, vector, rows)  # outside the write lock: a proposal
         ticket.duplicate_of = duplicates[0].id if duplicates else None
         events = [
             {
@@ -207,65 +316,122 @@ class IntakeJobs(StoreBase):
                     "note": "自动派单",
                 }
             )
-        try:
-            ticket.id = self._insert(ticket, events, media, now, principal.actor)
-        except self._writer.dialect.loaded_dbapi.IntegrityError:
-            # the idempotency key was used before: the first ticket stands
-            replay = self._replay(principal, idempotency_key or "", fingerprint)
-            if replay is None:
-                raise
-            return replay
-        self.index.add(ticket.id, vector)
-        view = self._view(ticket, None, principal).model_copy(update={"media": len(media)})
-        return IntakeResult(ticket=view, created=True, auto_dispatched=auto, duplicates=duplicates)
+        return _Intake(
+            principal, fingerprint, ticket, events, media, now, auto, vector, near, rows, duplicates
+        )
 
-    def _insert(
-        self,
-        ticket: Ticket,
-        events: list[dict[str, Any]],
-        media: list[Attachment],
-        now: datetime,
-        actor: str,
-    ) -> int:
-        """Write the ticket, its events and media in one transaction and return the ticket's id."""
-        insert_ticket, insert_event, insert_media = _statements(self._writer.dialect)
-        values = {c: getattr(ticket, c) for c in _TICKET_COLUMNS}
-        with self._write_lock:
+    def _write_intakes(
+        self, batch: Sequence[_Intake], wait: bool = True
+    ) -> list[IntakeResult | Exception] | None:
+        """Write `batch` in one transaction, each intake in its own savepoint so that one failing
+        (a taken idempotency key, a refused row) leaves the others in; then answer each.
+
+        Returns None, having written nothing, when `wait` is false and another writer holds the
+        database. An exception raised here means the transaction failed and nothing was written.
+        """
+        dialect = self._writer.dialect
+        sqlite = dialect.name == "sqlite"
+        if sqlite and not cast(threading.Lock, self._write_lock).acquire(blocking=wait):
+            return None
+        try:
             raw = self._writer.raw_connection()
             try:
                 cursor = raw.cursor()
-                if self._writer.dialect.name == "sqlite":  # take the write lock now (db.py's BEGIN)
-                    cursor.execute("BEGIN IMMEDIATE")
-                cursor.execute(insert_ticket.sql, insert_ticket.params(values))
-                (ticket_id,) = cast(tuple[int], cursor.fetchone())
-                common = {"ticket_id": ticket_id, "at": now, "actor": actor}
-                cursor.executemany(
-                    insert_event.sql, [insert_event.params({**common, **e}) for e in events]
-                )
-                if media:
-                    cursor.executemany(
-                        insert_media.sql,
-                        [
-                            insert_media.params(
-                                {
-                                    "ticket_id": ticket_id,
-                                    "filename": m.filename,
-                                    "content_type": m.content_type,
-                                    "size": len(m.data),
-                                    "sha256": hashlib.sha256(m.data).hexdigest(),
-                                    "data": m.data,
-                                }
-                            )
-                            for m in media
-                        ],
-                    )
+                if sqlite and not self._begin_immediate(cursor, wait):
+                    return None
+                written: list[_Intake] = []
+                for item in batch:
+                    cursor.execute("SAVEPOINT intake")
+                    try:
+                        self._see_batch_mates(item, written)
+                        item.ticket.id = self._insert(cursor, item)
+                    except Exception as exc:
+                        cursor.execute("ROLLBACK TO SAVEPOINT intake")
+                        item.error = exc
+                        # the idempotency key was used before (or earlier in this batch)
+                        item.replay = isinstance(exc, dialect.loaded_dbapi.IntegrityError)
+                    else:
+                        written.append(item)
+                    cursor.execute("RELEASE SAVEPOINT intake")
                 raw.commit()
             except BaseException:
                 raw.rollback()
+                for item in batch:
+                    item.ticket.id = None
                 raise
             finally:
                 raw.close()
+        finally:
+            if sqlite:
+                cast(threading.Lock, self._write_lock).release()
+        return [self._answer(item) for item in batch]
+
+    @staticmethod
+    def _begin_immediate(cursor: Any, wait: bool) -> bool:
+        """Take SQLite's write lock (db.py's BEGIN); without `wait`, False at once if it is taken."""
+        if wait:
+            cursor.execute("BEGIN IMMEDIATE")
+            return True
+        (timeout,) = cursor.execute("PRAGMA busy_timeout").fetchone()
+        cursor.execute("PRAGMA busy_timeout=0")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            return False
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        return True
+
+    def _insert(self, cursor: Any, item: _Intake) -> int:
+        """Write the ticket, its events and media; the ticket's id."""
+        insert_ticket, insert_event, insert_media = _statements(self._writer.dialect)
+        ticket = item.ticket
+        cursor.execute(insert_ticket.sql, insert_ticket.params(_ticket_values(ticket)))
+        (ticket_id,) = cast(tuple[int], cursor.fetchone())
+        common = {"ticket_id": ticket_id, "at": item.now, "actor": item.principal.actor}
+        cursor.executemany(
+            insert_event.sql, [insert_event.params({**common, **e}) for e in item.events]
+        )
+        if item.media:
+            cursor.executemany(
+                insert_media.sql,
+                [
+                    insert_media.params(
+                        {
+                            "ticket_id": ticket_id,
+                            "filename": m.filename,
+                            "content_type": m.content_type,
+                            "size": len(m.data),
+                            "sha256": hashlib.sha256(m.data).hexdigest(),
+                            "data": m.data,
+                        }
+                    )
+                    for m in item.media
+                ],
+            )
         return int(ticket_id)
+
+    def _answer(self, item: _Intake) -> IntakeResult | Exception:
+        """An intake's answer once its transaction has committed."""
+        ticket = item.ticket
+        if ticket.id is not None:
+            self.index.add(ticket.id, item.vector)
+            view = self._view(ticket, None, item.principal).model_copy(
+                update={"media": len(item.media)}
+            )
+            return IntakeResult(
+                ticket=view, created=True, auto_dispatched=item.auto, duplicates=item.duplicates
+            )
+        assert item.error is not None
+        if not item.replay:
+            return item.error
+        try:
+            replay = self._replay(item.principal, ticket.idempotency_key or "", item.fingerprint)
+        except Exception as exc:
+            return exc
+        return item.error if replay is None else replay
 
     def _new_ticket(
         self,
@@ -370,14 +536,14 @@ class IntakeJobs(StoreBase):
 
     # -- 并单 proposals ---------------------------------------------------------------------------
 
-    def _duplicates(self, ticket: Ticket, vector: dup.Vector) -> list[DuplicateView]:
-        """Open tickets near in place and time whose text is alike, most similar first."""
+    def _near_query(self, ticket: Ticket) -> _Near | None:
+        """How to ask for the open tickets near `ticket` in place and time; None if it has no place."""
         rule = self.rules.duplicates
         grid = ticket.grid_id or None
         region = ticket.region_code if ticket.region_code and len(ticket.region_code) >= 9 else None
         point = ticket.lat is not None and ticket.lon is not None and rule.radius_m > 0
         if not (grid or region or point):
-            return []
+            return None
         d = rule.radius_m / 111_000
         params = {
             "since": ticket.created_at - timedelta(hours=rule.window_hours),
@@ -387,14 +553,29 @@ class IntakeJobs(StoreBase):
             "lat_hi": (ticket.lat or 0.0) + d,
             "limit": rule.max_candidates,
         }
-        statement = _candidates(bool(grid), bool(region), point, self.engine.dialect)
+        return _Near(params, grid, region, point)
+
+    def _candidate_rows(self, near: _Near) -> list[_Candidate]:
+        """The database's candidates, newest first, before `_near` narrows them."""
+        statement = _candidates(bool(near.grid), bool(near.region), near.point, self.engine.dialect)
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
-            cursor.execute(statement.sql, statement.params(params))
-            rows = [c for c in map(_Candidate._make, cursor.fetchall()) if self._near(ticket, c)]
+            cursor.execute(statement.sql, statement.params(near.params))
+            return list(map(_Candidate._make, cursor.fetchall()))
         finally:
             raw.close()
+
+    def _proposals(
+        self,
+        ticket: Ticket,
+        vector: dup.Vector,
+        rows: list[_Candidate],
+        unwritten: dict[int, dup.Vector] | None = None,
+    ) -> list[DuplicateView]:
+        """Candidates near in place whose text is alike, most similar first. `unwritten` are the
+        vectors of batch-mates among `rows`, not committed yet and so not cached."""
+        rows = [r for r in rows if self._near(ticket, r)]
         texts = {r.id: r for r in rows}
 
         def fetch(ids: list[int]) -> dict[int, str]:
@@ -402,13 +583,45 @@ class IntakeJobs(StoreBase):
                 i: dup.ticket_text(texts[i].title, texts[i].body, texts[i].address) for i in ids
             }
 
-        scores = self.index.scores(vector, [r.id for r in rows], fetch)
+        scores = self.index.scores(vector, [r.id for r in rows], fetch, unwritten)
+        threshold = self.rules.duplicates.threshold
         found = [
             DuplicateView(id=r.id, title=r.title, score=round(s, 3))
             for r, s in zip(rows, scores, strict=True)
-            if s >= rule.threshold
+            if s >= threshold
         ]
         return sorted(found, key=lambda d: -d.score)
+
+    def _see_batch_mates(self, item: _Intake, written: list[_Intake]) -> None:
+        """Propose among the candidates the tickets written before `item` in its transaction too,
+        as if each had committed before `item` was prepared: the candidate query's own conditions,
+        newest first, its limit."""
+        near = item.near
+        if near is None or not written:
+            return
+        mates = [m for m in written if _admits(near, m.ticket)]
+        if not mates:
+            return
+        stored = _stored_time(self._writer.dialect)
+        rows = [
+            _Candidate(
+                m.ticket.id,
+                m.ticket.title,
+                m.ticket.region_code,
+                m.ticket.grid_id,
+                m.ticket.lat,
+                m.ticket.lon,
+                m.ticket.address,
+                m.ticket.body[: dup.TEXT_HEAD],
+                stored(m.ticket.created_at),
+            )
+            for m in mates
+        ]
+        rows = sorted(rows + item.rows, key=attrgetter("created_at"), reverse=True)
+        rows = rows[: near.params["limit"]]
+        unwritten = {m.ticket.id: m.vector for m in mates}
+        item.duplicates = self._proposals(item.ticket, item.vector, rows, unwritten)
+        item.ticket.duplicate_of = item.duplicates[0].id if item.duplicates else None
 
     def _near(self, ticket: Ticket, row: _Candidate) -> bool:
         """Same grid, same community/street code, or within the radius when both have coordinates."""
@@ -424,3 +637,33 @@ class IntakeJobs(StoreBase):
             return False
         distance = dup.distance_m(ticket.lat, ticket.lon, row.lat, row.lon)  # type: ignore[arg-type]
         return distance <= self.rules.duplicates.radius_m
+
+
+def _admits(near: _Near, ticket: Ticket) -> bool:
+    """Whether the candidate query (`_candidates`) would return `ticket`, a new one."""
+    params = near.params
+    return (
+        ticket.status in OPEN
+        and ticket.group_id is None
+        and ticket.created_at >= params["since"]
+        and bool(
+            (near.grid and ticket.grid_id == near.grid)
+            or (near.region and ticket.region_code == near.region)
+            or (
+                near.point
+                and ticket.lat is not None
+                and params["lat_lo"] <= ticket.lat <= params["lat_hi"]
+            )
+        )
+    )
+
+
+def _ticket_values(ticket: Ticket) -> dict[str, Any]:
+    return {c: getattr(ticket, c) for c in _TICKET_COLUMNS}
+
+
+@cache
+def _stored_time(dialect: Dialect) -> Callable[[datetime], Any]:
+    """A time as the candidate query returns `created_at` (SQLite: text), to order batch-mates."""
+    process = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    return process or (lambda moment: moment)

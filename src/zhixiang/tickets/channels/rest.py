@@ -13,3 +13,10 @@ def submit(
 ) -> IntakeResult:
     """受理 one REST request; `channel` is what the client says it is (hotline, app, wechat …)."""
     return store.intake(caller, draft, idempotency_key)
+
+
+async def submit_async(
+    store: TicketStore, caller: Principal, draft: TicketDraft, idempotency_key: str | None = None
+) -> IntakeResult:
+    """`submit` on an event loop: concurrent requests share one transaction (group commit)."""
+    return await store.intake_async(caller, draft, idempotency_key)
