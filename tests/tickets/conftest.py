@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from tk_helpers import Clock
@@ -23,3 +25,14 @@ def store(tickets_url: str, clock: Clock) -> Iterator[TicketStore]:
     store.migrate()
     yield store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def messages(shared_data: Path) -> list[tuple[str, str]]:
+    """Real 群众留言 (title, body) from the shared data, for tests that intake real texts."""
+    with (shared_data / "taidi2020" / "messages_labeled.csv").open(encoding="utf-8") as f:
+        return [
+            ((r["留言主题"] or r["留言详情"][:20])[:200], " ".join(r["留言详情"].split()))
+            for r in csv.DictReader(f)
+            if r["留言详情"].strip()
+        ]

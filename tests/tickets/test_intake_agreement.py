@@ -3,7 +3,6 @@ and proposals, the candidates two workers see, deadlines, and rows stored as Cor
 
 from __future__ import annotations
 
-import csv
 import math
 import operator
 import random
@@ -63,16 +62,6 @@ def _previous_scores(query: _PreviousVector, docs: list[_PreviousVector]) -> lis
         dot = sum(query.tf[g] * doc.tf[g] * idf2[g] for g in query.tf.keys() & doc.tf.keys())
         scores.append(dot / (query_norm * doc_norm))
     return scores
-
-
-@pytest.fixture(scope="module")
-def messages(shared_data: Path) -> list[tuple[str, str]]:
-    with (shared_data / "taidi2020" / "messages_labeled.csv").open(encoding="utf-8") as f:
-        return [
-            ((r["留言主题"] or r["留言详情"][:20])[:200], " ".join(r["留言详情"].split()))
-            for r in csv.DictReader(f)
-            if r["留言详情"].strip()
-        ]
 
 
 def test_duplicate_scores_equal_the_previous_ones_on_real_messages(

@@ -4,7 +4,6 @@ transaction, and each still gets exactly the answer `intake` gives, only after i
 from __future__ import annotations
 
 import asyncio
-import csv
 import random
 import sqlite3
 from collections.abc import Callable, Coroutine, Iterator
@@ -226,16 +225,6 @@ def test_intakeperf3_intakes_wait_for_another_writer_and_answer_after_commit(
         other.close()
         store.close()
     assert len(results) == 6 and all(found == 1 for _, found in seen)
-
-
-@pytest.fixture(scope="module")
-def messages(shared_data: Path) -> list[tuple[str, str]]:
-    with (shared_data / "taidi2020" / "messages_labeled.csv").open(encoding="utf-8") as f:
-        return [
-            ((r["留言主题"] or r["留言详情"][:20])[:200], " ".join(r["留言详情"].split()))
-            for r in csv.DictReader(f)
-            if r["留言详情"].strip()
-        ]
 
 
 class _Ticking(Clock):

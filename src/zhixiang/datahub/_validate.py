@@ -630,16 +630,17 @@ def validate_extract(
                 CAST(to_json(r) AS VARCHAR) AS record
             FROM {t}bad b JOIN {t}bad_raw r ON r.{ROW} = b.row_number ORDER BY 1, 2"""
         ).to_arrow_table()
-        # Rejected ordinals: a failing cell or a duplicate key (few, so the anti-join is cheap).
-        con.execute(
-            f"""CREATE TEMP TABLE {t}rejected AS SELECT c._ord FROM {t}checked c
-            WHERE c.{ROW} IN (SELECT row_number FROM {t}bad)"""
-        )
         good_sql = (
             f"SELECT {stored}, {line} AS {ROW} FROM (SELECT *{'' if numbered else f', {ordinal}'} "
             f"FROM {t}parsed) p"
         )
-        if len(bad_rows):  # p.{ROW} is the ordinal (the select list's {ROW} is the line)
+        if len(bad_rows):
+            # Rejected ordinals: a failing cell or a duplicate key (few: the anti-join is cheap).
+            con.execute(
+                f"""CREATE TEMP TABLE {t}rejected AS SELECT c._ord FROM {t}checked c
+                WHERE c.{ROW} IN (SELECT row_number FROM {t}bad)"""
+            )
+            # p.{ROW} is the ordinal (the select list's {ROW} is the line)
             good_sql += f" WHERE p.{ROW} NOT IN (SELECT _ord FROM {t}rejected)"
         read_problems = _problems_table(problems)
         quarantine = pa.concat_tables([read_problems, quarantine.cast(QUARANTINE_SCHEMA)])
