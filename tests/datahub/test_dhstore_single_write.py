@@ -111,3 +111,5 @@ def test_a_single_source_kind_is_written_once_and_old_snapshots_are_pruned(tmp_p
         assert previous_rows == wh.rows("SELECT count(*) FROM enterprise")[0][0]
         indexes = wh.rows("SELECT index_name, table_name FROM duckdb_indexes()")
         assert ("enterprise_by_key", "enterprise") in indexes  # the calculator's probe
+        entity = wh.arrow("SELECT * FROM enterprise LIMIT 0").schema
+        assert entity.equals(load_catalog("enterprise").arrow_schema())  # the catalog's, exactly
