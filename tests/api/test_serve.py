@@ -146,3 +146,24 @@ def test_a_port_already_served_is_refused_even_by_another_reuseport_server() -> 
         with pytest.raises(InvalidInput, match=f"无法监听 127.0.0.1:{port}") as refused:
             _bind("127.0.0.1", port, 2)
         assert refused.value.field == "port"
+
+
+def test_one_worker_is_the_plain_server_and_off_linux_uvicorns_own_workers_serve(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from zhixiang.api import serve
+
+    calls: list[tuple[object, dict[str, object]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    with monkeypatch.context() as elsewhere:
+        elsewhere.setattr(sys, "platform", "darwin")
+        serve("127.0.0.1", 8123, 3)
+    assert (home / "tickets.db").exists() and (home / "access.db").exists()  # migrated first
+    serve("127.0.0.1", 8123, 1)
+    (factory, several), (one, single) = calls
+    assert factory == "zhixiang.api:create_app"
+    assert several["factory"] is True and several["workers"] == 3 and several["port"] == 8123
+    assert isinstance(one, FastAPI) and "workers" not in single

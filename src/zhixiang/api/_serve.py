@@ -62,11 +62,12 @@ def serve(
         from zhixiang.api import create_app
 
         uvicorn.run(create_app(), **options)
-    elif not (sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")):
-        uvicorn.run(APP, factory=True, workers=workers, **options)
-    else:
-        _migrate_once()
+        return
+    _migrate_once()
+    if sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT"):
         _supervise(_bind(host, port, workers), options)
+    else:
+        uvicorn.run(APP, factory=True, workers=workers, **options)
 
 
 def _migrate_once() -> None:
