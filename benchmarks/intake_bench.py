@@ -1,5 +1,5 @@
-"""Drive the real server (uvicorn, SQLite) over loopback: intakes/s and p50/p99, with and without a
-category (without one the classifier runs), and queue reads.
+"""Drive the real server (`zhixiang serve --workers N`, SQLite) over loopback: intakes/s and p50/p99,
+with and without a category (without one the classifier runs), and queue reads.
 
     .venv/bin/python benchmarks/intake_bench.py [--sizes 1000,2000,4000] [--repeats 3] [--workers 2]
         [--previous /work/main/src]
@@ -202,7 +202,7 @@ def one_run(size: int, workers: int, concurrency: int, seed: int) -> tuple[dict,
     access.close()
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "zhixiang.api:create_app",
+        [sys.executable, "-m", "zhixiang.cli", "serve",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", "warning", "--no-access-log"],
         env=env,
@@ -299,7 +299,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,2000,4000", help="intakes per phase, per size")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="server worker processes (zhixiang serve --workers)"
+    )
     parser.add_argument(
         "--previous", metavar="SRC", help="also time the in-process store of these sources "
         "(e.g. /work/main/src before a change) on the same payloads, and compare its decisions",
@@ -313,8 +315,8 @@ def main() -> None:
     if not DATA.exists():
         raise SystemExit(f"needs the real messages at {DATA} (set ZHIXIANG_SHARED_DATA)")
     print(
-        f"uvicorn workers={args.workers}, concurrency={args.concurrency}, cores={os.cpu_count()}, "
-        f"SQLite; median of {args.repeats} runs; load average at start "
+        f"zhixiang serve --workers {args.workers}, concurrency={args.concurrency}, "
+        f"cores={os.cpu_count()}, SQLite; median of {args.repeats} runs; load average at start "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (shared machine)"
     )
     for size in (int(s) for s in args.sizes.split(",")):

@@ -32,9 +32,10 @@ def make_engine(url: str, immediate: bool = False) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
+            # The wait first: switching a new file to WAL takes a lock another process may hold.
+            cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
             dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, says BEGIN

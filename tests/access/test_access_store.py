@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import text
 
 from zhixiang.access import AccessStore, Principal, PrincipalKind, Role, Throttle, operator
+from zhixiang.access._store import KEY_CACHE_SECONDS
 from zhixiang.errors import (
     Conflict,
     Forbidden,
@@ -156,6 +158,26 @@ def test_keys_are_shown_once_hashed_expiring_and_revocable(
         store.create_key(admin, ["sysadmin"], label="root")
     with pytest.raises(Unauthenticated):
         store.authenticate_key("zx_00000000_guess")
+
+
+def test_a_key_that_expires_while_cached_is_refused_after_its_expiry(
+    store: AccessStore, admin: Principal, clock: Clock
+) -> None:
+    """The cache (KEY_CACHE_SECONDS) never outlives the key: its entry ends when the key does."""
+    secret, key = store.create_key(admin, ["channel"], label="i厦门 App", valid_days=1)
+    clock.now = key.expires_at - timedelta(seconds=0.3)
+    assert store.authenticate_key(secret).id == key.id  # now cached
+    clock.now = key.expires_at + timedelta(seconds=1)
+    deadline = time.monotonic() + KEY_CACHE_SECONDS - 1
+    while time.monotonic() < deadline:  # the entry ends 0.3 s after caching, not 5 s
+        try:
+            store.authenticate_key(secret)
+        except Unauthenticated as refused:
+            assert "过期" in refused.message
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("an expired key was still accepted from the cache")
 
 
 def test_changing_roles_keeps_the_department_unless_told_and_ends_sessions(

@@ -499,7 +499,7 @@ class AccessStore:
 
     def authenticate_key(self, secret: str | None) -> Principal:
         """The key's principal; remembered for KEY_CACHE_SECONDS, so a revocation made by another
-        process takes effect within that time (at once in this one)."""
+        process takes effect within that time (at once in this one), and never past its expiry."""
         if not secret:
             raise Unauthenticated("需要 API 密钥（请求头 X-API-Key）", "api_key")
         digest, now = _digest(secret), time.monotonic()
@@ -510,7 +510,8 @@ class AccessStore:
             row = session.scalar(select(ApiKey).where(ApiKey.secret_hash == digest))
         if row is None or row.revoked_at is not None:
             raise Unauthenticated("API 密钥无效或已吊销", "api_key")
-        if row.expires_at <= self.clock():
+        remaining = (row.expires_at - self.clock()).total_seconds()
+        if remaining <= 0:
             raise Unauthenticated(
                 f"API 密钥 {row.id} 已于 {row.expires_at:%Y-%m-%d} 过期", "api_key"
             )
@@ -522,7 +523,8 @@ class AccessStore:
             row.department,
             directory=self.directory,
         )
-        self._keys[digest] = (principal, now + KEY_CACHE_SECONDS)
+        # The expiry is wall-clock (self.clock), the cache monotonic: carry over the seconds left.
+        self._keys[digest] = (principal, now + min(KEY_CACHE_SECONDS, remaining))
         return principal
 
 

@@ -39,6 +39,7 @@ from zhixiang.api._auth import (
 )
 from zhixiang.api._docs import add_docs
 from zhixiang.api._limits import BodyLimit, RouteLimit, redact_access_log, too_large_message
+from zhixiang.api._serve import ServerStopped, serve
 from zhixiang.config import Settings, load_settings
 from zhixiang.datahub import AccessDenied, ExtractError, GrantError, MappingError, redact_text
 from zhixiang.errors import RetryLater, ZhixiangError
@@ -148,10 +149,12 @@ __all__ = [
     "KEY_HEADER",
     "PUBLIC",
     "SESSION_COOKIE",
+    "ServerStopped",
     "authenticate",
     "create_app",
     "end_session",
     "public",
     "requires",
+    "serve",
     "start_session",
 ]

@@ -16,6 +16,7 @@ alembic, fastapi, jieba …) at module level; `tests/cli/test_startup.py` keeps 
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Annotated
 
 import click
 import typer
@@ -149,18 +150,34 @@ def main() -> None:
 
 
 @app.command("serve")
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="工作进程数；Linux 上每个进程各有一个 SO_REUSEPORT 套接字，由内核均匀分配连接",
+        ),
+    ] = 1,
+    log_level: Annotated[
+        str, typer.Option(help="日志级别：critical、error、warning、info、debug、trace")
+    ] = "info",
+    access_log: Annotated[bool, typer.Option(help="记录每个请求（访问日志）")] = True,
+) -> None:
     """启动服务：工作台（/）、企业服务（/qiye）、便民服务（/bianmin）与 Web API（接口文档见 /docs）。"""
-    import uvicorn
+    from zhixiang.api import serve as run
+    from zhixiang.errors import ZhixiangError
 
-    from zhixiang.api import create_app
-
-    app = create_app()
     base = f"http://{host}:{port}"
     typer.echo(
         f"工作台 {base}/   企业服务 {base}/qiye   便民服务 {base}/bianmin   接口文档 {base}/docs"
     )
-    uvicorn.run(app, host=host, port=port)
+    try:
+        run(host, port, workers, log_level=log_level, access_log=access_log)
+    except ZhixiangError as exc:
+        typer.echo(f"错误: {exc.message}", err=True)
+        raise typer.Exit(exc.exit_code) from None
 
 
 __all__ = ["app"]

@@ -2,4 +2,5 @@
 
 from zhixiang.cli import app
 
-app()
+if __name__ == "__main__":  # spawned server workers import this module again
+    app()

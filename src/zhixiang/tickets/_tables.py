@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -38,6 +39,13 @@ class Ticket(Base):
         Index("ix_tickets_department_due", "department", "due_at"),
         Index("ix_tickets_region_created", "region_code", "created_at"),
         Index("ix_tickets_grid_created", "grid_id", "created_at"),
+        # Only merged tickets: most have no group, and "not merged" is no selective filter.
+        Index(
+            "ix_tickets_group_id",
+            "group_id",
+            sqlite_where=text("group_id IS NOT NULL"),
+            postgresql_where=text("group_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -81,7 +89,7 @@ class Ticket(Base):
     replied_at: Mapped[datetime | None] = mapped_column(DateTime)
     reply_score: Mapped[float | None] = mapped_column(Float)
     reply_problems: Mapped[list[str] | None] = mapped_column(JSON)
-    group_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     idempotency_scope: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
