@@ -14,6 +14,8 @@ from sqlalchemy import Engine, MetaData, create_engine, event, text
 
 # Advisory-lock id under which PostgreSQL migrations of all capabilities are serialised.
 _MIGRATION_LOCK = 2104012345
+# Execution option: this connection's SQLite transactions take the write lock when they begin.
+_IMMEDIATE = "zhixiang_immediate"
 
 
 def make_engine(url: str, immediate: bool = False) -> Engine:
@@ -42,7 +44,8 @@ def make_engine(url: str, immediate: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            at_once = immediate or connection.get_execution_options().get(_IMMEDIATE, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if at_once else "BEGIN")
 
     return engine
 
@@ -50,7 +53,8 @@ def make_engine(url: str, immediate: bool = False) -> Engine:
 def migrate(engine: Engine, migrations: Path, version_table: str) -> str:
     """Bring a capability's tables to its newest revision (a no-op when they are there); return it.
 
-    Server processes may start together: on PostgreSQL an advisory lock lets one migrate at a time.
+    Server processes may start together: one migrates at a time (PostgreSQL: an advisory lock;
+    SQLite: the write lock taken when the transaction begins), and the others find it done.
     """
     from alembic import command
     from alembic.config import Config
@@ -61,7 +65,7 @@ def migrate(engine: Engine, migrations: Path, version_table: str) -> str:
     config.set_main_option("script_location", str(migrations))
     config.attributes["version_table"] = version_table
     head = ScriptDirectory.from_config(config).get_current_head()
-    with engine.begin() as connection:
+    with engine.connect() as connection, connection.execution_options(**{_IMMEDIATE: True}).begin():
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
         current = MigrationContext.configure(
