@@ -50,9 +50,9 @@ class TicketDraft(_Input):
     channel: Channel = "hotline"
     reporter_name: str | None = Field(default=None, max_length=64)
     reporter_contact: str | None = Field(
-        None, max_length=64, description="手机/电话/邮箱，输出时脱敏"
+        default=None, max_length=64, description="手机/电话/邮箱，输出时脱敏"
     )
-    confidential: bool = Field(False, description="诉求人要求保密：承办部门看不到联系方式")
+    confidential: bool = Field(default=False, description="诉求人要求保密：承办部门看不到联系方式")
     address: str | None = Field(default=None, max_length=200)
     region_code: str | None = Field(default=None, description="行政区划代码，6/9/12位")
     grid_id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9A-Za-z_\-]+$")
@@ -76,7 +76,7 @@ class Command(_Input):
 
     action: Action
     reason: str | None = Field(
-        None, max_length=2000, description="退单/延期/归档理由，督办/催办意见"
+        default=None, max_length=2000, description="退单/延期/归档理由，督办/催办意见"
     )
     department: str | None = Field(default=None, description="派单/改派的承办部门")
     category: str | None = Field(default=None, description="派单/改派时更正一级分类")
@@ -101,7 +101,7 @@ class SearchFilters(_Input):
     q: str | None = Field(default=None, max_length=100, description="标题或内容包含的文字")
     status: Status | None = None
     state: Literal["open", "closed"] | None = Field(
-        None, description="open: 尚未答复；closed: 已答复/办结及以后"
+        default=None, description="open: 尚未答复；closed: 已答复/办结及以后"
     )
     category: str | None = None
     uncategorised: bool | None = Field(default=None, description="只看（或排除）尚无分类的工单")
