@@ -162,7 +162,7 @@ def run_import(body: ImportRequest, request: Request, caller: Officer, wh: Wareh
 
 class GrantRequest(BaseModel):
     grantee: str = Field(max_length=64, description="被授权部门（编号、全称或简称）或政策编号")
-    grantee_kind: str = Field("department", description="department 或 policy")
+    grantee_kind: str = Field(default="department", description="department 或 policy")
     entity: str = Field(max_length=32)
     fields: list[str] = Field(max_length=100)
     purpose: str = Field(max_length=200)

@@ -127,7 +127,9 @@ def scan_alerts(request: Request, store: Store, who: Actor, days: Days = 365) ->
 
 
 class TaskRequest(BaseModel):
-    category: str | None = Field(None, max_length=64, description="一级分类；不填用预警的类别")
+    category: str | None = Field(
+        default=None, max_length=64, description="一级分类；不填用预警的类别"
+    )
 
 
 @router.post("/alerts/{alert_id}/task")
@@ -170,7 +172,7 @@ def reply_quality(store: Store, who: Reader, days: Days = 30) -> list[dict[str, 
 
 class ReplyDraft(BaseModel):
     title: str = Field(min_length=1, max_length=500)
-    body: str = Field("", max_length=20_000)
+    body: str = Field(default="", max_length=20_000)
     reply: str = Field(min_length=1, max_length=20_000)
     asked_at: datetime | None = None
     replied_at: datetime | None = None

@@ -34,9 +34,9 @@ Manager = Annotated[Principal, requires("knowledge.manage")]
 class Question(BaseModel):
     # Longer questions are accepted by the schema so that the library itself says why it refuses.
     question: str = Field(max_length=MAX_QUESTION_CHARS * 2, description="中文问题，最多 2,000 字")
-    region: str | None = Field(None, max_length=60, description="地区，如 广州、天河区")
-    issuer: str | None = Field(None, max_length=60, description="发布机关")
-    in_force_on: dt.date | None = Field(None, description="只引用这一天有效的文件")
+    region: str | None = Field(default=None, max_length=60, description="地区，如 广州、天河区")
+    issuer: str | None = Field(default=None, max_length=60, description="发布机关")
+    in_force_on: dt.date | None = Field(default=None, description="只引用这一天有效的文件")
     audience: Literal["居民", "企业"] | None = None
 
 
@@ -69,7 +69,7 @@ def document(ref: Annotated[str, Path(max_length=200)], library: LibraryDep, _: 
 
 class Review(BaseModel):
     approve: bool
-    note: str = Field("", max_length=1000)
+    note: str = Field(default="", max_length=1000)
 
 
 @router.get("/candidates")

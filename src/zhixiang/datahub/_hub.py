@@ -528,19 +528,19 @@ def rebuild_entity(wh: Warehouse, entity: str) -> int:
     wh.execute(f"CREATE UNIQUE INDEX {quote(entity + '_by_key')} ON {quote(entity)} ({quote(key)})")
     conflicts = 0
     for f in catalog.fields:
-        providers = [s for s in sources if f.name in s.fields and f.name != key]
-        if len(providers) < 2:
+        holders = [s for s in sources if f.name in s.fields and f.name != key]
+        if len(holders) < 2:
             continue
         col = quote(f.name)
         chosen = " ".join(
             f"WHEN {alias[s.source]}.{col} IS NOT NULL THEN '{s.source.replace(chr(39), chr(39) * 2)}'"
-            for s in providers
+            for s in holders
         )
         provider_joins = " ".join(
             f"LEFT JOIN {quote(s.snapshot)} {alias[s.source]} ON {alias[s.source]}.{quote(key)} = e.{quote(key)}"
-            for s in providers
+            for s in holders
         )
-        for other in providers:
+        for other in holders:
             o = alias[other.source]
             wh.execute(
                 f"""INSERT INTO {CONFLICTS}

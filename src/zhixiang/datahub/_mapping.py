@@ -193,10 +193,8 @@ def parse_mapping(doc: Any, where: str = "映射", base: Path | None = None) -> 
     for i, raw in enumerate(doc.get("links") or (), start=1):
         kind = raw.get("kind") if isinstance(raw, dict) else None
         if kind not in LINK_KINDS or LINK_KINDS[kind][0] != entity or "column" not in raw:
-            allowed = [k for k, (a, _) in LINK_KINDS.items() if a == entity]
-            raise _fail(
-                f"{where} links[{i}]", f"应为 {{kind: {'/'.join(allowed)}, column: 源列名}}"
-            )
+            kinds = [k for k, (a, _) in LINK_KINDS.items() if a == entity]
+            raise _fail(f"{where} links[{i}]", f"应为 {{kind: {'/'.join(kinds)}, column: 源列名}}")
         links.append(LinkMap(kind=kind, column=str(raw["column"])))
     header_rows = doc.get("header_rows")
     if header_rows is not None and (not isinstance(header_rows, int) or header_rows < 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from zhixiang.catalog import FieldType, Sensitivity, load_catalog
 from zhixiang.datahub._hub import IMPORTS, QUARANTINE, ensure_tables
@@ -170,7 +171,7 @@ def _distribution(wh: Warehouse, snap: str, name: str, ftype: FieldType) -> dict
     return {"distinct": int(distinct)}
 
 
-def _plain(value: object) -> object:
+def _plain(value: Decimal | float | dt.date | None) -> object:
     if value is None:
         return None
     if isinstance(value, dt.date):

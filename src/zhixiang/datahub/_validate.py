@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -460,9 +461,9 @@ def validate_extract(
             con.register(f"{t}trimmed", _prepared(extract.table, needed, mapping.null_values))
             views += [f"{t}raw", f"{t}trimmed"]
             source = f"{t}trimmed"
-        if not con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = '_regions'"
-        ).fetchone()[0]:
+        if not _scalar(
+            con, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = '_regions'"
+        ):
             con.register("_zx_regions_arrow", region_code_table())
             con.execute("CREATE TEMP TABLE _regions AS SELECT * FROM _zx_regions_arrow")
             con.unregister("_zx_regions_arrow")
@@ -526,7 +527,7 @@ def validate_extract(
                 scan = csv_scan(extract.csv, f"{t}rejects", nulls, numbered)
                 source = f"({_prepared_sql(scan, order, mapping.null_values, numbered)})"
                 con.execute(parse(source, numbered))
-                (rows,) = con.execute(f"SELECT count(*) FROM {t}parsed").fetchone()
+                rows = _scalar(con, f"SELECT count(*) FROM {t}parsed")
                 read = _csv_outcome(con, extract, f"{t}rejects", int(rows))
                 con.execute(f"DROP TABLE IF EXISTS {t}rejects")
                 con.execute(f"DROP TABLE IF EXISTS {t}rejects_scan")
@@ -650,7 +651,7 @@ def validate_extract(
         if own:
             good = con.sql(good_sql).to_arrow_table().cast(_good_schema(mapping))
             return Validated(good, quarantine, rows_read)
-        (count,) = con.execute(f"SELECT count(*) FROM ({good_sql})").fetchone()
+        count = _scalar(con, f"SELECT count(*) FROM ({good_sql})")
         kept_tables = (f"{t}parsed", f"{t}rejected", f"{t}line")
         return Validated(None, quarantine, rows_read, good_sql, int(count), kept_tables)
     finally:
@@ -665,8 +666,15 @@ def validate_extract(
 
 def _keeps_order(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether a table created from a scan holds its rows in the scan's order (DuckDB's default)."""
-    (keeps,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    return bool(keeps)
+    return bool(_scalar(con, "SELECT current_setting('preserve_insertion_order')"))
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """The one value of a query that always returns one row (count(*), current_setting …)."""
+    row = con.execute(sql).fetchone()
+    assert row is not None, sql
+    (value,) = row
+    return value
 
 
 def _ordinals(lines: pa.Array, mapped: pa.Table | None) -> pa.Array:

@@ -343,7 +343,9 @@ class Warehouse:
             cur = self._pg.execute(self._pg_sql(sql), list(params) or None)
             names = [d.name for d in cur.description or ()]
             data = cur.fetchall()
-            columns = list(zip(*data, strict=True)) if data else [[] for _ in names]
+            columns: list[Sequence[Any]] = (
+                list(zip(*data, strict=True)) if data else [[] for _ in names]
+            )
             if schema is not None:
                 return pa.table(
                     [

@@ -105,7 +105,7 @@ def words(text: str) -> list[str]:
 
 
 def bigrams(text: str) -> list[str]:
-    found = []
+    found: list[str] = []
     for run in _CJK_RUN.findall(text):
         found.extend(BIGRAM + run[i : i + 2] for i in range(len(run) - 1))
     return found

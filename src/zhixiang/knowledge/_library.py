@@ -253,19 +253,17 @@ class Library:
         prepared = self._prepare(drafts, report, stored)
         now = utcnow()
         with self.session() as session, session.begin():
-            existing = {
-                row.key: row
-                for row in session.execute(
-                    select(
-                        Document.id,
-                        Document.key,
-                        Document.doc_no,
-                        Document.text_hash,
-                        Document.title,
-                    )
+            held = session.execute(
+                select(
+                    Document.id,
+                    Document.key,
+                    Document.doc_no,
+                    Document.text_hash,
+                    Document.title,
                 )
-            }
-            by_no = {row.doc_no: row for row in existing.values() if row.doc_no}
+            ).all()
+            existing = {row.key: _Held(row.key, row.text_hash, row.title, row.id) for row in held}
+            by_no = {row.doc_no: existing[row.key] for row in held if row.doc_no}
             for draft, structured, passages in prepared:
                 digest = hashlib.sha256(draft.text.encode()).hexdigest()
                 old = existing.get(draft.key)
@@ -863,7 +861,12 @@ class Library:
                 ).scalars()
             }
         return [
-            _summary(d, counts.get(d.id, 0), as_of, successors.get(d.superseded_by_id))
+            _summary(
+                d,
+                counts.get(d.id, 0),
+                as_of,
+                None if d.superseded_by_id is None else successors.get(d.superseded_by_id),
+            )
             for d in docs
         ]
 
@@ -1098,7 +1101,10 @@ _PARENTS = {
 
 
 def _admits(
-    filters: Filters, doc: ans.DocumentInfo, successor: ans.DocumentInfo | None, places: set[str]
+    filters: Filters,
+    doc: ans.DocumentInfo,
+    successor: ans.DocumentInfo | None,
+    places: tuple[set[str], set[str]],
 ) -> bool:
     if filters.issuer and filters.issuer not in doc.issuer:
         return False

@@ -108,10 +108,10 @@ class DuckEngine:
 
     def _base(self, source: str, table: str) -> str:
         if source.startswith("duckdb://"):
-            path = source.removeprefix("duckdb://")
-            if not path or path == ":memory:" or not Path(path).is_file():
-                raise NotFound(f"找不到数据仓库文件: {path or '(内存)'}", field="warehouse")
-            self.con.execute(f"ATTACH {_literal(path)} AS warehouse (READ_ONLY)")
+            db_file = source.removeprefix("duckdb://")
+            if not db_file or db_file == ":memory:" or not Path(db_file).is_file():
+                raise NotFound(f"找不到数据仓库文件: {db_file or '(内存)'}", field="warehouse")
+            self.con.execute(f"ATTACH {_literal(db_file)} AS warehouse (READ_ONLY)")
             tables = {r[0] for r in self.con.execute("SHOW TABLES FROM warehouse").fetchall()}
             if table not in tables:
                 raise NotFound(f"数据仓库中没有主体表 {table}", field="table")

@@ -7,6 +7,7 @@ Both versions are compiled to SQL and evaluated side by side in one query over t
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -140,7 +141,7 @@ class PolicyComparison:
         }
 
 
-def district_labels(groups: dict[str, object]) -> dict[str, str]:
+def district_labels(groups: Mapping[str, object]) -> dict[str, str]:
     labels = {}
     for code in groups:
         region = lookup_region(code) if code and code.isdigit() else None

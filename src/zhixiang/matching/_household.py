@@ -86,6 +86,9 @@ class HouseholdReport:
     def who(self, member: MemberRow | Mapping[str, Value] | None) -> str:
         if member is None:
             return ""
+        pid: Value
+        name: Value
+        role: Value
         if isinstance(member, MemberRow):
             pid, name, role = member.id_number, member.name, member.role
         else:
@@ -179,6 +182,10 @@ class HouseholdReport:
 Audit = Callable[[Policy, list[str], int], None]
 
 
+def _optional_text(value: Value) -> str | None:
+    return None if value is None else str(value)
+
+
 def household_report(
     facts: Mapping[str, Value],
     household_id: str,
@@ -191,9 +198,10 @@ def household_report(
     """Every resident policy in force for one household: household policies once, person policies
     for each member. `audit(policy, fields, rows)` is called once per policy before any result is
     returned, naming the personal fields that policy read."""
-    members = tuple(facts.get(MEMBERS_KEY) or ())  # type: ignore[arg-type]
+    # the members ride in the facts under MEMBERS_KEY, outside the Value type (see rules._groups)
+    members: tuple[Mapping[str, Value], ...] = tuple(facts.get(MEMBERS_KEY) or ())  # type: ignore[arg-type]
     rows = tuple(
-        MemberRow(str(m.get("id_number")), m.get("name"), str(m.get("role")))  # type: ignore[arg-type]
+        MemberRow(str(m.get("id_number")), _optional_text(m.get("name")), str(m.get("role")))
         for m in members
     )
     report = HouseholdReport(household_id, as_of, rows, clear=clear)

@@ -29,7 +29,7 @@ class ImportedTicket(BaseModel):
     draft: TicketDraft
     received_at: datetime
     dispatched_at: datetime | None = None
-    working_days: int | None = Field(None, ge=1, le=366)
+    working_days: int | None = Field(default=None, ge=1, le=366)
     department: str | None = None
     resolved_at: datetime | None = None
     reply: str | None = None

@@ -357,7 +357,8 @@ class IntakeJobs(StoreBase):
             except BaseException:
                 raw.rollback()
                 for item in batch:
-                    item.ticket.id = None
+                    # unwritten again: a transient Ticket has no id, which Mapped[int] cannot express
+                    item.ticket.id = None  # type: ignore[assignment]
                 raise
             finally:
                 raw.close()

@@ -188,15 +188,15 @@ class MetricsJobs(StoreBase):
             raise InvalidInput("统计区间的开始须早于结束", "since")
         with self._session() as session:
             latest: dict[int, FollowUp] = {}
-            query = select(FollowUp).where(FollowUp.at >= since, FollowUp.at < until)
-            for f in session.scalars(query.order_by(FollowUp.id)):
+            follow_up_query = select(FollowUp).where(FollowUp.at >= since, FollowUp.at < until)
+            for f in session.scalars(follow_up_query.order_by(FollowUp.id)):
                 latest[f.ticket_id] = f
             follow_ups = [
                 FollowUpRow(f.department, f.reached, f.responded, f.solved, f.satisfaction)
                 for f in latest.values()
                 if department in (None, f.department)
             ]
-            query = select(
+            assignment_query = select(
                 Ticket.department,
                 Ticket.sign_due_at,
                 Ticket.signed_at,
@@ -208,16 +208,16 @@ class MetricsJobs(StoreBase):
                 Ticket.group_id.is_(None),
             )
             if department is not None:
-                query = query.where(Ticket.department == department)
-            assignments = [AssignmentRow(*r) for r in session.execute(query)]
-            query = select(
+                assignment_query = assignment_query.where(Ticket.department == department)
+            assignments = [AssignmentRow(*r) for r in session.execute(assignment_query)]
+            dispatch_query = select(
                 Ticket.auto_dispatched & Ticket.model_version.is_not(None), Ticket.misrouted
             ).where(
                 Ticket.created_at >= since,
                 Ticket.created_at < until,
                 or_(Ticket.dispatched_at.is_not(None), Ticket.misrouted),
             )
-            dispatches = [DispatchRow(bool(a), bool(m)) for a, m in session.execute(query)]
+            dispatches = [DispatchRow(bool(a), bool(m)) for a, m in session.execute(dispatch_query)]
         names = {d.code: d.name for d in self.directory}
         return report(
             since, until, names, follow_ups, assignments, dispatches, self.clock(), department

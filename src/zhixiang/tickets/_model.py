@@ -48,18 +48,20 @@ class TicketDraft(_Input):
     title: str = Field(min_length=1, max_length=10_000, description="诉求标题")
     body: str = Field(min_length=1, max_length=100_000, description="诉求内容")
     channel: Channel = "hotline"
-    reporter_name: str | None = Field(None, max_length=64)
+    reporter_name: str | None = Field(default=None, max_length=64)
     reporter_contact: str | None = Field(
-        None, max_length=64, description="手机/电话/邮箱，输出时脱敏"
+        default=None, max_length=64, description="手机/电话/邮箱，输出时脱敏"
     )
-    confidential: bool = Field(False, description="诉求人要求保密：承办部门看不到联系方式")
-    address: str | None = Field(None, max_length=200)
-    region_code: str | None = Field(None, description="行政区划代码，6/9/12位")
-    grid_id: str | None = Field(None, max_length=32, pattern=r"^[0-9A-Za-z_\-]+$")
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-    category: str | None = Field(None, description="一级分类；不填则由模型分类")
-    priority: str | None = Field(None, description="emergency / utility / general / complex")
+    confidential: bool = Field(default=False, description="诉求人要求保密：承办部门看不到联系方式")
+    address: str | None = Field(default=None, max_length=200)
+    region_code: str | None = Field(default=None, description="行政区划代码，6/9/12位")
+    grid_id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9A-Za-z_\-]+$")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    category: str | None = Field(default=None, description="一级分类；不填则由模型分类")
+    priority: str | None = Field(
+        default=None, description="emergency / utility / general / complex"
+    )
 
     @field_validator("reporter_contact")
     @classmethod
@@ -74,15 +76,15 @@ class Command(_Input):
 
     action: Action
     reason: str | None = Field(
-        None, max_length=2000, description="退单/延期/归档理由，督办/催办意见"
+        default=None, max_length=2000, description="退单/延期/归档理由，督办/催办意见"
     )
-    department: str | None = Field(None, description="派单/改派的承办部门")
-    category: str | None = Field(None, description="派单/改派时更正一级分类")
-    days: int | None = Field(None, ge=1, le=60, description="延期工作日数")
-    reply: str | None = Field(None, max_length=10_000, description="答复意见")
-    reached: bool | None = Field(None, description="回访是否联系上诉求人（有效回访）")
-    responded: bool | None = Field(None, description="承办单位是否联系/响应")
-    solved: bool | None = Field(None, description="问题是否解决")
+    department: str | None = Field(default=None, description="派单/改派的承办部门")
+    category: str | None = Field(default=None, description="派单/改派时更正一级分类")
+    days: int | None = Field(default=None, ge=1, le=60, description="延期工作日数")
+    reply: str | None = Field(default=None, max_length=10_000, description="答复意见")
+    reached: bool | None = Field(default=None, description="回访是否联系上诉求人（有效回访）")
+    responded: bool | None = Field(default=None, description="承办单位是否联系/响应")
+    solved: bool | None = Field(default=None, description="问题是否解决")
     satisfaction: Satisfaction | None = None
 
 
@@ -96,21 +98,23 @@ def _plausible(value: datetime | None) -> datetime | None:
 class SearchFilters(_Input):
     """Every filter and the page are applied in the database query, never after a limit."""
 
-    q: str | None = Field(None, max_length=100, description="标题或内容包含的文字")
+    q: str | None = Field(default=None, max_length=100, description="标题或内容包含的文字")
     status: Status | None = None
     state: Literal["open", "closed"] | None = Field(
-        None, description="open: 尚未答复；closed: 已答复/办结及以后"
+        default=None, description="open: 尚未答复；closed: 已答复/办结及以后"
     )
     category: str | None = None
-    uncategorised: bool | None = Field(None, description="只看（或排除）尚无分类的工单")
+    uncategorised: bool | None = Field(default=None, description="只看（或排除）尚无分类的工单")
     department: str | None = None
-    region: str | None = Field(None, pattern=r"^\d{6}(\d{3}){0,2}$")
+    region: str | None = Field(default=None, pattern=r"^\d{6}(\d{3}){0,2}$")
     since: datetime | None = None
     until: datetime | None = None
     overdue: bool | None = None
-    deadline_estimated: bool | None = Field(None, description="时限落在日历未收录的年份（估算）")
-    limit: int = Field(50, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    deadline_estimated: bool | None = Field(
+        default=None, description="时限落在日历未收录的年份（估算）"
+    )
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
     @field_validator("since", "until")
     @classmethod
@@ -123,7 +127,7 @@ class MetricsQuery(_Input):
 
     since: datetime | None = None
     until: datetime | None = None
-    department: str | None = Field(None, max_length=64)
+    department: str | None = Field(default=None, max_length=64)
 
     @field_validator("since", "until")
     @classmethod

@@ -13,16 +13,20 @@ from typing import Protocol
 
 
 class Prediction(Protocol):
-    category: str
-    confidence: float
+    # read-only: `zhixiang.classify.Prediction` is a frozen dataclass
+    @property
+    def category(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
 
 
 class Classifier(Protocol):
     """What the service needs from `zhixiang.classify`: predictions and a version to record."""
 
-    version: str
+    @property
+    def version(self) -> str: ...
 
-    def predict(self, titles: list[str], bodies: list[str]) -> list[Prediction]: ...
+    def predict(self, titles: list[str], bodies: list[str]) -> Sequence[Prediction]: ...
 
 
 class ScoredReply(Protocol):

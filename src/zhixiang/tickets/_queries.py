@@ -56,7 +56,7 @@ class QueryJobs(StoreBase):
         query = self._filtered(filters, department)
         if not principal.citywide:
             own = [principal.department or ""]
-            if principal.department in self.directory:
+            if principal.department is not None and principal.department in self.directory:
                 own += [d.code for d in self.directory.descendants(principal.department)]
             query = query.where(Ticket.department.in_(own))
         with self._session() as session:
@@ -77,7 +77,7 @@ class QueryJobs(StoreBase):
             raise NotFound(f"部门目录中没有“{name}”", "department")
         return found.code
 
-    def _filtered(self, filters: SearchFilters, department: str | None) -> Select[tuple[Ticket]]:
+    def _filtered(self, filters: SearchFilters, department: str | None) -> Select[Ticket]:
         query = select(Ticket)
         if filters.category is not None:
             self._check_category(filters.category)

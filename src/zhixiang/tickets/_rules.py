@@ -38,8 +38,8 @@ class _Strict(BaseModel):
 
 
 class Limit(_Strict):
-    hours: float | None = Field(None, gt=0)
-    working_days: int | None = Field(None, gt=0)
+    hours: float | None = Field(default=None, gt=0)
+    working_days: int | None = Field(default=None, gt=0)
 
     def time_limit(self) -> TimeLimit:
         return TimeLimit(hours=self.hours, working_days=self.working_days)
@@ -121,7 +121,7 @@ class ContentCheck(_Strict):
 class ReplyQuality(_Strict):
     """What to do with a reply scored by the injected `ReplyScorer` (see `tickets.ReplyScorer`)."""
 
-    send_back_below: float | None = Field(None, ge=0, le=1)
+    send_back_below: float | None = Field(default=None, ge=0, le=1)
 
 
 class RequestRules(_Strict):
