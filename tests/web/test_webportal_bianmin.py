@@ -8,6 +8,7 @@ import re
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 from web_helpers import screenshot
 from webportal_helpers import client_for, csrf
 
@@ -72,7 +73,7 @@ def test_a_citizen_gets_an_answer_for_a_typed_three_person_household(page, platf
     _fill_member(page, 2, "子女", "10", "")  # income not typed: the answer says it is missing
     page.get_by_role("button", name="计算").click()
     report = page.get_by_test_id("household-report")
-    assert report.is_visible()
+    expect(report).to_be_visible()  # a form post: waits for the answer page
     verdicts = page.get_by_test_id("household-verdict")
     statuses = {
         (v.get_attribute("data-policy"), v.get_attribute("data-status")) for v in verdicts.all()
@@ -86,7 +87,7 @@ def test_a_citizen_gets_an_answer_for_a_typed_three_person_household(page, platf
     page.locator("#f-m2_monthly_income").fill("0")
     page.get_by_role("button", name="计算").click()
     dibao = page.locator('[data-testid="household-verdict"][data-policy="gz-dibao"]')
-    assert dibao.get_attribute("data-status") == "eligible"
+    expect(dibao).to_have_attribute("data-status", "eligible")  # the new answer, not the old page
     assert _audit_count(platform) == audited  # typed facts read no one's data
 
     page.goto(f"{platform.url}/bianmin/events")
@@ -97,6 +98,7 @@ def test_a_citizen_gets_an_answer_for_a_typed_three_person_household(page, platf
     _fill_member(page, 2, "子女", "10", "0")
     page.get_by_role("button", name="查看一件事").click()
     bundles = page.get_by_test_id("typed-bundles").get_by_test_id("bundle")
+    expect(bundles.first).to_be_visible()  # a form post: waits for the answer page
     events = {b.get_attribute("data-event") for b in bundles.all()}
     assert {"养老", "残疾", "救助"} <= events
     assert "下一步" in bundles.first.inner_text()

@@ -9,6 +9,7 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 from web_helpers import screenshot
 from webportal_helpers import (
     APPLY_POLICY,
@@ -113,7 +114,7 @@ def test_an_enterprise_confirms_a_line_and_objects_in_the_browser(
     line.get_by_label("账号").fill("12")  # too short: refused next to the field
     line.get_by_role("button", name="确认享受").click()
     line = page.locator(f'[data-testid="grant-line"][data-line="{portal.lines[portal.a]}"]')
-    assert line.locator(".field-error").first.is_visible()
+    expect(line.locator(".field-error").first).to_be_visible()  # a form post: waits for the page
     assert line.get_by_test_id("line-status").inner_text() == "待确认"
     line.get_by_label("收款单位").fill("甲公司")
     line.get_by_label("开户行").fill("中国银行厦门集美支行")
@@ -226,11 +227,11 @@ def test_an_enterprise_applies_with_a_missing_fact_and_sees_it_queued(
     page.goto(f"{platform.url}/qiye/apply")
     page.locator(f'a[href="/qiye/apply/{APPLY_POLICY}"]').click()
     # Only the fact the hub does not share is asked; 规模以上企业 (统计局, public) is not.
-    assert page.get_by_label("研发投入占比（%）").count() == 1
+    expect(page.get_by_label("研发投入占比（%）")).to_have_count(1)  # waits for the form page
     assert page.get_by_label("规模以上企业").count() == 0
     page.get_by_label("研发投入占比（%）").fill("很多")
     page.get_by_role("button", name="提交申请").click()
-    assert page.locator(".field-error").first.is_visible()
+    expect(page.locator(".field-error").first).to_be_visible()  # a form post: waits for the page
     page.get_by_label("研发投入占比（%）").fill("3.5")
     page.get_by_label("申请说明（可选）").fill("<b>研发</b>投入见年报")
     page.get_by_role("button", name="提交申请").click()
