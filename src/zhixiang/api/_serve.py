@@ -71,7 +71,9 @@ def serve(
 
 
 def _migrate_once() -> None:
-    """Workers starting together on a fresh database would each migrate it: do it here, once."""
+    """Migrate the databases every worker opens at start, here, before any worker exists: a
+    migration that fails stops the server once, with its own message, instead of killing N workers.
+    (Workers that migrate together are safe too: `zhixiang.db.migrate` lets one at a time.)"""
     from zhixiang.access import open_access
     from zhixiang.config import load_settings
     from zhixiang.tickets import open_store
