@@ -149,6 +149,34 @@ def test_duplicate_similarity_agrees_with_sklearns_tfidf(text: str, candidates: 
     assert similarities(text, candidates) == pytest.approx(list(expected), abs=1e-9)
 
 
+#: Characters that could upset integer gram codes: NUL (a 2-gram starting with it is the bare next
+#: character's code without the 1-gram tag), a lone surrogate, astral-plane emoji, upper case.
+_ODD = "\x00\ud800😀𠀀Aa 路灯\t\n"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    text=st.text(alphabet=_ODD, max_size=12),
+    candidates=st.lists(st.text(alphabet=_ODD, max_size=12), min_size=1, max_size=5),
+)
+def test_duplicate_similarity_agrees_with_sklearn_on_odd_characters(
+    text: str, candidates: list[str]
+) -> None:
+    if not any((text, *candidates)):
+        return  # sklearn refuses an empty vocabulary; ours scores every pair 0
+    matrix = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True).fit_transform(
+        [text, *candidates]
+    )
+    expected = linear_kernel(matrix[0:1], matrix[1:]).ravel()
+    assert similarities(text, candidates) == pytest.approx(list(expected), abs=1e-9)
+
+
+def test_empty_texts_score_zero() -> None:
+    assert similarities("", ["", "路灯坏了"]) == [0.0, 0.0]
+    assert similarities("路灯坏了", [""]) == [0.0]
+    assert similarities("路灯坏了", []) == []
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     text=st.text(alphabet="路灯不亮坏了小区垃圾噪音扰民油烟施工12 ，。", min_size=1, max_size=40),
