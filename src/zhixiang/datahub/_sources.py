@@ -132,18 +132,42 @@ class CsvFile:
 _NO_NULL = "\x01zx-no-null\x02"
 
 
+#: The one date format DuckDB's reader is given for the columns it reads as dates (`csv_scan`).
+READER_DATE_FORMAT = "%Y-%m-%d"
+
+
 def csv_scan(
-    csv_file: CsvFile, rejects: str, nulls: tuple[str, ...] | None = None, numbered: bool = True
+    csv_file: CsvFile,
+    rejects: str,
+    nulls: tuple[str, ...] | None = None,
+    numbered: bool = True,
+    types: dict[str, str] | None = None,
 ) -> str:
     """SQL reading the CSV as text cells, `numbered` with their ordinal `_ord` (1 = first record
     after the header); rows with too few or too many fields go to the temporary table `rejects`
     instead of failing the read.
 
+    `types` has the reader itself parse some columns (DECIMAL, or DATE as `READER_DATE_FORMAT`);
+    a row with a cell it cannot cast goes to `rejects` too (error type CAST), to be read as text.
+
     With `nulls` the reader itself turns cells that are exactly a placeholder into NULL (cheaper than
     comparing afterwards); without, every cell keeps its raw text. Numbering is a window over the
     whole file (one thread, several seconds a million rows): a scan materialised in file order can
     take the ordinal from the table's rowid instead."""
-    columns = "{" + ", ".join(f"{_sql_text_literal(h)}: 'VARCHAR'" for h in csv_file.header) + "}"
+    types = types or {}
+    columns = (
+        "{"
+        + ", ".join(
+            f"{_sql_text_literal(h)}: {_sql_text_literal(types.get(h, 'VARCHAR'))}"
+            for h in csv_file.header
+        )
+        + "}"
+    )
+    dates = (
+        f"dateformat = {_sql_text_literal(READER_DATE_FORMAT)}, "
+        if "DATE" in types.values()
+        else ""
+    )
     path = _sql_text_literal(str(csv_file.path))
     if nulls is None or not nulls:
         null_options = f"nullstr = {_sql_text_literal(_NO_NULL)}, allow_quoted_nulls = false"
@@ -155,10 +179,27 @@ def csv_scan(
         f"delim = {_sql_text_literal(csv_file.delimiter)}, quote = '\"', escape = '\"', "
         f"{null_options}, "
         f"store_rejects = true, rejects_table = {_sql_text_literal(rejects)}, "
-        f"rejects_scan = {_sql_text_literal(rejects + '_scan')}, max_line_size = 16777216"
+        f"rejects_scan = {_sql_text_literal(rejects + '_scan')}, {dates}max_line_size = 16777216"
     )
     ordinal = "row_number() OVER () AS _ord, " if numbered else ""
     return f"SELECT {ordinal}* FROM read_csv({path}, {options})"
+
+
+def csv_head(csv_file: CsvFile, size: int = 256 << 10) -> CsvFile:
+    """The first lines of a CSV (about `size` bytes, whole lines) as a temporary file, for trying
+    out how the reader takes its columns. Deleted when the returned `CsvFile` is."""
+    with csv_file.path.open("rb") as f:
+        head = f.read(size)
+    if len(head) == size and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]
+    fd, name = tempfile.mkstemp(prefix="zhixiang-head-", suffix=".csv")
+    with os.fdopen(fd, "wb") as f:
+        f.write(head)
+    sample = CsvFile(
+        Path(name), csv_file.header, csv_file.delimiter, head.count(b"\n"), csv_file.source
+    )
+    weakref.finalize(sample, _unlink, name)
+    return sample
 
 
 def _sql_text_literal(text: str) -> str:

@@ -7,6 +7,7 @@ Each rule here has a scalar twin in `zhixiang.identity` (tests check that both a
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +26,11 @@ from zhixiang.datahub._mapping import (
     Mapping,
 )
 from zhixiang.datahub._sources import (
+    READER_DATE_FORMAT,
     ROW,
     Extract,
     Problem,
+    csv_head,
     csv_problem,
     csv_scan,
     physical_lines,
@@ -79,17 +82,29 @@ def _normalized(r: str) -> str:
     return f"upper(regexp_replace({folded}, '[\\s-]', '', 'g'))"
 
 
+def _credit_value(n: str, i: int) -> str:
+    return f"(instr({lit(CREDIT_CODE_ALPHABET)}, substr({n}, {i + 1}, 1)) - 1)"
+
+
 def _credit_check(n: str) -> str:
-    """The check character of a code already matched by the character pattern. Its first 8
-    characters are digits: one integer cast and integer arithmetic cost a third of 8 lookups."""
+    """The check character of a code already matched by the character pattern (for the message)."""
+    total = " + ".join(f"{_credit_value(n, i)} * {w}" for i, w in enumerate(_CREDIT_WEIGHTS))
+    return f"substr({lit(CREDIT_CODE_ALPHABET)}, ((31 - (({total}) % 31)) % 31) + 1, 1)"
+
+
+def _credit_sum_ok(n: str) -> str:
+    """Whether a code matched by the character pattern carries its check character.
+
+    GB 32100: check = (31 − Σ value·weight mod 31) mod 31, so with the check character's own value
+    at weight 1 a right code sums to 0 mod 31: one boolean per row, the expected character only
+    for the codes that fail. The 8 leading characters are digits: read as one integer (DuckDB
+    computes a repeated top-level expression once) they cost a fraction of 8 lookups."""
     head = f"TRY_CAST(substr({n}, 1, 8) AS INTEGER)"
     total = " + ".join(
-        f"({head} // {10 ** (7 - i)} % 10) * {w}"
-        if i < 8
-        else f"(instr({lit(CREDIT_CODE_ALPHABET)}, substr({n}, {i + 1}, 1)) - 1) * {w}"
-        for i, w in enumerate(_CREDIT_WEIGHTS)
+        f"({head} // {10 ** (7 - i)} % 10) * {w}" if i < 8 else f"{_credit_value(n, i)} * {w}"
+        for i, w in enumerate((*_CREDIT_WEIGHTS, 1))
     )
-    return f"substr({lit(CREDIT_CODE_ALPHABET)}, ((31 - (({total}) % 31)) % 31) + 1, 1)"
+    return f"(({total}) % 31 = 0)"
 
 
 def _id_check(n: str) -> str:
@@ -99,49 +114,59 @@ def _id_check(n: str) -> str:
     return f"substr('10X98765432', (({total}) % 11) + 1, 1)"
 
 
+def _id_sum_ok(n: str) -> str:
+    """Whether a number matched by the pattern carries its check character (GB 11643): the
+    character is '10X98765432'[Σ digit·weight mod 11], i.e. Σ + its value (X = 10) ≡ 1 mod 11."""
+    total = " + ".join(
+        f"(ascii(substr({n}, {i + 1}, 1)) - 48) * {w}" for i, w in enumerate(_ID_WEIGHTS)
+    )
+    last = f"(instr('0123456789X', substr({n}, 18, 1)) - 1)"
+    return f"(({total} + {last}) % 11 = 1)"
+
+
 @dataclass(frozen=True)
 class _Rule:
     """SQL for one field: clean text → parsed value, and parsed value → reason (NULL when valid)."""
 
     value: str
     error: str
-    extra: str = "NULL"  # a helper over the parsed value (a check character), computed once
+    # A flag over the parsed value, computed once per row as a column of its own: inside a CASE
+    # DuckDB would evaluate it afresh (and leave repeated parts unshared).
+    extra: str = "NULL"
 
 
 def identifier_rule(field_name: str, r: str, v: str) -> _Rule:
     """Rules for standard identifiers, chosen by the catalog field (or link target key) name."""
     n = _normalized(r)
     if field_name == "credit_code":
-        # x_: the check character, NULL exactly when the characters do not match the pattern
-        # (so the pattern is matched once per value, not twice).
-        x = v.replace("v_", "x_", 1)
+        ok = v.replace("v_", "x_", 1)  # x_: whether the check character is right
         return _Rule(
             n,
             f"""CASE WHEN {v} IS NULL THEN NULL
             WHEN length({v}) <> 18 THEN '统一社会信用代码应为18位，实为' || length({v}) || '位'
-            WHEN {x} IS NULL
+            WHEN NOT regexp_full_match({v}, '[0-9]{{8}}[0-9A-HJ-NPQRTUWXY]{{10}}')
                 THEN '统一社会信用代码含非法字符（前8位应为数字，不得含 I、O、Z、S、V）'
-            WHEN substr({v}, 18, 1) <> {x}
-                THEN '统一社会信用代码校验位错误: 应为 ' || {x} || '，实为 ' || substr({v}, 18, 1)
+            WHEN NOT {ok}
+                THEN '统一社会信用代码校验位错误: 应为 ' || {_credit_check(v)} || '，实为 ' || substr({v}, 18, 1)
             END""",
-            f"CASE WHEN regexp_full_match({v}, '[0-9]{{8}}[0-9A-HJ-NPQRTUWXY]{{10}}') THEN {_credit_check(v)} END",
+            _credit_sum_ok(v),
         )
     if field_name == "id_number":
         birth = f"try_strptime(substr({v}, 7, 8), '%Y%m%d')"
-        x = v.replace("v_", "x_", 1)
+        ok = v.replace("v_", "x_", 1)  # x_: whether the check character is right
         return _Rule(
             n,
             f"""CASE WHEN {v} IS NULL THEN NULL
             WHEN length({v}) <> 18 THEN '身份证号应为18位，实为' || length({v}) || '位'
             WHEN NOT regexp_full_match({v}, '[0-9]{{17}}[0-9X]') THEN '身份证号前17位应为数字，末位为数字或X'
-            WHEN substr({v}, 18, 1) <> {x}
-                THEN '身份证号校验位错误: 应为 ' || {x} || '，实为 ' || substr({v}, 18, 1)
+            WHEN NOT {ok}
+                THEN '身份证号校验位错误: 应为 ' || {_id_check(v)} || '，实为 ' || substr({v}, 18, 1)
             WHEN {birth} IS NULL THEN '身份证号中的出生日期不存在'
             WHEN {birth} > current_date THEN '身份证号中的出生日期晚于今天'
             WHEN NOT list_contains([{", ".join(lit(p) for p in sorted(ID_PROVINCES))}], substr({v}, 1, 2))
                 THEN '身份证号地址码的省级代码不存在'
             END""",
-            f"CASE WHEN regexp_full_match({v}, '[0-9]{{17}}[0-9X]') THEN {_id_check(v)} END",
+            _id_sum_ok(v),
         )
     if field_name == "phone":
         return _Rule(
@@ -190,10 +215,9 @@ def field_rule(field: Field, column: ColumnMap | None, r: str, v: str) -> _Rule:
         return identifier_rule(field.name, r, v)
     if t is FieldType.REGION:
         n = _normalized(r)
-        value = (
-            f"CASE WHEN length({n}) = 12 AND substr({n}, 7) = '000000' THEN substr({n}, 1, 6) "
-            f"WHEN length({n}) = 12 AND substr({n}, 10) = '000' THEN substr({n}, 1, 9) ELSE {n} END"
-        )
+        # A 12-digit code ending in 000000 or 000 names a county or a township: one pass over the
+        # normalised text (a CASE would normalise it once for every branch it asks).
+        value = f"regexp_replace({n}, '^(.{{6}})000000$|^(.{{9}})000$', '\\1\\2')"
         return _Rule(
             value,
             f"""CASE WHEN {v} IS NULL THEN NULL
@@ -329,9 +353,16 @@ def _prepared(table: pa.Table, columns: set[str], nulls: tuple[str, ...]) -> pa.
 _BLANKS = " \t\r\n\u3000"
 
 
-def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...], numbered: bool) -> str:
+def _prepared_sql(
+    scan: str,
+    columns: list[str],
+    nulls: tuple[str, ...],
+    numbered: bool,
+    typed: tuple[str, ...] = (),
+) -> str:
     """The SQL twin of `_prepared` over DuckDB's own CSV reader (which already made the cells that
-    are exactly a placeholder NULL, see `csv_scan`): trim blanks, then placeholders → NULL.
+    are exactly a placeholder NULL, see `csv_scan`): trim blanks, then placeholders → NULL. The
+    `typed` columns, which the reader parsed itself, pass as they are.
 
     Most rows have no cell with a blank at either end. One match over the row's cells joined by
     chr(1) finds the rows that may have one (such a cell sits next to a chr(1) or at an end of the
@@ -339,6 +370,10 @@ def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...], numbere
     the per-cell test runs on those rows only: one regular expression per row, not one per cell.
     Before it, `contains` (a plain substring search, a third of the cost) looks for any blank in
     the joined text: a row with none cannot have a cell with a blank at either end."""
+    ordinal = f"_ord AS {ROW}, " if numbered else ""
+    passed = "".join(f", {ident(name)}" for name in typed)
+    if not columns:
+        return f"SELECT {ordinal}{passed[2:]} FROM ({scan})"
     placeholders = ", ".join(lit(n) for n in _placeholders(nulls))
     blank = f"[{_BLANKS}]"
     joined = f"concat_ws(chr(1), {', '.join(ident(name) for name in columns)})"
@@ -359,9 +394,8 @@ def _prepared_sql(scan: str, columns: list[str], nulls: tuple[str, ...], numbere
             f"THEN {raw} ELSE {trimmed} END"
         )
         cells.append(f"CASE WHEN {_BLANK_ROW} THEN ({exact}) ELSE {raw} END AS {raw}")
-    ordinal = f"_ord AS {ROW}, " if numbered else ""
     return (
-        f"SELECT {ordinal}{', '.join(cells)} FROM (SELECT *, {flag} AS {_BLANK_ROW} "
+        f"SELECT {ordinal}{', '.join(cells)}{passed} FROM (SELECT *, {flag} AS {_BLANK_ROW} "
         f"FROM (SELECT *, {joined} AS {_JOINED} FROM ({scan})))"
     )
 
@@ -380,9 +414,12 @@ class _CsvRead:
     """What the first scan of a CSV told: its read problems and how ordinals become line numbers."""
 
     problems: list[Problem]
-    rows: int
+    rows: int  # records parsed, the retyped ones included
     lines: pa.Table | None  # (ord, line) when records do not sit one per line after the header
     one_per_line: bool
+    # Lines with a cell the reader could not cast to its column's type: parsed from their text
+    # after the others (their ordinals follow the scan's), so they are checked like any cell.
+    retyped: tuple[int, ...] = ()
 
 
 def _csv_outcome(
@@ -395,14 +432,17 @@ def _csv_outcome(
     ).fetchall()
     if any(kind == "INVALID ENCODING" for _l, kind, _t, _m in rejected):
         return None
-    by_line: dict[int, tuple[str, str]] = {}
-    for line, _kind, text, message in rejected:
-        by_line.setdefault(int(line), (text, message))
-    records = rows + len(by_line)
-    if extract.csv.lines == 1 + records:  # one record per line: DuckDB's lines are the file's
-        mapped = dict(zip(by_line, by_line, strict=True))
+    by_line: dict[int, tuple[str, str]] = {}  # the records that cannot be read as records
+    for line, kind, text, message in rejected:
+        if kind != "CAST":
+            by_line.setdefault(int(line), (text, message))
+    cast = sorted({int(line) for line, kind, *_ in rejected if kind == "CAST"} - set(by_line))
+    records = rows + len(by_line) + len(cast)
+    one_per_line = extract.csv.lines == 1 + records
+    if one_per_line:  # DuckDB's lines are the file's
+        mapped = {line: line for line in (*by_line, *cast)}
         starts = None
-        if by_line:
+        if by_line or cast:
             starts = np.arange(2, 2 + records, dtype=np.int64)
     else:  # quoted line breaks or blank lines: find where each record starts
         starts, mapped = physical_lines(extract.csv)
@@ -411,12 +451,15 @@ def _csv_outcome(
         csv_problem(mapped.get(line, line), expected, text, message)
         for line, (text, message) in by_line.items()
     ]
+    retyped = tuple(mapped.get(line, line) for line in cast)
     lines = None
     if starts is not None:
-        skipped = np.array(sorted(p.row for p in problems), dtype=np.int64)
-        good = starts[~np.isin(starts, skipped)][:rows]
+        skipped = np.array(sorted({p.row for p in problems} | set(retyped)), dtype=np.int64)
+        good = np.concatenate(
+            [starts[~np.isin(starts, skipped)][:rows], np.array(retyped, np.int64)]
+        )
         lines = pa.table({"ord": np.arange(1, len(good) + 1, dtype=np.int64), "line": good})
-    return _CsvRead(problems, rows, lines, extract.csv.lines == 1 + records)
+    return _CsvRead(problems, rows + len(retyped), lines, one_per_line, retyped)
 
 
 @dataclass(frozen=True)
@@ -493,9 +536,9 @@ def validate_extract(
             if s == key_slot:
                 error = f"CASE WHEN NOT p_{s} THEN '缺少主键（{key_label}）' ELSE {error} END"
             checks.append(f"{error} AS e_{s}")
+        extras = ", ".join(f"{rules[s].extra} AS x_{s}" for s, *_ in slots)
         # Two materialised stages: DuckDB would otherwise re-evaluate each parsed value in every check.
         # Only parsed values and a "present" flag are kept; raw text is fetched back for bad rows only.
-        extras = ", ".join(f"{rules[s].extra} AS x_{s}" for s, *_ in slots)
         columns = {
             s: ident(f.name if cm is not None else link_column(_link_kind(mapping, s)))
             for s, f, cm, _c in slots
@@ -506,10 +549,16 @@ def validate_extract(
         )
         present = ", ".join(f"r_{s} IS NOT NULL AS p_{s}" for s, *_ in slots)
 
-        def parse(source: str, numbered: bool = True) -> str:
+        def parse(source: str, numbered: bool = True, typed: dict[str, str] | None = None) -> str:
             row = f"{ROW}, " if numbered else ""
+            values = parsed
+            if typed:  # the reader parsed these columns: their values are the cells themselves
+                values = ", ".join(
+                    f"{f'r_{s}' if col in typed else parsing[s].value} AS v_{s}"
+                    for s, _f, _cm, col in slots
+                )
             return (
-                f"CREATE TEMP TABLE {t}parsed AS SELECT {row}{parsed}, {present} "
+                f"CREATE TEMP TABLE {t}parsed AS SELECT {row}{values}, {present} "
                 f"FROM (SELECT {row}{clean} FROM {source})"
             )
 
@@ -521,20 +570,37 @@ def validate_extract(
             con.execute(parse(source))
             problems = list(extract.problems)
         else:
-            for _attempt in range(2):
-                order = sorted(needed, key=list(extract.csv.header).index)
-                nulls = _placeholders(mapping.null_values)
-                scan = csv_scan(extract.csv, f"{t}rejects", nulls, numbered)
-                source = f"({_prepared_sql(scan, order, mapping.null_values, numbered)})"
-                con.execute(parse(source, numbered))
+            nulls = _placeholders(mapping.null_values)
+            order = sorted(needed, key=list(extract.csv.header).index)
+            typed = {} if numbered else _reader_types(con, mapping, slots, extract, t)
+            for _attempt in range(4):  # typed, transcoded, as text, both
+                scan = csv_scan(extract.csv, f"{t}rejects", nulls, numbered, typed)
+                text = [c for c in order if c not in typed]
+                prepared = _prepared_sql(scan, text, mapping.null_values, numbered, tuple(typed))
+                con.execute(parse(f"({prepared})", numbered, typed))
                 rows = _scalar(con, f"SELECT count(*) FROM {t}parsed")
                 read = _csv_outcome(con, extract, f"{t}rejects", int(rows))
                 con.execute(f"DROP TABLE IF EXISTS {t}rejects")
                 con.execute(f"DROP TABLE IF EXISTS {t}rejects_scan")
-                if read is not None:
+                if read is not None and read.retyped:
+                    if read.one_per_line and len(read.retyped) <= _RETYPED_AT_MOST * read.rows:
+                        # The few rows with a cell the reader could not cast: parsed from their
+                        # text, every cell, as an extract without a reader's types would be.
+                        raw = raw_records(extract.csv, list(read.retyped))
+                        con.register(f"{t}retyped", _prepared(raw, needed, mapping.null_values))
+                        views.append(f"{t}retyped")
+                        con.execute(
+                            f"INSERT INTO {t}parsed SELECT {parsed}, {present} "
+                            f"FROM (SELECT {clean} FROM {t}retyped)"
+                        )
+                        break
+                elif read is not None:
                     break
                 con.execute(f"DROP TABLE {t}parsed")
-                transcode_extract(extract, mapping)  # not UTF-8 after all (or an error)
+                if read is None:
+                    transcode_extract(extract, mapping)  # not UTF-8 after all (or an error)
+                else:  # many such rows, or records across lines: read every cell as text
+                    typed, read = {}, None
             assert read is not None
             problems = list(extract.problems) + read.problems
             line = f"{ROW} + 1"
@@ -636,7 +702,9 @@ def validate_extract(
             f"FROM {t}parsed) p"
         )
         if len(bad_rows):
-            # Rejected ordinals: a failing cell or a duplicate key (few: the anti-join is cheap).
+            # Rejected ordinals: a failing cell or a duplicate key (few: the anti-join is cheap;
+            # deleting them from `parsed` instead makes every later scan of it check deletions,
+            # and the entity table's insert cost some 40% more).
             con.execute(
                 f"""CREATE TEMP TABLE {t}rejected AS SELECT c._ord FROM {t}checked c
                 WHERE c.{ROW} IN (SELECT row_number FROM {t}bad)"""
@@ -667,6 +735,74 @@ def validate_extract(
 def _keeps_order(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether a table created from a scan holds its rows in the scan's order (DuckDB's default)."""
     return bool(_scalar(con, "SELECT current_setting('preserve_insertion_order')"))
+
+
+#: Field types DuckDB's CSV reader parses itself, as the text rule would (`_reader_types`).
+_READER_TYPES = {
+    FieldType.MONEY: "DECIMAL(18,6)",
+    FieldType.DECIMAL: "DECIMAL(18,6)",
+    FieldType.INTEGER: "DECIMAL(18,6)",
+    FieldType.DATE: "DATE",
+    FieldType.BOOL: "BOOLEAN",  # true/false, t/f, 1/0, y/n, yes/no in any case: all TRUE/FALSE_WORDS
+}
+#: Beyond this share of rows with a cell the reader could not cast, the file is read again as text.
+_RETYPED_AT_MOST = 0.05
+#: How much of a file's head the reader's types are tried on (`_reader_types`).
+_TRIAL_BYTES = 256 << 10
+#: Tests set this False to hold the reader's types to the all-text path they replace.
+READER_TYPES = True
+
+
+def _reader_types(
+    con: duckdb.DuckDBPyConnection,
+    mapping: Mapping,
+    slots: list[tuple[str, Field, ColumnMap | None, str]],
+    extract: Extract,
+    t: str,
+) -> dict[str, str]:
+    """Columns DuckDB's reader can parse itself ({CSV column: SQL type}): numbers, dates, yes/no.
+
+    Reading a number or a date as text and casting it in SQL costs about as much again as reading
+    it typed. What the reader accepts it parses as the text rule's first step would (the same
+    DECIMAL cast; a date in the rule's first format, blanks at either end allowed by both; the
+    English yes/no words), so the values are the same; a cell it cannot cast (a thousands
+    separator, full-width digits, '元', another date format, 是/否) sends its row to the text
+    path. A column qualifies when it holds nothing but its own field (no codes, no unit to scale)
+    and the file's first `_TRIAL_BYTES` cast cleanly; a file that fails often further down is read
+    again as text (`_RETYPED_AT_MOST`)."""
+    assert extract.csv is not None
+    if not READER_TYPES:
+        return {}
+    uses = Counter(col for *_s, col in slots)
+    candidates = {}
+    for _s, f, cm, col in slots:
+        sql_type = _READER_TYPES.get(f.type)
+        if sql_type is None or cm is None or cm.codes or cm.unit or uses[col] > 1:
+            continue
+        if f.type is FieldType.DATE and (cm.date_formats or DEFAULT_DATE_FORMATS)[0] != (
+            READER_DATE_FORMAT
+        ):
+            continue
+        candidates[col] = sql_type
+    if not candidates:
+        return {}
+    head = csv_head(extract.csv, _TRIAL_BYTES)
+    scan = csv_scan(head, f"{t}trial", _placeholders(mapping.null_values), False, candidates)
+    try:
+        read = " OR ".join(f"{ident(col)} IS NOT NULL" for col in candidates)  # not pruned
+        con.execute(f"SELECT count(*) FROM ({scan}) WHERE {read}").fetchall()
+        failed = {
+            column
+            for (column,) in con.execute(
+                f"SELECT DISTINCT column_name FROM {t}trial WHERE error_type = 'CAST'"
+            ).fetchall()
+        }
+    except duckdb.Error:  # whatever the trial cannot read, the text path reports properly
+        return {}
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {t}trial")
+        con.execute(f"DROP TABLE IF EXISTS {t}trial_scan")
+    return {col: sql_type for col, sql_type in candidates.items() if col not in failed}
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
