@@ -147,8 +147,9 @@ def csv_scan(
     after the header); rows with too few or too many fields go to the temporary table `rejects`
     instead of failing the read.
 
-    `types` has the reader itself parse some columns (DECIMAL, or DATE as `READER_DATE_FORMAT`);
-    a row with a cell it cannot cast goes to `rejects` too (error type CAST), to be read as text.
+    `types` has the reader itself parse some columns (DECIMAL, BOOLEAN, or DATE as
+    `READER_DATE_FORMAT`); a row with a cell it cannot cast goes to `rejects` too (error type
+    CAST), to be read as text.
 
     With `nulls` the reader itself turns cells that are exactly a placeholder into NULL (cheaper than
     comparing afterwards); without, every cell keeps its raw text. Numbering is a window over the

@@ -704,7 +704,7 @@ def validate_extract(
         if len(bad_rows):
             # Rejected ordinals: a failing cell or a duplicate key (few: the anti-join is cheap;
             # deleting them from `parsed` instead makes every later scan of it check deletions,
-            # and the entity table's insert cost some 40% more).
+            # and the entity table's insert cost 40% more or worse).
             con.execute(
                 f"""CREATE TEMP TABLE {t}rejected AS SELECT c._ord FROM {t}checked c
                 WHERE c.{ROW} IN (SELECT row_number FROM {t}bad)"""
