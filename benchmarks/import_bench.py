@@ -6,7 +6,9 @@ of the same file, at one or more sizes.
 
 Per size: the median of --runs timed runs after a warm-up, wall and CPU time, the load average,
 DuckDB's read_csv of the same file measured in the same run (interleaved), the ratio and an agreement
-check (the spoiled rows quarantined at their lines, the others loaded, sampled values as read_csv's).
+check (the spoiled rows quarantined at their lines, the others loaded, sampled values as read_csv's),
+and the peak memory of one more import and of one read_csv, each in a fresh process (this one's peak
+is the generated data's).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import argparse
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -93,6 +97,27 @@ def hub_import(mapping_path: Path, db: Path) -> tuple[object, int, list, list]:
     return report, rows, sample, lines
 
 
+def peak_memory(side: str, source: Path, db: Path) -> int:
+    """Peak resident memory (bytes) of one import (`side` "import": `source` is the mapping) or one
+    read_csv ("read_csv": `source` is the CSV), run in a fresh Python process."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--peak-of", side, str(source), str(db)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(out.stdout.split()[-1])
+
+
+def _report_peak(side: str, source: Path, db: Path) -> None:
+    """The child side of `peak_memory`: do the work once, print ru_maxrss in bytes."""
+    if side == "import":
+        hub_import(source, db)
+    else:
+        plain_read_csv(source, db)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: kilobytes
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -157,6 +182,12 @@ def bench(rows: int, bad_share: float, runs: int) -> None:
             f"loaded {entity_rows:,} = {rows:,} - {bad:,}; sampled values equal read_csv's: {agree}"
         )
         assert agree, (sample, expected)
+        hub_peak = peak_memory("import", mapping_path, hub_db)
+        plain_peak = peak_memory("read_csv", csv_path, plain_db)
+        print(
+            f"peak memory (one more run each, in a fresh process): import {hub_peak / 2**20:,.0f} MiB, "
+            f"read_csv {plain_peak / 2**20:,.0f} MiB"
+        )
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
@@ -171,7 +202,12 @@ def main() -> None:
     parser.add_argument(
         "--runs", type=int, default=3, help="timed runs of each side (after a warm-up)"
     )
+    parser.add_argument("--peak-of", nargs=3, help=argparse.SUPPRESS)  # see peak_memory
     args = parser.parse_args()
+    if args.peak_of:
+        side, source, db = args.peak_of
+        _report_peak(side, Path(source), Path(db))
+        return
     print(f"{os.cpu_count()} cores; the machine is shared. DuckDB threads: default on both sides.")
     for rows in args.rows:
         bench(rows, args.bad, args.runs)

@@ -13,7 +13,7 @@ from stdnum.cn import ric
 
 from zhixiang.catalog import load_catalog
 from zhixiang.datahub._mapping import ColumnMap
-from zhixiang.datahub._validate import field_rule
+from zhixiang.datahub._validate import _region_types, field_rule
 from zhixiang.identity import (
     CREDIT_CODE_ALPHABET,
     IdentifierError,
@@ -37,8 +37,7 @@ REAL_ID_NUMBERS = ["11010519491231002X", "440524188001010014"]
 @functools.cache
 def _con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.register("_regions_arrow", region_code_table())
-    con.execute("CREATE TEMP TABLE _regions AS SELECT * FROM _regions_arrow")
+    _region_types(con)
     return con
 
 

@@ -180,7 +180,7 @@ def identifier_rule(field_name: str, r: str, v: str) -> _Rule:
             f"""CASE WHEN {v} IS NULL THEN NULL
             WHEN NOT regexp_full_match({v}, '[0-9]{{12}}[A-Z]{{2}}[0-9]{{5}}[FLQW][0-9]{{8}}')
                 THEN '不动产单元号应为28位: 12位数字、2位字母、5位数字、定着物特征码F/L/Q/W、8位数字'
-            WHEN substr({v}, 1, 6) NOT IN (SELECT code FROM _regions WHERE level = 3)
+            WHEN TRY_CAST(substr({v}, 1, 6) AS {_COUNTIES}) IS NULL
                 THEN '不动产单元号前6位不是已知的县级行政区划代码: ' || substr({v}, 1, 6)
             END""",
         )
@@ -223,7 +223,7 @@ def field_rule(field: Field, column: ColumnMap | None, r: str, v: str) -> _Rule:
             f"""CASE WHEN {v} IS NULL THEN NULL
             WHEN NOT regexp_full_match({v}, '[0-9]{{6}}([0-9]{{3}}([0-9]{{3}})?)?')
                 THEN '{label}应为6位、9位或12位行政区划代码'{_echo(field, v)}
-            WHEN substr({v}, 1, 9) NOT IN (SELECT code FROM _regions)
+            WHEN TRY_CAST(substr({v}, 1, 9) AS {_REGIONS}) IS NULL
                 THEN '{label}不在国家行政区划代码表中'{_echo(field, v)}
             END""",
         )
@@ -504,12 +504,7 @@ def validate_extract(
             con.register(f"{t}trimmed", _prepared(extract.table, needed, mapping.null_values))
             views += [f"{t}raw", f"{t}trimmed"]
             source = f"{t}trimmed"
-        if not _scalar(
-            con, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = '_regions'"
-        ):
-            con.register("_zx_regions_arrow", region_code_table())
-            con.execute("CREATE TEMP TABLE _regions AS SELECT * FROM _zx_regions_arrow")
-            con.unregister("_zx_regions_arrow")
+        _region_types(con)
         slots: list[
             tuple[str, Field, ColumnMap | None, str]
         ] = []  # (slot, field, column map, source column)
@@ -537,19 +532,39 @@ def validate_extract(
                 error = f"CASE WHEN NOT p_{s} THEN '缺少主键（{key_label}）' ELSE {error} END"
             checks.append(f"{error} AS e_{s}")
         extras = ", ".join(f"{rules[s].extra} AS x_{s}" for s, *_ in slots)
-        # Two materialised stages: DuckDB would otherwise re-evaluate each parsed value in every check.
-        # Only parsed values and a "present" flag are kept; raw text is fetched back for bad rows only.
         columns = {
             s: ident(f.name if cm is not None else link_column(_link_kind(mapping, s)))
             for s, f, cm, _c in slots
         }
+        scaled = {
+            s: bool(cm and cm.unit and MONEY_UNITS.get(cm.unit, 1) > 1) for s, _f, cm, _c in slots
+        }
         stored = ", ".join(
-            f"{_stored(f, f'v_{s}', bool(cm and cm.unit and MONEY_UNITS.get(cm.unit, 1) > 1))} AS {columns[s]}"
-            for s, f, cm, _c in slots
+            f"{_stored(f, f'v_{s}', scaled[s])} AS {columns[s]}" for s, f, cm, _c in slots
+        )
+        # Duplicates are told by the key's stored column where that is its parsed value itself.
+        key_field = next(f for s, f, _cm, _c in slots if s == key_slot)
+        key = columns[key_slot]
+        if _stored(key_field, "v", scaled[key_slot]) != "v" or len(catalog.keys) > 1:
+            key = "_key"
+        if len(catalog.keys) > 1:  # a link kind: its rows are told apart by all its key columns
+            parts = [s for s, f, cm, _c in slots if cm is not None and f.name in catalog.keys]
+            kept = f"concat_ws('|', {', '.join(f'v_{s}' for s in parts)}) AS _key, "
+        else:
+            kept = f"v_{key_slot} AS _key, " if key == "_key" else ""
+        # A row's reasons, one list entry per slot, only for rows that fail (most have none).
+        failing = ", ".join(f"e_{s}" for s, *_ in slots)
+        reasons = ", ".join(f"CAST(e_{s} AS VARCHAR)" for s, *_ in slots)
+        verdict = (
+            f"e_{key_slot} IS NULL AS _key_ok, "
+            f"CASE WHEN coalesce({failing}) IS NULL THEN NULL ELSE [{reasons}] END AS _errors"
         )
         present = ", ".join(f"r_{s} IS NOT NULL AS p_{s}" for s, *_ in slots)
 
-        def parse(source: str, numbered: bool = True, typed: dict[str, str] | None = None) -> str:
+        def staged(source: str, numbered: bool = True, typed: dict[str, str] | None = None) -> str:
+            """Parse, check and cast in one statement: stacked projections compute each parsed value
+            once, and only what is kept is materialised (stored values, the key's verdict and the
+            reasons of failing rows), so no per-cell flags or parsed copies are written."""
             row = f"{ROW}, " if numbered else ""
             values = parsed
             if typed:  # the reader parsed these columns: their values are the cells themselves
@@ -558,9 +573,13 @@ def validate_extract(
                     for s, _f, _cm, col in slots
                 )
             return (
-                f"CREATE TEMP TABLE {t}parsed AS SELECT {row}{values}, {present} "
-                f"FROM (SELECT {row}{clean} FROM {source})"
+                f"SELECT {row}{stored}, {kept}{verdict} FROM (SELECT *, {', '.join(checks)} "
+                f"FROM (SELECT *, {extras} FROM (SELECT {row}{values}, {present} "
+                f"FROM (SELECT {row}{clean} FROM {source}))))"
             )
+
+        def parse(source: str, numbered: bool = True, typed: dict[str, str] | None = None) -> str:
+            return f"CREATE TEMP TABLE {t}parsed AS {staged(source, numbered, typed)}"
 
         read: _CsvRead | None = None
         line = ROW
@@ -589,10 +608,7 @@ def validate_extract(
                         raw = raw_records(extract.csv, list(read.retyped))
                         con.register(f"{t}retyped", _prepared(raw, needed, mapping.null_values))
                         views.append(f"{t}retyped")
-                        con.execute(
-                            f"INSERT INTO {t}parsed SELECT {parsed}, {present} "
-                            f"FROM (SELECT {clean} FROM {t}retyped)"
-                        )
+                        con.execute(f"INSERT INTO {t}parsed {staged(f'{t}retyped', False)}")
                         break
                 elif read is not None:
                     break
@@ -608,31 +624,26 @@ def validate_extract(
                 con.register(f"{t}lines", read.lines)
                 views.append(f"{t}lines")
                 line = f"(SELECT line FROM {t}lines WHERE ord = {ROW})"
-        kept = (
-            f"v_{key_slot}"  # the key, for duplicates; other parsed values live on as stored ones
-        )
-        if len(catalog.keys) > 1:  # a link kind: its rows are told apart by all its key columns
-            parts = [s for s, f, cm, _c in slots if cm is not None and f.name in catalog.keys]
-            kept = f"concat_ws('|', {', '.join(f'v_{s}' for s in parts)}) AS v_{key_slot}"
-        # The stored values are not written here: the good rows are selected from `parsed` itself
-        # (by ordinal, leaving out the few rejected ones), so the data is materialised once less.
-        ordinal = ROW if numbered else f"rowid + 1 AS {ROW}"
+        ordinal = "" if numbered else f", rowid + 1 AS {ROW}"
+        ordered = f"(SELECT *{ordinal} FROM {t}parsed)"  # {ROW}: the ordinal
         if read is not None and read.lines is not None:  # the good query needs them too
             con.execute(f"CREATE TEMP TABLE {t}line AS SELECT * FROM {t}lines")
             line = f"(SELECT line FROM {t}line WHERE ord = {ROW})"
+        # The failing rows ({ROW}: line, _ord: ordinal) with their reasons.
         con.execute(
-            f"""CREATE TEMP TABLE {t}checked AS SELECT {line} AS {ROW}, {ROW} AS _ord, {kept},
-            {", ".join(checks)} FROM (SELECT *, {"" if numbered else f"{ordinal}, "}{extras}
-            FROM {t}parsed)"""
+            f"""CREATE TEMP TABLE {t}checked AS SELECT {line} AS {ROW}, {ROW} AS _ord, _errors
+            FROM {ordered} WHERE _errors IS NOT NULL"""
         )
         # Duplicate keys within one extract: every copy is quarantined, naming the other rows.
         con.execute(
-            f"""CREATE TEMP TABLE {t}dups AS
-            WITH d AS (SELECT v_{key_slot} AS k FROM {t}checked WHERE e_{key_slot} IS NULL
-                       GROUP BY 1 HAVING count(*) > 1)
-            SELECT c.v_{key_slot} AS k, count(*) AS n,
-                   string_agg(CAST(c.{ROW} AS VARCHAR), '、' ORDER BY c.{ROW}) AS rows
-            FROM {t}checked c JOIN d ON c.v_{key_slot} = d.k GROUP BY 1"""
+            f"""CREATE TEMP TABLE {t}dup_rows AS SELECT {line} AS {ROW}, {ROW} AS _ord, {key} AS k
+            FROM {ordered} WHERE {key} IN (SELECT {key} FROM {t}parsed WHERE _key_ok
+                                        GROUP BY 1 HAVING count(*) > 1)"""
+        )
+        con.execute(
+            f"""CREATE TEMP TABLE {t}dups AS SELECT k, count(*) AS n,
+            string_agg(CAST({ROW} AS VARCHAR), '、' ORDER BY {ROW}) AS rows
+            FROM {t}dup_rows GROUP BY 1"""
         )
         names = {
             s: (f.name if cm is not None else f"link:{_link_kind(mapping, s)}")
@@ -640,9 +651,9 @@ def validate_extract(
         }
         source_column = {s: col for s, _f, _cm, col in slots}
         errors = " UNION ALL ".join(
-            f"SELECT {ROW} AS row_number, {lit(names[s])} AS field, e_{s} AS reason, "
-            f"{lit(source_column[s])} AS src FROM {t}checked WHERE e_{s} IS NOT NULL"
-            for s, *_ in slots
+            f"SELECT {ROW} AS row_number, {lit(names[s])} AS field, _errors[{i}] AS reason, "
+            f"{lit(source_column[s])} AS src FROM {t}checked WHERE _errors[{i}] IS NOT NULL"
+            for i, (s, *_) in enumerate(slots, start=1)
         )
         # A personal key (身份证号) is never echoed in a reason: the rows say where the copies are.
         personal_key = any(
@@ -656,7 +667,7 @@ def validate_extract(
         )
         dups = (
             f"SELECT c.{ROW}, {lit(catalog.key)}, '主键重复'{key_echo} || ' 在本来源中出现' || d.n || '次（行 ' || d.rows || '）', "
-            f"{lit(source_column[key_slot])} FROM {t}checked c JOIN {t}dups d ON c.v_{key_slot} = d.k"
+            f"{lit(source_column[key_slot])} FROM {t}dup_rows c JOIN {t}dups d ON c.k = d.k"
         )
         con.execute(f"CREATE TEMP TABLE {t}bad AS {errors} UNION ALL {dups}")
         bad_rows = pa.array(
@@ -698,19 +709,15 @@ def validate_extract(
             FROM {t}bad b JOIN {t}bad_raw r ON r.{ROW} = b.row_number ORDER BY 1, 2"""
         ).to_arrow_table()
         good_sql = (
-            f"SELECT {stored}, {line} AS {ROW} FROM (SELECT *{'' if numbered else f', {ordinal}'} "
-            f"FROM {t}parsed) p"
+            f"SELECT {', '.join(columns.values())}, {line} AS {ROW} FROM {ordered} p "
+            "WHERE p._errors IS NULL"
         )
-        if len(bad_rows):
-            # Rejected ordinals: a failing cell or a duplicate key (few: the anti-join is cheap;
-            # deleting them from `parsed` instead makes every later scan of it check deletions,
-            # and the entity table's insert cost 40% more or worse).
-            con.execute(
-                f"""CREATE TEMP TABLE {t}rejected AS SELECT c._ord FROM {t}checked c
-                WHERE c.{ROW} IN (SELECT row_number FROM {t}bad)"""
-            )
-            # p.{ROW} is the ordinal (the select list's {ROW} is the line)
-            good_sql += f" WHERE p.{ROW} NOT IN (SELECT _ord FROM {t}rejected)"
+        if _scalar(con, f"SELECT count(*) FROM {t}dup_rows"):
+            # The copies of a duplicate key (few: the anti-join is cheap; deleting them from
+            # `parsed` instead makes every later scan of it check deletions, and the entity
+            # table's insert cost 40% more or worse). p.{ROW} is the ordinal.
+            con.execute(f"CREATE TEMP TABLE {t}rejected AS SELECT _ord FROM {t}dup_rows")
+            good_sql += f" AND p.{ROW} NOT IN (SELECT _ord FROM {t}rejected)"
         read_problems = _problems_table(problems)
         quarantine = pa.concat_tables([read_problems, quarantine.cast(QUARANTINE_SCHEMA)])
         rows_read = (
@@ -725,11 +732,39 @@ def validate_extract(
     finally:
         for view in views:
             con.unregister(view)
-        dropped = ("checked", "dups", "bad", "bad_raw", "rejects", "rejects_scan")
+        dropped = ("checked", "dup_rows", "dups", "bad", "bad_raw", "rejects", "rejects_scan")
         for table in dropped if not own else (*dropped, "parsed", "rejected", "line"):
             con.execute(f"DROP TABLE IF EXISTS {t}{table}")
         if own:
             con.close()
+
+
+#: Region codes as ENUM types: a cast to one is a hash lookup inside the row's own expression, where
+#: a `NOT IN (SELECT …)` would join, and a join's output need not keep the scan's order (the CSV's
+#: records are numbered by that order).
+_REGIONS, _COUNTIES = "_zx_region", "_zx_county"
+
+
+def _region_types(con: duckdb.DuckDBPyConnection) -> None:
+    """The connection's region code types (temporary; made once per connection)."""
+    made = _scalar(
+        con,
+        f"SELECT count(*) FROM duckdb_types() WHERE database_name = 'temp' AND type_name = '{_REGIONS}'",
+    )
+    if made:
+        return
+    con.register("_zx_regions_arrow", region_code_table())
+    try:
+        con.execute(
+            f"CREATE TEMP TYPE {_COUNTIES} AS ENUM "
+            "(SELECT DISTINCT code FROM _zx_regions_arrow WHERE level = 3 ORDER BY code)"
+        )
+        con.execute(
+            f"CREATE TEMP TYPE {_REGIONS} AS ENUM "
+            "(SELECT DISTINCT code FROM _zx_regions_arrow ORDER BY code)"
+        )
+    finally:
+        con.unregister("_zx_regions_arrow")
 
 
 def _keeps_order(con: duckdb.DuckDBPyConnection) -> bool:
