@@ -115,7 +115,11 @@ def _report_peak(side: str, source: Path, db: Path) -> None:
         hub_import(source, db)
     else:
         plain_read_csv(source, db)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: kilobytes
+    # VmHWM, not ru_maxrss: Linux carries a parent's ru_maxrss over fork and exec (the generated
+    # data's peak); the high-water mark belongs to the process's own address space.
+    status = Path("/proc/self/status").read_text()
+    (kilobytes,) = (line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    print(int(kilobytes) * 1024)
 
 
 def median(values: list[float]) -> float:
