@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections import Counter
 from datetime import date
 from decimal import Decimal
@@ -126,6 +127,8 @@ def test_the_command_prints_the_changes_and_json(warehouse, tmp_path, home) -> N
     )
     assert shown.exit_code == 0, shown.output
     assert "不再符合" in shown.output and "按区县" in shown.output and "按行业门类" in shown.output
+    # Raising the threshold makes nobody newly eligible: that row's money is 0元 like every other.
+    assert re.search(r"新增符合\s*│\s*0\s*│\s*0元", shown.output), shown.output
     as_json = runner.invoke(
         app,
         [

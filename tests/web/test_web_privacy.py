@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from fastapi.testclient import TestClient
-from web_helpers import csrf_of, everyone
+from web_helpers import PASSWORDS, csrf_of, everyone
 
 from zhixiang.web._export import export
 
@@ -76,9 +76,13 @@ def test_the_staff_calculator_reads_stored_facts_only_under_grants(platform) -> 
 
     settings = platform.app.state.settings
     with open_warehouse(settings.warehouse_url) as wh:
-        code = wh.arrow(
-            "SELECT credit_code FROM enterprise WHERE revenue IS NOT NULL ORDER BY credit_code LIMIT 1"
-        ).column(0)[0].as_py()
+        code = (
+            wh.arrow(
+                "SELECT credit_code FROM enterprise WHERE revenue IS NOT NULL ORDER BY credit_code LIMIT 1"
+            )
+            .column(0)[0]
+            .as_py()
+        )
     officer = Principal(
         PrincipalKind.KEY, "t-officer", "陈政策", frozenset({Role.POLICY_ADMIN}), "city-commerce"
     )
@@ -102,3 +106,38 @@ def test_the_staff_calculator_reads_stored_facts_only_under_grants(platform) -> 
         lookup.close()
     assert stored is not None and revenue_values(stored) - {None}, "the stored facts hold 营业收入"
     assert revenue_values(seen) == {None}, "营业收入 reached a department without a grant"
+
+
+def test_the_quality_page_shows_a_withheld_fill_rate_as_a_gap(platform, monkeypatch) -> None:
+    """Small counts of a personal field are withheld (its fill rate is None): the page, its chart
+    and its export still answer, with a gap where the rate would be."""
+    import dataclasses
+    import html
+    import json
+    import re
+
+    import zhixiang.web._data as data_pages
+    from zhixiang.datahub import quality_report
+
+    def withheld(wh, *args, **kwargs):
+        report = quality_report(wh, *args, **kwargs)
+        first = report[0]
+        hidden = dataclasses.replace(first.fields[0], filled=None, fill_rate=None, suppressed=True)
+        return [dataclasses.replace(first, fields=(hidden, *first.fields[1:])), *report[1:]]
+
+    monkeypatch.setattr(data_pages, "quality_report", withheld)
+    client = TestClient(platform.app, base_url="http://127.0.0.1", follow_redirects=False)
+    token = csrf_of(client.get("/login").text)
+    signed = client.post(
+        "/login",
+        data={"username": "dataman", "password": PASSWORDS["dataman"], "csrf_token": token},
+    )
+    assert signed.status_code == 303, signed.text[-300:]
+    page = client.get("/app/data/quality")
+    assert page.status_code == 200, page.text[-500:]
+    chart = re.search(r'data-chart="([^"]*)"', page.text)
+    assert chart is not None
+    (bars,) = json.loads(html.unescape(chart.group(1)))["series"]
+    assert bars["data"][0] is None and len(bars["data"]) > 1
+    for format in ("csv", "xlsx"):
+        assert client.get(f"/app/data/quality?format={format}").status_code == 200

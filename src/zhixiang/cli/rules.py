@@ -150,7 +150,7 @@ def compare(
         summary.add_row(
             label,
             f"{group.count if group else 0:,}",
-            format_money(group.cost_change if group else 0, 2),
+            format_money(group.cost_change if group else Decimal(0), 2),
         )
     console.print(summary)
     console.print(

@@ -143,7 +143,11 @@ def quality(request: Request, user: Quality, format: str | None = None) -> Respo
             {
                 "name": "填充率",
                 "type": "bar",
-                "data": [round(100 * r["fill_rate"], 1) for r in rows],
+                # A personal field's withheld rate (small counts) is a gap, not a bar.
+                "data": [
+                    None if r["fill_rate"] is None else round(100 * r["fill_rate"], 1)
+                    for r in rows
+                ],
             }
         ],
     }
