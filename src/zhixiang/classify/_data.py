@@ -150,6 +150,7 @@ def training_corpus(
     keep = [i for i in range(len(texts)) if i < n_raw or groups[i] not in raw_groups]
     dropped = len(texts) - len(keep)
     if use_segmented:
+        assert segmented is not None  # set above when use_segmented
         source += f" + {segmented.name}（{len(texts) - n_raw} 条，去除与前者重复的 {dropped} 条）"
     return Corpus(
         titles=[titles[i] for i in keep],

@@ -91,15 +91,17 @@ def list_tickets(
     from zhixiang.tickets import SearchFilters
 
     try:
-        filters = SearchFilters(
-            status=status,
-            department=department,
-            q=q,
-            region=region,
-            overdue=True if overdue else None,
-            deadline_estimated=True if estimated else None,
-            limit=limit,
-            offset=offset,
+        filters = SearchFilters.model_validate(
+            {
+                "status": status,
+                "department": department,
+                "q": q,
+                "region": region,
+                "overdue": True if overdue else None,
+                "deadline_estimated": True if estimated else None,
+                "limit": limit,
+                "offset": offset,
+            }
         )
         found = _store().search(_me(), filters)
     except ValidationError as exc:
@@ -209,17 +211,19 @@ def act(
     from zhixiang.tickets import Command
 
     try:
-        command = Command(
-            action=action,
-            department=department,
-            category=category,
-            reason=reason,
-            reply=reply,
-            days=days,
-            reached=reached,
-            responded=responded,
-            solved=solved,
-            satisfaction=satisfaction,
+        command = Command.model_validate(
+            {
+                "action": action,
+                "department": department,
+                "category": category,
+                "reason": reason,
+                "reply": reply,
+                "days": days,
+                "reached": reached,
+                "responded": responded,
+                "solved": solved,
+                "satisfaction": satisfaction,
+            }
         )
         ticket = _store().act(_me(), ticket_id, command)
     except ValidationError as exc:

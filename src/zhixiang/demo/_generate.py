@@ -131,7 +131,9 @@ def iter_enterprises(
         yield _chunk(min(chunk, count - first), seed, reference, first, chunk_seed=(seed, index))
 
 
-def _chunk(n: int, seed: int, reference: date, first: int, chunk_seed: object) -> pa.Table:
+def _chunk(
+    n: int, seed: int, reference: date, first: int, chunk_seed: int | tuple[int, int]
+) -> pa.Table:
     rng = np.random.default_rng(chunk_seed if isinstance(chunk_seed, int) else list(chunk_seed))
     offset = int(np.random.default_rng(seed).integers(0, _SERIAL_SPACE))
 

@@ -168,13 +168,15 @@ def _chunk(
     h = int(n / 2.4) + 16  # more than enough; cut to exactly n persons below
     kind = rng.choice(len(_COMPOSITIONS), size=h, p=shares / shares.sum())
 
-    def spread(column: int) -> np.ndarray:
-        low = np.array([c[column][0] for c in _COMPOSITIONS])[kind]
-        high = np.array([c[column][1] for c in _COMPOSITIONS])[kind]
+    def spread(ranges: list[tuple[int, int]]) -> np.ndarray:
+        low = np.array([r[0] for r in ranges])[kind]
+        high = np.array([r[1] for r in ranges])[kind]
         return rng.integers(low, high + 1)
 
     spouses = np.array([c[3] for c in _COMPOSITIONS])[kind]
-    children, parents, others = spread(4), spread(5), spread(6)
+    children = spread([c[4] for c in _COMPOSITIONS])
+    parents = spread([c[5] for c in _COMPOSITIONS])
+    others = spread([c[6] for c in _COMPOSITIONS])
     sizes = 1 + spouses + children + parents + others
     ends = np.cumsum(sizes)
     h = int(np.searchsorted(ends, n)) + 1  # households needed to reach n persons

@@ -91,7 +91,7 @@ def ensure_demo_accounts(
     """
     record = home / RECORD
     known = _read(record)
-    wanted = [
+    wanted: list[tuple[str, str, Role, str | None, str | None, str]] = [
         (a.username, a.display_name, a.role, a.department, None, a.duty) for a in DEMO_ACCOUNTS
     ]
     wanted.append(

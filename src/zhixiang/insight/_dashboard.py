@@ -65,14 +65,18 @@ def surge_events(
     messages: Sequence[Message], categories: Sequence[str], topics: Sequence[Topic] = ()
 ) -> list[Event]:
     """Events of the area × category series and of each topic's series, for `detect_surges`."""
-    timed = [(m, c) for m, c in zip(messages, categories, strict=True) if m.time is not None]
+    timed = [
+        (m, m.time.date(), c)
+        for m, c in zip(messages, categories, strict=True)
+        if m.time is not None
+    ]
     events = events_by_area_category(
-        [m.id for m, _ in timed],
-        [m.text for m, _ in timed],
-        [m.time.date() for m, _ in timed],
-        [c for _, c in timed],  # type: ignore[union-attr]
+        [m.id for m, _, _ in timed],
+        [m.text for m, _, _ in timed],
+        [d for _, d, _ in timed],
+        [c for _, _, c in timed],
     )
-    when = {m.id: m.time.date() for m, _ in timed}  # type: ignore[union-attr]
+    when = {m.id: d for m, d, _ in timed}
     for topic in topics:
         events += [Event("topic", topic.key, when[i], i) for i in topic.message_ids if i in when]
     return events

@@ -57,9 +57,8 @@ def labelled_pairs(
     messages: Sequence[Message], window_hours: float = 72, same_title: float = 0.3
 ) -> tuple[list[tuple[int, int]], list[bool]]:
     """Pairs (earlier, later) within the window with their truth, by the rules in the docstring."""
-    timed = sorted(
-        (i for i, m in enumerate(messages) if m.time is not None), key=lambda i: messages[i].time
-    )  # type: ignore[arg-type,return-value]
+    times = {i: m.time for i, m in enumerate(messages) if m.time is not None}
+    timed = sorted(times, key=times.__getitem__)
     index = build_index(f"{m.title} {m.body[:200]}" for m in messages)
     places = [set(index.places(f"{m.title} {m.body[:200]}")) for m in messages]
     window = timedelta(hours=window_hours)
@@ -67,7 +66,7 @@ def labelled_pairs(
     start = 0
     for k, j in enumerate(timed):
         later = messages[j]
-        while messages[timed[start]].time < later.time - window:  # type: ignore[operator]
+        while times[timed[start]] < times[j] - window:
             start += 1
         for i in timed[start:k]:
             earlier = messages[i]

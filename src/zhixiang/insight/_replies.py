@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TypedDict
 
 from zhixiang.insight._places import AREA, candidates
 from zhixiang.insight._text import fold
@@ -104,7 +105,15 @@ def _common_bigrams() -> tuple[dict[str, float], float]:
     return idf, rare
 
 
-def bigram_table(texts: Iterable[str], keep: int = 6_000) -> dict[str, object]:
+class BigramTable(TypedDict):
+    """The shipped reply_bigrams.json: texts counted, the rarest kept count, bigram → texts."""
+
+    documents: int
+    floor: int
+    bigrams: dict[str, int]
+
+
+def bigram_table(texts: Iterable[str], keep: int = 6_000) -> BigramTable:
     """The shipped table: in how many texts each of the `keep` commonest bigrams occurs."""
     counts: Counter[str] = Counter()
     documents = 0

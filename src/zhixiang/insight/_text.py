@@ -67,7 +67,8 @@ def tfidf_vectors(
     counts.data = 1.0 + np.log(counts.data)
     counts = counts @ sp.diags(idf)
     if counts.shape[1] == 0:  # no n-gram shared by two texts: nothing to compare, nothing to group
-        return sp.csr_matrix((len(texts), 0), dtype=np.float32)
+        # scipy-stubs: the shape-only constructor is typed for float64 alone; float32 works
+        return sp.csr_matrix((len(texts), 0), dtype=np.float32)  # type: ignore[arg-type]
     return normalize(counts.tocsr(), copy=False)
 
 

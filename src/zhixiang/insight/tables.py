@@ -19,11 +19,11 @@ def main() -> None:
     for name in ("messages_with_replies.csv", "messages_with_votes.csv"):
         table = read_table(base / name, required=[TITLE, BODY])
         texts += [m.text for m in table.messages] + [m.reply for m in table.messages if m.reply]
-    table = bigram_table(texts)
+    counts = bigram_table(texts)
     BIGRAM_TABLE.write_text(
-        json.dumps(table, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
+        json.dumps(counts, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
     )
-    print(f"{len(texts)} 篇文本 → {len(table['bigrams'])} 个字符二元组，写入 {BIGRAM_TABLE}")
+    print(f"{len(texts)} 篇文本 → {len(counts['bigrams'])} 个字符二元组，写入 {BIGRAM_TABLE}")
 
 
 if __name__ == "__main__":

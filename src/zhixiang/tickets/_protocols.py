@@ -32,8 +32,11 @@ class Classifier(Protocol):
 class ScoredReply(Protocol):
     """A reply's score: `total` in 0..1 (higher is better) and the problems found, in Chinese."""
 
-    total: float
-    problems: Sequence[str]
+    # read-only: `zhixiang.insight.ReplyScore` is a frozen dataclass
+    @property
+    def total(self) -> float: ...
+    @property
+    def problems(self) -> Sequence[str]: ...
 
 
 class ReplyScorer(Protocol):

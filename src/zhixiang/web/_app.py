@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -257,7 +257,8 @@ def page_error(request: Request, status: int, message: str, field: str | None = 
 def _install_error_pages(app: FastAPI) -> None:
     """Wrap the API's handlers: page paths get pages, API paths keep their JSON answers."""
     Handler = Callable[[Request, Any], Awaitable[Response]]
-    api_refusal: Handler = app.exception_handlers[ZhixiangError]
+    # the API's ZhixiangError handler (zhixiang.api.create_app) is a coroutine function
+    api_refusal = cast(Handler, app.exception_handlers[ZhixiangError])
 
     async def refusal(request: Request, exc: ZhixiangError) -> Response:
         if not is_page(request.url.path):
@@ -293,9 +294,10 @@ def _install_error_pages(app: FastAPI) -> None:
         return page_error(request, 500, "系统出错了，已记录，请稍后再试")
 
     app.add_exception_handler(Exception, failure)
-    app.add_exception_handler(ZhixiangError, refusal)
-    app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(StarletteHTTPException, http_error)
+    # starlette types a handler as taking any Exception; each is registered for its own class
+    app.add_exception_handler(ZhixiangError, refusal)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
 
 
 def mount(app: FastAPI) -> None:

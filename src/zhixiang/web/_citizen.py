@@ -195,13 +195,15 @@ async def rate(request: Request, user: Anyone, code: str) -> Response:
             form.refuse(name, f"请选择{label}")
     if form.ok:
         try:
-            command = Command(
-                action=Action.FOLLOW_UP,
-                reached=True,
-                responded=form.get("responded") == "yes",
-                solved=form.get("solved") == "yes",
-                satisfaction=form.get("satisfaction"),
-                reason=form.get("comment"),
+            command = Command.model_validate(
+                {
+                    "action": Action.FOLLOW_UP,
+                    "reached": True,
+                    "responded": form.get("responded") == "yes",
+                    "solved": form.get("solved") == "yes",
+                    "satisfaction": form.get("satisfaction"),
+                    "reason": form.get("comment"),
+                }
             )
             tickets.act(WEB_FOLLOW_UP, ticket.id, command)
         except ValidationError as exc:

@@ -104,7 +104,10 @@ def _weekly_chart(
     """The city's (or the department's) rates week by week: is it getting better?"""
     weeks = max(2, min(13, days // 7))
     tickets = store(request)
-    labels, series = [], {k: [] for k in ("响应率", "解决率", "满意率", "按期办结率")}
+    labels: list[str] = []
+    series: dict[str, list[float | None]] = {
+        k: [] for k in ("响应率", "解决率", "满意率", "按期办结率")
+    }
     for i in range(weeks, 0, -1):
         end = until - dt.timedelta(days=7 * (i - 1))
         total = tickets.metrics(user, end - dt.timedelta(days=7), end, department).total

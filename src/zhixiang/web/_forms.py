@@ -7,9 +7,9 @@ module only turns their answers into messages a person can act on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData, UploadFile
 
 from zhixiang.errors import ZhixiangError
@@ -37,7 +37,7 @@ _MESSAGES = {
 }
 
 
-def field_message(error: dict[str, Any]) -> str:
+def field_message(error: ErrorDetails) -> str:
     """One pydantic error in Chinese; a validator's own (Chinese) message is kept as written."""
     kind = error.get("type", "")
     if kind == "value_error":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -255,6 +256,7 @@ def results_page(
     labels = {c.id: c.label for c in policy.conditions} | {"amount": "金额所需信息"}
     if order not in RESULT_ORDERS:
         raise InvalidInput(f"排序应为 {'、'.join(RESULT_ORDERS.values())} 之一", "order")
+    pages: Sequence[int]
     with open_results(request.app.state.settings.results_dir) as results:
         if kind == "upcoming":  # soonest first, not paged: the engine ranks them by date
             found = results.upcoming(UPCOMING_DAYS, policy_id, RESULTS_PAGE)

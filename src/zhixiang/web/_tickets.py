@@ -96,14 +96,14 @@ def _row(ticket: TicketView) -> dict[str, Any]:
 
 
 def _filters(request: Request, form: Form) -> SearchFilters | None:
-    values = {
+    values: dict[str, str | bool] = {
         k: v for k, v in request.query_params.items() if v and k in SearchFilters.model_fields
     }
     values.pop("limit", None)
     if "overdue" in values:
         values["overdue"] = values["overdue"] == "true"
     try:
-        return SearchFilters(**values, limit=200)
+        return SearchFilters.model_validate({**values, "limit": 200})
     except ValidationError as exc:
         form.refuse_validation(exc)
         return None
@@ -195,7 +195,7 @@ def _draft(form: Form, channel: str) -> TicketDraft | None:
         "priority": form.get("priority"),
     }
     try:
-        return TicketDraft(**data)
+        return TicketDraft.model_validate(data)
     except ValidationError as exc:
         form.refuse_validation(exc)
         if "region_code" in form.errors:
