@@ -145,8 +145,9 @@ def quality(request: Request, user: Quality, format: str | None = None) -> Respo
                 "type": "bar",
                 # A personal field's withheld rate (small counts) is a gap, not a bar.
                 "data": [
-                    None if r["fill_rate"] is None else round(100 * r["fill_rate"], 1)
-                    for r in rows
+                    None if f.fill_rate is None else round(100 * f.fill_rate, 1)
+                    for source in report
+                    for f in source.fields
                 ],
             }
         ],
