@@ -708,16 +708,17 @@ def validate_extract(
                 CAST(to_json(r) AS VARCHAR) AS record
             FROM {t}bad b JOIN {t}bad_raw r ON r.{ROW} = b.row_number ORDER BY 1, 2"""
         ).to_arrow_table()
-        good_sql = (
-            f"SELECT {', '.join(columns.values())}, {line} AS {ROW} FROM {ordered} p "
-            "WHERE p._errors IS NULL"
-        )
-        if _scalar(con, f"SELECT count(*) FROM {t}dup_rows"):
-            # The copies of a duplicate key (few: the anti-join is cheap; deleting them from
-            # `parsed` instead makes every later scan of it check deletions, and the entity
-            # table's insert cost 40% more or worse). p.{ROW} is the ordinal.
-            con.execute(f"CREATE TEMP TABLE {t}rejected AS SELECT _ord FROM {t}dup_rows")
-            good_sql += f" AND p.{ROW} NOT IN (SELECT _ord FROM {t}rejected)"
+        good_sql = f"SELECT {', '.join(columns.values())}, {line} AS {ROW} FROM {ordered} p"
+        if len(bad_rows):
+            # Rejected ordinals: a failing cell or a duplicate key (few: the anti-join is cheap; a
+            # filter on `_errors` costs the insert more, and deleting them from `parsed` instead
+            # makes every later scan of it check deletions: the entity table's insert cost 40%
+            # more or worse). p.{ROW} is the ordinal.
+            con.execute(
+                f"""CREATE TEMP TABLE {t}rejected AS SELECT _ord FROM {t}checked
+                UNION SELECT _ord FROM {t}dup_rows"""
+            )
+            good_sql += f" WHERE p.{ROW} NOT IN (SELECT _ord FROM {t}rejected)"
         read_problems = _problems_table(problems)
         quarantine = pa.concat_tables([read_problems, quarantine.cast(QUARANTINE_SCHEMA)])
         rows_read = (
