@@ -27,6 +27,7 @@ browsers:
 
 test: install java browsers
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --durations=15

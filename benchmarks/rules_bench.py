@@ -765,7 +765,9 @@ def sample_agreement(policies: Sequence[Policy], sample: pa.Table) -> list[str]:
     from zhixiang.matching import facts_from_row
 
     con = connect("duckdb://")
-    engine = run_engine(con, compile_engine(policies, con.create_table("enterprise", sample), AS_OF))
+    engine = run_engine(
+        con, compile_engine(policies, con.create_table("enterprise", sample), AS_OF)
+    )
     catalog = load_catalog("enterprise")
     facts = [facts_from_row(catalog, row) for row in sample.to_pylist()]
     differ = []
@@ -893,7 +895,9 @@ def measured(fn: Callable[[], Any], repeats: int) -> tuple[Any, Measured]:
         out = fn()
         walls.append(time.perf_counter() - t)
         cpus.append(time.process_time() - c)
-    return out, Measured(statistics.median(walls), statistics.median(cpus), walls, os.getloadavg()[0])
+    return out, Measured(
+        statistics.median(walls), statistics.median(cpus), walls, os.getloadavg()[0]
+    )
 
 
 def fmt(m: Measured) -> str:
@@ -905,17 +909,23 @@ def rate(n: int, seconds: float) -> str:
     return f"{n / seconds / 1e6:8.2f} M evaluations/s"
 
 
-def bench_size(n: int, policies: Sequence[Policy], args: argparse.Namespace, *, big: bool) -> dict[str, Any]:
+def bench_size(
+    n: int, policies: Sequence[Policy], args: argparse.Namespace, *, big: bool
+) -> dict[str, Any]:
     hand = [h for h in HAND_POLICIES if h.id in {p.id for p in policies}]
     R = args.repeats
-    say(f"\n=== {n:,} enterprises × {len(policies)} policies = {n * len(policies):,} entity-policy evaluations; {load()}")
+    say(
+        f"\n=== {n:,} enterprises × {len(policies)} policies = {n * len(policies):,} entity-policy evaluations; {load()}"
+    )
     table, t = timed(lambda: generate_enterprises(n, seed=args.seed, reference=AS_OF))
     say(f"generate: {t:.1f} s ({table.nbytes / 1024**3:.2f} GiB arrow)")
     sample = table.take(np.random.default_rng(2).integers(0, n, min(n, args.sample)))
 
     used = sorted({*(c.name for c in table.schema)} - {"credit_code", "name", "registered_capital"})
     facts, t_prep = timed(lambda: NumpyFacts.from_arrow(table, used, AS_OF))
-    say(f"NumPy data preparation (arrow → int64 分 / masks / dictionary codes): {t_prep:.1f} s, not counted")
+    say(
+        f"NumPy data preparation (arrow → int64 分 / masks / dictionary codes): {t_prep:.1f} s, not counted"
+    )
 
     con = connect("duckdb://")
     _, t = timed(lambda: con.create_table("enterprise", table))
@@ -926,16 +936,22 @@ def bench_size(n: int, policies: Sequence[Policy], args: argparse.Namespace, *, 
     results: dict[str, Any] = {"n": n}
 
     sql, compile_m = measured(lambda: compile_engine(policies, et, AS_OF), R)
-    say(f"engine compile (Ibis build + SQL, {len(sql) / 1024:.0f} KiB; cached per policy version in `zhixiang match`): {fmt(compile_m)}")
+    say(
+        f"engine compile (Ibis build + SQL, {len(sql) / 1024:.0f} KiB; cached per policy version in `zhixiang match`): {fmt(compile_m)}"
+    )
     by_threads = {}
     for threads in (1, args.threads):
         con.raw_sql(f"SET threads = {threads}")
         engine_counts, m = measured(lambda: run_engine(con, sql), R)
         by_threads[threads] = m
-        say(f"engine execution, DuckDB {threads} thread(s):                  {fmt(m)}  {rate(evals, m.wall)}")
+        say(
+            f"engine execution, DuckDB {threads} thread(s):                  {fmt(m)}  {rate(evals, m.wall)}"
+        )
     eng1, engN = by_threads[1], by_threads[args.threads]
     numpy_counts, numpy_m = measured(lambda: run_numpy(facts, hand), R)
-    say(f"hand-written NumPy (exact, three-valued), 1 thread:          {fmt(numpy_m)}  {rate(evals, numpy_m.wall)}")
+    say(
+        f"hand-written NumPy (exact, three-valued), 1 thread:          {fmt(numpy_m)}  {rate(evals, numpy_m.wall)}"
+    )
 
     model, t_model = timed(lambda: OpenFiscaModel(hand, facts))
     inputs, t_inputs = timed(lambda: openfisca_inputs(facts))
@@ -974,16 +990,26 @@ def bench_size(n: int, policies: Sequence[Policy], args: argparse.Namespace, *, 
         )
     sim = inputs = model = facts = None
     gc.collect()
-    results |= {"engine1": eng1, "engineN": engN, "compile": compile_m, "numpy": numpy_m, "openfisca": of_m}
+    results |= {
+        "engine1": eng1,
+        "engineN": engN,
+        "compile": compile_m,
+        "numpy": numpy_m,
+        "openfisca": of_m,
+    }
 
     if big:
         many = replicate(policies, args.policies)
-        say(f"engine, {n:,} enterprises × {len(many)} policies ({n * len(many):,} evaluations) to per-policy counts …")
+        say(
+            f"engine, {n:,} enterprises × {len(many)} policies ({n * len(many):,} evaluations) to per-policy counts …"
+        )
         big_sql, big_compile = measured(lambda: compile_engine(many, et, AS_OF), 1)
         say(f"  compile ({len(big_sql) / 1024**2:.1f} MiB of SQL): {fmt(big_compile)}")
         counts, big_m = measured(lambda: run_engine(con, big_sql), R)
         assert len(counts) == len(many)
-        say(f"  execution on {args.threads} threads: {fmt(big_m)}  {rate(n * len(many), big_m.wall)}")
+        say(
+            f"  execution on {args.threads} threads: {fmt(big_m)}  {rate(n * len(many), big_m.wall)}"
+        )
         differ = sample_agreement(many, sample)
         say(f"  agreement with the Python evaluator on {sample.num_rows} sampled entities × {len(many)} policies:"
             f" {'all agree' if not differ else f'{len(differ)} policies differ'}")  # fmt: skip
@@ -1000,18 +1026,39 @@ def bench_size(n: int, policies: Sequence[Policy], args: argparse.Namespace, *, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100000,1000000,10000000", help="comma-separated entity counts")
-    parser.add_argument("--quick", action="store_true", help="smoke test: 20,000 and 100,000 enterprises")
-    parser.add_argument("--policies", type=int, default=200, help="policies for the large run (default 200)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs after the warm-up (median)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="DuckDB threads for the second figure")
-    parser.add_argument("--sample", type=int, default=300, help="entities checked against the Python evaluator")
+    parser.add_argument(
+        "--sizes", default="100000,1000000,10000000", help="comma-separated entity counts"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: 20,000 and 100,000 enterprises"
+    )
+    parser.add_argument(
+        "--policies", type=int, default=200, help="policies for the large run (default 200)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs after the warm-up (median)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="DuckDB threads for the second figure",
+    )
+    parser.add_argument(
+        "--sample", type=int, default=300, help="entities checked against the Python evaluator"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    sizes = [20_000, 100_000] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    sizes = (
+        [20_000, 100_000]
+        if args.quick
+        else [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    )
 
     policies = [p for p in load_policies([demo_policies_dir()]).policies if p.in_force(AS_OF)]
-    say(f"rules benchmark — as of {AS_OF}, {len(policies)} demo policies, sizes {sizes}, median of {args.repeats} after a warm-up")
+    say(
+        f"rules benchmark — as of {AS_OF}, {len(policies)} demo policies, sizes {sizes}, median of {args.repeats} after a warm-up"
+    )
     say(
         f"python {sys.version.split()[0]}, duckdb {duckdb.__version__}, ibis {ibis.__version__},"
         f" numpy {np.__version__}, openfisca-core {metadata.version('openfisca-core')}; {os.cpu_count()} cores; {load()}"

@@ -117,7 +117,9 @@ def test_web2_an_officer_sees_how_close_and_who_qualifies_soon(page, platform, m
     page.get_by_label("排序", exact=True).select_option("closeness")
     page.get_by_label("倒序").check()
     page.get_by_role("button", name="排序").click()
-    expect(page).to_have_url(re.compile(r"order=closeness.*desc=true"))  # all_inner_texts does not wait
+    expect(page).to_have_url(
+        re.compile(r"order=closeness.*desc=true")
+    )  # all_inner_texts does not wait
     expect(page.get_by_test_id("closeness")).not_to_have_count(0)
     shown = page.get_by_test_id("closeness").all_inner_texts()
     assert shown and all(re.fullmatch(r"\d+%", c) and int(c[:-1]) >= 80 for c in shown)

@@ -117,7 +117,12 @@ PERMISSIONS: dict[str, Permission] = dict(
             R.REVIEWER,
         ),
         _p("grants.export", "导出拨付清单、登记拨付结果、导入收款账户", R.POLICY_ADMIN),
-        _p("grants.withdraw", "撤回（提出人）或退回（审核员）尚未审批的批次", R.POLICY_ADMIN, R.REVIEWER),
+        _p(
+            "grants.withdraw",
+            "撤回（提出人）或退回（审核员）尚未审批的批次",
+            R.POLICY_ADMIN,
+            R.REVIEWER,
+        ),
         _p("grants.read", "查看兑现批次、台账与看板", R.POLICY_ADMIN, R.REVIEWER, R.LEADER),
         _p(
             "policies.compare",

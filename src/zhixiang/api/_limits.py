@@ -94,7 +94,7 @@ async def _refuse(send: Send, status: int, detail: str, page: bool = False) -> N
     if page:
         body = (
             '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>提交的内容过大</title>'
-            f"<p role=\"alert\">提交的内容过大。{html.escape(detail)}。请返回上一页删减后重试。</p></html>"
+            f'<p role="alert">提交的内容过大。{html.escape(detail)}。请返回上一页删减后重试。</p></html>'
         ).encode()
         kind = b"text/html; charset=utf-8"
     else:

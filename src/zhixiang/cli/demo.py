@@ -78,7 +78,9 @@ def run_demo(
     residents_summary(policies=None, as_of=None, warehouse=None)
     demo_knowledge(settings)
     demo_grants(settings, table)
-    console.rule("6. 演示账号（登录 zhixiang serve 的工作台与门户）")  # last: the logins stay on screen
+    console.rule(
+        "6. 演示账号（登录 zhixiang serve 的工作台与门户）"
+    )  # last: the logins stay on screen
     demo_users(enterprise=str(table.column("credit_code")[0]))
     console.print("查看单个企业: zhixiang explain <统一社会信用代码>；启动服务: zhixiang serve")
 
