@@ -542,16 +542,16 @@ def validate_extract(
         stored = ", ".join(
             f"{_stored(f, f'v_{s}', scaled[s])} AS {columns[s]}" for s, f, cm, _c in slots
         )
-        # Duplicates are told by the key's stored column where that is its parsed value itself.
+        # Duplicates are told by `key`: the key's stored column where that is its parsed value
+        # itself, else a column `_key` of its own (`kept`).
         key_field = next(f for s, f, _cm, _c in slots if s == key_slot)
-        key = columns[key_slot]
-        if _stored(key_field, "v", scaled[key_slot]) != "v" or len(catalog.keys) > 1:
-            key = "_key"
         if len(catalog.keys) > 1:  # a link kind: its rows are told apart by all its key columns
             parts = [s for s, f, cm, _c in slots if cm is not None and f.name in catalog.keys]
-            kept = f"concat_ws('|', {', '.join(f'v_{s}' for s in parts)}) AS _key, "
+            key, kept = "_key", f"concat_ws('|', {', '.join(f'v_{s}' for s in parts)}) AS _key, "
+        elif _stored(key_field, "v", scaled[key_slot]) != "v":
+            key, kept = "_key", f"v_{key_slot} AS _key, "
         else:
-            kept = f"v_{key_slot} AS _key, " if key == "_key" else ""
+            key, kept = columns[key_slot], ""
         # A row's reasons, one list entry per slot, only for rows that fail (most have none).
         failing = ", ".join(f"e_{s}" for s, *_ in slots)
         reasons = ", ".join(f"CAST(e_{s} AS VARCHAR)" for s, *_ in slots)
